@@ -1,0 +1,44 @@
+# Herald: `make run` starts everything on this machine; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format bench-contacts clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web, Celery worker and beat together on the embedded SQLite database and filesystem broker.
+# Ctrl-C stops all three. Safe to run again: migrations and demo data are idempotent.
+run: export DJANGO_DEBUG ?= 1
+run: install
+	@mkdir -p var/static
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
+	@trap 'kill 0' INT TERM; \
+	$(VENV)/bin/celery -A config worker --beat --pool=solo --loglevel=INFO \
+		--schedule var/celerybeat-schedule & \
+	$(PY) manage.py runserver $(HOST):$(PORT) & \
+	wait
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,43 @@
+import zoneinfo
+
+import phonenumbers
+from django import forms
+
+from .models import Workspace
+
+REGION_CHOICES = sorted(
+    (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
+    for region in phonenumbers.SUPPORTED_REGIONS
+)
+
+
+class WorkspaceSettingsForm(forms.ModelForm):
+    default_region = forms.ChoiceField(choices=REGION_CHOICES)
+    timezone = forms.ChoiceField(choices=[(z, z) for z in sorted(zoneinfo.available_timezones())])
+
+    class Meta:
+        model = Workspace
+        fields = [
+            "name",
+            "default_region",
+            "timezone",
+            "quiet_start_hour",
+            "quiet_end_hour",
+            "members_can_delete",
+        ]
+        labels = {
+            "quiet_start_hour": "Quiet hours end (sending allowed from)",
+            "quiet_end_hour": "Quiet hours start (sending allowed until)",
+        }
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("quiet_start_hour"), data.get("quiet_end_hour")
+        if start is not None and end is not None:
+            if not (0 <= start < end <= 24):
+                self.add_error("quiet_end_hour", "Hours run 0–24 and the end must be after the start.")
+        return data
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “CRM sync”.")

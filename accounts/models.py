@@ -1,0 +1,100 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+
+class Workspace(models.Model):
+    """Owns everything: contacts, groups, campaigns, messages, API keys, senders (W1)."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    default_region = models.CharField(
+        max_length=2, default="US", help_text="Region used to read national phone numbers."
+    )
+    timezone = models.CharField(max_length=64, default="America/New_York")
+    members_can_delete = models.BooleanField(
+        default=True, help_text="Let members (not only owners and admins) delete contacts."
+    )
+    quiet_start_hour = models.PositiveSmallIntegerField(default=8)
+    quiet_end_hour = models.PositiveSmallIntegerField(default=21)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+    @property
+    def can_delete_contacts(self) -> bool:
+        return self.is_manager or self.workspace.members_can_delete
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def for_workspace(self, workspace: Workspace) -> "ApiKeyQuerySet":
+        return self.filter(workspace=workspace)
+
+    def active(self) -> "ApiKeyQuerySet":
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A bearer key for the JSON API (W4). Only a SHA-256 of the secret is stored."""
+
+    PREFIX = "hk_"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise the key.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw_key: str) -> str:
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

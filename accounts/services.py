@@ -1,0 +1,76 @@
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiKey, Membership, Workspace
+
+
+@transaction.atomic
+def workspace_create(*, slug: str, name: str = "", owner=None) -> Workspace:
+    if Workspace.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A workspace with slug “{slug}” already exists."})
+    workspace = Workspace(slug=slug, name=name or slug.replace("-", " ").title())
+    workspace.full_clean()
+    workspace.save()
+    if owner is not None:
+        Membership.objects.create(user=owner, workspace=workspace, role=Membership.Role.OWNER)
+    return workspace
+
+
+def api_key_create(*, workspace: Workspace, name: str, created_by=None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored and shown only once."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the key a name."})
+    raw = ApiKey.generate()
+    key = ApiKey.objects.create(
+        workspace=workspace,
+        name=name[:100],
+        prefix=raw[:10],
+        key_hash=ApiKey.hash(raw),
+        created_by=created_by,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, workspace: Workspace, key_id: int) -> ApiKey:
+    key = ApiKey.objects.for_workspace(workspace).get(pk=key_id)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key for a bearer secret, with its last-used time refreshed (at most once a minute)."""
+    if not raw_key or not raw_key.startswith(ApiKey.PREFIX):
+        return None
+    key = (
+        ApiKey.objects.active()
+        .select_related("workspace")
+        .filter(key_hash=ApiKey.hash(raw_key))
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def user_workspaces(user):
+    return Workspace.objects.filter(memberships__user=user).order_by("name")
+
+
+def ensure_user(*, username: str, password: str | None = None, superuser: bool = False):
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=username)
+    if password is not None:
+        user.set_password(password)
+    if superuser:
+        user.is_staff = user.is_superuser = True
+    user.save()
+    return user

@@ -1,0 +1,53 @@
+"""The JSON API under /api/v1 (section A of the spec). Each resource has its own router."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from .auth import ApiKeyAuth
+
+api = NinjaAPI(
+    title="Herald API",
+    version="1",
+    urls_namespace="api",
+    auth=ApiKeyAuth(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def _field_errors(errors) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query")]
+        fields.setdefault(".".join(loc) or "__all__", []).append(error.get("msg", "Invalid value."))
+    return fields
+
+
+@api.exception_handler(ValidationError)
+def on_schema_error(request, exc: ValidationError):
+    return api.create_response(
+        request, {"message": "Invalid request.", "errors": _field_errors(exc.errors)}, status=422
+    )
+
+
+@api.exception_handler(DjangoValidationError)
+def on_rule_error(request, exc: DjangoValidationError):
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return api.create_response(request, {"message": "Invalid request.", "errors": errors}, status=400)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request, exc):
+    return api.create_response(
+        request, {"message": "Missing, invalid or revoked API key.", "errors": {}}, status=401
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return api.create_response(request, {"message": "Not found.", "errors": {}}, status=404)
+
+
+# Resource routers are registered here, one line each.

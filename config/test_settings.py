@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings with test-only defaults."""
+
+import os
+import tempfile
+
+os.environ.setdefault("HERALD_TESTING", "1")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production")
+os.environ.setdefault("HERALD_MEDIA_ROOT", tempfile.mkdtemp(prefix="herald-media-"))
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STATIC_ROOT = None  # whitenoise serves from the finders in tests

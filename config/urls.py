@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from api.api import api
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="contacts:contact-list"), name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    path("workspace/", include("accounts.urls")),
+    path("contacts/", include("contacts.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Herald administration"
+admin.site.site_title = "Herald admin"

@@ -1,0 +1,60 @@
+"""Playwright on the system Chromium (Playwright's own browser download cannot work here)."""
+
+import os
+import shutil
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the tests still use the ORM.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("HERALD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's chromium package.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def logged_in_page(page, live_server, transactional_db):
+    """A browser page logged in as the owner of workspace “acme” (password correct-horse-battery)."""
+    from accounts.models import Membership
+    from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+    workspace = WorkspaceFactory(name="Acme", slug="acme")
+    user = UserFactory(username="owner")
+    MembershipFactory(user=user, workspace=workspace, role=Membership.Role.OWNER)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/contacts/**")
+    page.workspace = workspace
+    page.base_url = live_server.url
+    return page
