@@ -1,0 +1,343 @@
+"""Writes to contacts and groups that carry a rule or a side effect (C1-C10).
+
+Called alike by the dashboard views, the JSON API, management commands and tasks. Every
+function takes the workspace (or objects already scoped to it) and validates its input,
+raising ValidationError with field names for anything a user must fix.
+"""
+
+import zoneinfo
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.timezone import now
+
+from accounts.models import Workspace
+
+from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
+from .phones import InvalidPhone, normalize_phone, phone_info
+
+TEXT_FIELDS = ("first_name", "last_name", "company")
+EDITABLE_FIELDS = (*TEXT_FIELDS, "email", "phone", "timezone", "metadata", "tags")
+VALID_TIMEZONES = zoneinfo.available_timezones()
+
+
+def clean_email(raw: str) -> str:
+    email = (raw or "").strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError(f"“{raw}” is not a valid email address.") from None
+    return email
+
+
+def clean_contact_data(*, workspace: Workspace, data: dict, partial: bool = False) -> dict:
+    """Validated, normalised contact fields from user input (C1-C3); raises with field errors."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict = {}
+    for field in TEXT_FIELDS:
+        if field in data:
+            value = str(data[field] or "").strip()
+            limit = Contact._meta.get_field(field).max_length
+            if len(value) > limit:
+                errors[field] = [f"At most {limit} characters."]
+            cleaned[field] = value[:limit]
+    if "email" in data:
+        try:
+            cleaned["email"] = clean_email(str(data["email"] or ""))
+        except ValidationError as exc:
+            errors["email"] = exc.messages
+    if "phone" in data:
+        raw = str(data["phone"] or "").strip()
+        try:
+            cleaned["phone"] = normalize_phone(raw, workspace.default_region) if raw else ""
+        except InvalidPhone as exc:
+            errors["phone"] = [str(exc)]
+    if "timezone" in data:
+        tz = str(data["timezone"] or "").strip()
+        if tz and tz not in VALID_TIMEZONES:
+            errors["timezone"] = [f"“{tz}” is not a time zone name (e.g. America/New_York)."]
+        cleaned["timezone"] = tz
+    if "metadata" in data:
+        metadata = data["metadata"] or {}
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+            errors["metadata"] = ["Custom fields must be an object of names to values."]
+        else:
+            cleaned["metadata"] = {k.strip(): v for k, v in metadata.items() if k.strip()}
+    if "tags" in data:
+        tags = data["tags"] or []
+        if isinstance(tags, str):
+            tags = tags.split(",")
+        cleaned["tags"] = sorted({str(t).strip()[:64] for t in tags if str(t).strip()})
+    if not partial or "phone" in cleaned or "email" in cleaned:
+        has_phone = cleaned.get("phone", data.get("_current_phone", ""))
+        has_email = cleaned.get("email", data.get("_current_email", ""))
+        if not has_phone and not has_email and "phone" not in errors and "email" not in errors:
+            errors["__all__"] = ["Give a phone number or an email address (at least one)."]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _apply(contact: Contact, cleaned: dict) -> None:
+    for field, value in cleaned.items():
+        if field != "tags":
+            setattr(contact, field, value)
+    if contact.phone and "phone" in cleaned:
+        info = phone_info(contact.phone)
+        contact.carrier, contact.line_type = info.carrier, info.line_type
+        if not cleaned.get("timezone"):
+            contact.timezone = info.timezone or contact.timezone
+    contact.is_valid = True
+
+
+def _set_tags(contact: Contact, names: list[str]) -> None:
+    tags = [tag_get_or_create(workspace=contact.workspace, name=name) for name in names]
+    contact.tags.set(tags)
+
+
+def tag_get_or_create(*, workspace: Workspace, name: str) -> Tag:
+    tag, _ = Tag.objects.get_or_create(workspace=workspace, name=name.strip()[:64])
+    return tag
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    workspace: Workspace,
+    data: dict,
+    groups: Iterable[ContactGroup] = (),
+    source: str = GroupMembership.Source.MANUAL,
+    actor=None,
+) -> Contact:
+    cleaned = clean_contact_data(workspace=workspace, data=data)
+    contact = Contact(workspace=workspace)
+    _apply(contact, cleaned)
+    contact.save()
+    if cleaned.get("tags"):
+        _set_tags(contact, cleaned["tags"])
+    for group in groups:
+        GroupMembership.objects.get_or_create(
+            group=group, contact=contact, defaults={"source": source}
+        )
+    ContactEvent.objects.create(
+        workspace=workspace,
+        contact=contact,
+        kind=ContactEvent.Kind.CREATED,
+        detail=source,
+        actor=actor,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, data: dict, actor=None) -> Contact:
+    """Change the given fields only; a contact must keep a phone or an email."""
+    data = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
+    data |= {"_current_phone": contact.phone, "_current_email": contact.email}
+    cleaned = clean_contact_data(workspace=contact.workspace, data=data, partial=True)
+    _apply(contact, cleaned)
+    contact.save()
+    if "tags" in cleaned:
+        _set_tags(contact, cleaned["tags"])
+    return contact
+
+
+def contact_opt_out(*, contact: Contact, reason: str, actor=None, detail: str = "") -> bool:
+    """Opt a contact out (C10); logged as an event. False when already opted out."""
+    if reason not in Contact.OptOutReason.values:
+        raise ValidationError({"opt_out_reason": f"Unknown opt-out reason “{reason}”."})
+    with transaction.atomic():
+        changed = Contact.objects.filter(pk=contact.pk, status=Contact.Status.ACTIVE).update(
+            status=Contact.Status.OPTED_OUT,
+            opt_out_reason=reason,
+            opted_out_at=now(),
+            updated_at=now(),
+        )
+        if changed:
+            ContactEvent.objects.create(
+                workspace_id=contact.workspace_id,
+                contact=contact,
+                kind=ContactEvent.Kind.OPTED_OUT,
+                reason=reason,
+                detail=detail[:255],
+                actor=actor,
+            )
+    contact.refresh_from_db(fields=["status", "opt_out_reason", "opted_out_at"])
+    return bool(changed)
+
+
+def contact_opt_in(*, contact: Contact, actor=None, detail: str = "") -> bool:
+    """Make an opted-out contact active again; logged. False when already active."""
+    with transaction.atomic():
+        changed = Contact.objects.filter(pk=contact.pk, status=Contact.Status.OPTED_OUT).update(
+            status=Contact.Status.ACTIVE, opt_out_reason="", opted_out_at=None, updated_at=now()
+        )
+        if changed:
+            ContactEvent.objects.create(
+                workspace_id=contact.workspace_id,
+                contact=contact,
+                kind=ContactEvent.Kind.OPTED_IN,
+                detail=detail[:255],
+                actor=actor,
+            )
+    contact.refresh_from_db(fields=["status", "opt_out_reason", "opted_out_at"])
+    return bool(changed)
+
+
+def contacts_opt_out(
+    *, workspace: Workspace, contact_ids: Iterable[int], reason: str, actor=None
+) -> int:
+    """Batch opt-out of the given contacts of this workspace; returns how many changed."""
+    ids = list(
+        Contact.objects.for_workspace(workspace)
+        .active()
+        .filter(pk__in=list(contact_ids))
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        changed = Contact.objects.filter(pk__in=ids, status=Contact.Status.ACTIVE).update(
+            status=Contact.Status.OPTED_OUT,
+            opt_out_reason=reason,
+            opted_out_at=now(),
+            updated_at=now(),
+        )
+        ContactEvent.objects.bulk_create(
+            ContactEvent(
+                workspace=workspace,
+                contact_id=pk,
+                kind=ContactEvent.Kind.OPTED_OUT,
+                reason=reason,
+                actor=actor,
+            )
+            for pk in ids
+        )
+    return changed
+
+
+def contacts_delete(*, workspace: Workspace, contact_ids: Iterable[int]) -> int:
+    """Delete contacts of this workspace (with their memberships); returns how many."""
+    _, per_model = (
+        Contact.objects.for_workspace(workspace).filter(pk__in=list(contact_ids)).delete()
+    )
+    return per_model.get(Contact._meta.label, 0)
+
+
+def contacts_add_tag(*, workspace: Workspace, contact_ids: Iterable[int], name: str) -> int:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"tag": "Give a tag name."})
+    tag = tag_get_or_create(workspace=workspace, name=name)
+    ids = (
+        Contact.objects.for_workspace(workspace)
+        .filter(pk__in=list(contact_ids))
+        .values_list("pk", flat=True)
+    )
+    through = Contact.tags.through
+    links = [through(contact_id=pk, tag_id=tag.pk) for pk in ids]
+    through.objects.bulk_create(links, ignore_conflicts=True, batch_size=2000)
+    return len(links)
+
+
+def contacts_remove_tag(*, workspace: Workspace, contact_ids: Iterable[int], name: str) -> int:
+    tag = Tag.objects.for_workspace(workspace).filter(name=name.strip()).first()
+    if tag is None:
+        return 0
+    deleted, _ = Contact.tags.through.objects.filter(
+        tag=tag, contact__workspace=workspace, contact_id__in=list(contact_ids)
+    ).delete()
+    return deleted
+
+
+def group_create(*, workspace: Workspace, name: str, description: str = "") -> ContactGroup:
+    """A new group; a name already used in the workspace is an error with code "duplicate"."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the group a name."})
+    if ContactGroup.objects.for_workspace(workspace).filter(name__iexact=name).exists():
+        raise ValidationError(
+            {"name": ValidationError(f"A group named “{name}” already exists.", code="duplicate")}
+        )
+    try:
+        with transaction.atomic():
+            return ContactGroup.objects.create(
+                workspace=workspace, name=name[:120], description=description
+            )
+    except IntegrityError:  # created concurrently
+        raise ValidationError(
+            {"name": ValidationError(f"A group named “{name}” already exists.", code="duplicate")}
+        ) from None
+
+
+def group_update(
+    *, group: ContactGroup, name: str | None = None, description: str | None = None
+) -> ContactGroup:
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"name": "Give the group a name."})
+        taken = (
+            ContactGroup.objects.for_workspace(group.workspace)
+            .filter(name__iexact=name)
+            .exclude(pk=group.pk)
+        )
+        if taken.exists():
+            raise ValidationError(
+                {
+                    "name": ValidationError(
+                        f"A group named “{name}” already exists.", code="duplicate"
+                    )
+                }
+            )
+        group.name = name[:120]
+    if description is not None:
+        group.description = description
+    group.save()
+    return group
+
+
+def group_add_contacts(
+    *, group: ContactGroup, contact_ids: Iterable[int], source: str = GroupMembership.Source.MANUAL
+) -> int:
+    """Add contacts of the group's workspace to it; already-members are left as they are."""
+    ids = list(
+        Contact.objects.for_workspace(group.workspace)
+        .filter(pk__in=list(contact_ids))
+        .values_list("pk", flat=True)
+    )
+    GroupMembership.objects.bulk_create(
+        [GroupMembership(group=group, contact_id=pk, source=source) for pk in ids],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return len(ids)
+
+
+def group_remove_contacts(*, group: ContactGroup, contact_ids: Iterable[int]) -> int:
+    deleted, _ = GroupMembership.objects.filter(
+        group=group, contact_id__in=list(contact_ids)
+    ).delete()
+    return deleted
+
+
+@transaction.atomic
+def contacts_move(*, source: ContactGroup, target: ContactGroup, contact_ids: Iterable[int]) -> int:
+    """Move members of `source` to `target` (both of one workspace): added there, removed here."""
+    if source.workspace_id != target.workspace_id:
+        raise ValidationError({"target_group_id": "Unknown group."})
+    ids = list(
+        GroupMembership.objects.filter(group=source, contact_id__in=list(contact_ids)).values_list(
+            "contact_id", flat=True
+        )
+    )
+    if source.pk == target.pk:
+        return 0
+    group_add_contacts(group=target, contact_ids=ids)
+    group_remove_contacts(group=source, contact_ids=ids)
+    return len(ids)
+
+
+def contacts_copy(*, target: ContactGroup, contact_ids: Iterable[int]) -> int:
+    return group_add_contacts(group=target, contact_ids=contact_ids)
