@@ -142,6 +142,14 @@ if not DEBUG and env_bool("HERALD_HTTPS", default=True) and not env_bool("HERALD
     SECURE_HSTS_PRELOAD = True
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Campaigns and messaging (M1-M3): backends per channel, tick period, claim batch and lease.
+HERALD_SMS_BACKEND = os.environ.get("HERALD_SMS_BACKEND", "console")
+HERALD_VOICE_BACKEND = os.environ.get("HERALD_VOICE_BACKEND", "console")
+HERALD_EMAIL_BACKEND = os.environ.get("HERALD_EMAIL_BACKEND", "console")
+HERALD_TICK_SECONDS = float(os.environ.get("HERALD_TICK_SECONDS", "2"))
+HERALD_SEND_BATCH = int(os.environ.get("HERALD_SEND_BATCH", "200"))
+HERALD_LEASE_SECONDS = int(os.environ.get("HERALD_LEASE_SECONDS", "60"))
+
 # Celery: the database is the queue's truth; the broker only rings the bell.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_DIR = VAR_DIR / "celery"
@@ -163,7 +171,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # campaigns/messaging: one locked tick starts due runs, fans out, sweeps and pumps the outbox.
+    "herald-tick": {"task": "messaging.tasks.tick", "schedule": HERALD_TICK_SECONDS},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
@@ -174,3 +185,28 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("HERALD_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Messaging providers (M1). Each channel picks its backend; credentials come from the environment.
+HERALD_SMS_BACKEND = os.environ.get("HERALD_SMS_BACKEND", "console")  # console | twilio
+HERALD_VOICE_BACKEND = os.environ.get("HERALD_VOICE_BACKEND", "console")  # console | twilio
+HERALD_EMAIL_BACKEND = os.environ.get("HERALD_EMAIL_BACKEND", "console")  # console | smtp
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+# Another server that speaks Twilio's REST API (a staging mock, the test fake); unset = Twilio.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "15"))
+# Carrier failures (30003-30006) on this many messages in a row opt the contact out (bad_response).
+HERALD_BAD_RESPONSE_THRESHOLD = int(os.environ.get("HERALD_BAD_RESPONSE_THRESHOLD", "3"))
+# The reply to HELP/INFO; STOP/START confirmations are fixed texts in messaging/keywords.py.
+HERALD_HELP_REPLY = os.environ.get(
+    "HERALD_HELP_REPLY", "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply."
+)
+# Django's SMTP settings, used when HERALD_EMAIL_BACKEND=smtp.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")

@@ -1,0 +1,141 @@
+"""Campaigns, their runs (one per execution) and voice agents (K1-K11)."""
+
+from django.db import models
+from django.utils.timezone import now
+
+from accounts.models import Workspace
+from contacts.models import WorkspaceQuerySet
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+CONTACT_LOCAL = "contact_local"
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+    VOICE = "voice", "Voice call"
+
+
+class Agent(models.Model):
+    """A voice agent: what it says first and how it behaves on a call."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=120)
+    instructions = models.TextField(blank=True)
+    opening_message = models.TextField(blank=True)
+    voice = models.CharField(max_length=60, default="Polly.Joanna")
+    max_call_seconds = models.PositiveIntegerField(default=300)
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
+    group = models.ForeignKey(
+        "contacts.ContactGroup", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+    )
+    sender = models.ForeignKey(
+        "messaging.Sender",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
+    )
+    message_template = models.TextField(blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    html_template = models.TextField(blank=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text='IANA name, or "contact_local".'
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    window_start_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_end_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    excluded_days = models.JSONField(default=list, blank=True)
+    recurrence = models.JSONField(null=True, blank=True)
+    max_retries = models.PositiveSmallIntegerField(default=2)
+    retry_interval = models.PositiveIntegerField(default=300, help_text="Seconds.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    failure_reason = models.TextField(blank=True)
+    next_run_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next run starts (scheduled/recurring)."
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="campaign_ws_created"),
+            models.Index(fields=["state", "next_run_at"], name="campaign_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.recurrence)
+
+
+class CampaignRun(models.Model):
+    """One execution of a campaign: a one-off campaign has one, a recurring one one per date."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        FANNING_OUT = "fanning_out", "Preparing messages"
+        RUNNING = "running", "Sending"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    occurrence_at = models.DateTimeField(help_text="The scheduled instant of this run (UTC).")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    paused = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    fanout_cursor = models.BigIntegerField(
+        default=0, help_text="Last membership id fanned out, so a crash resumes."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurrence_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "occurrence_at"], name="campaignrun_unique_occurrence"
+            )
+        ]
+        indexes = [models.Index(fields=["state"], name="campaignrun_state")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} @ {self.occurrence_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,117 @@
+"""Provider backends behind one interface (M1).
+
+A backend sends one Message and says what happened:
+
+* returns a SendResult (the provider accepted it; `status` is "sent", or "delivered" when the
+  backend knows delivery at once, like the console backend);
+* raises RetryableError: nothing was sent, trying again later may work (rate limited, timeout
+  before the request left, 5xx that the provider documents as not accepted);
+* raises PermanentError: nothing was sent and retrying will not help (invalid number,
+  blocked, authentication refused); `opt_out` asks the engine to opt the contact out;
+* raises UnknownOutcome: the request may or may not have been accepted (connection dropped
+  after sending). The message becomes `unknown` and is never re-sent blindly: the engine
+  later calls `reconcile(message)` which asks the provider what became of it.
+
+Backends are chosen per channel by the settings HERALD_SMS_BACKEND, HERALD_VOICE_BACKEND and
+HERALD_EMAIL_BACKEND: a short name registered in BACKENDS ("console", ...) or a dotted path to
+a Backend subclass. The default is "console".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from messaging.models import Message
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str = ""
+    status: str = "sent"  # "sent" or "delivered"
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    """What the provider says about a message whose send outcome was unknown.
+
+    status: "sent"/"delivered"/"undelivered"/"failed" (it was accepted: record it),
+    "not_found" (the provider never got it: safe to send again), or "unknown" (ask later).
+    """
+
+    status: str
+    provider_message_id: str = ""
+    error_code: str = ""
+    error: str = ""
+
+
+class SendError(Exception):
+    def __init__(self, message: str, *, code: str = "", opt_out: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.opt_out = opt_out
+
+
+class RetryableError(SendError):
+    """Not sent; try again after the campaign's retry interval."""
+
+
+class PermanentError(SendError):
+    """Not sent; never retry."""
+
+
+class UnknownOutcome(SendError):
+    """Maybe sent: mark `unknown`, reconcile later, never re-send blindly."""
+
+
+class Backend:
+    """Base class: subclasses set `name` and implement send(); reconcile() when they can."""
+
+    name = "base"
+
+    def send(self, message: Message) -> SendResult:
+        raise NotImplementedError
+
+    def reconcile(self, message: Message) -> ReconcileResult:
+        """Ask the provider about an `unknown` message. The default cannot know."""
+        return ReconcileResult(status="unknown")
+
+
+BACKENDS: dict[str, str] = {
+    "console": "messaging.backends.console.ConsoleBackend",
+    "twilio_sms": "messaging.backends.twilio_sms.TwilioSmsBackend",
+    "twilio_voice": "messaging.backends.twilio_voice.TwilioVoiceBackend",
+    "email": "messaging.backends.email.EmailBackend",
+}
+
+_SETTING_FOR_CHANNEL = {
+    "sms": "HERALD_SMS_BACKEND",
+    "voice": "HERALD_VOICE_BACKEND",
+    "email": "HERALD_EMAIL_BACKEND",
+}
+
+
+def backend_name(channel: str) -> str:
+    return getattr(settings, _SETTING_FOR_CHANNEL[channel], "console") or "console"
+
+
+def get_backend(channel: str) -> Backend:
+    """The configured backend instance for a channel ("sms", "voice" or "email")."""
+    return _load(backend_name(channel))
+
+
+@lru_cache(maxsize=16)
+def _load(name: str) -> Backend:
+    path = BACKENDS.get(name, name)
+    return import_string(path)()
+
+
+def reset_backends() -> None:
+    """Forget loaded backends (tests that change settings call this)."""
+    _load.cache_clear()

@@ -1,0 +1,171 @@
+"""Senders, the outbox (one Message per run and contact) and inbound messages (M1-M3)."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from accounts.models import Workspace
+from contacts.models import WorkspaceQuerySet
+
+
+class Sender(models.Model):
+    """A phone number or an email From identity of the workspace."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        VOICE = "voice", "Voice"
+        EMAIL = "email", "Email"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="senders")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254, help_text="E.164 number or email address.")
+    name = models.CharField(max_length=120, blank=True)
+    rate_limit_per_second = models.FloatField(default=1.0)
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["channel", "address"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "channel", "address"], name="sender_unique_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class Message(models.Model):
+    """One outbound message to one contact in one run; the database is the queue's truth."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (checking with the provider)"
+        SKIPPED = "skipped", "Skipped"
+
+    class SkipReason(models.TextChoices):
+        OPTED_OUT = "opted_out", "Contact opted out"
+        NO_ADDRESS = "no_address", "No address for this channel"
+        INVALID = "invalid", "Invalid contact"
+        DELETED = "deleted", "Contact deleted"
+        CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        "campaigns.CampaignRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    channel = models.CharField(max_length=10, choices=Sender.Channel.choices)
+    to_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    sender = models.ForeignKey(
+        Sender, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    send_after = models.DateTimeField(default=now)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    provider_message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "contact"], name="message_unique_run_contact")
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "send_after"],
+                name="message_pump",
+                condition=Q(status__in=["queued", "sending", "unknown"]),
+            ),
+            models.Index(fields=["run", "status"], name="message_run_status"),
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+            models.Index(fields=["contact", "-created_at"], name="message_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to_address} ({self.status})"
+
+
+class InboundMessage(models.Model):
+    """A message received from a contact (replies, STOP/START/HELP)."""
+
+    class Action(models.TextChoices):
+        NONE = "", "None"
+        OPT_OUT = "opt_out", "Opt-out"
+        OPT_IN = "opt_in", "Opt-in"
+        HELP = "help", "Help"
+        AGENT_REPLY = "agent_reply", "Agent reply"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_messages",
+    )
+    sender = models.ForeignKey(
+        Sender, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    from_address = models.CharField(max_length=254)
+    to_address = models.CharField(max_length=254, blank=True)
+    body = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    in_reply_to = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=12, choices=Action.choices, blank=True, default="")
+    received_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-received_at"], name="inbound_ws_received"),
+            models.Index(fields=["contact", "-received_at"], name="inbound_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"from {self.from_address}: {self.body[:40]}"
