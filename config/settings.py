@@ -199,7 +199,8 @@ TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "15"))
 HERALD_BAD_RESPONSE_THRESHOLD = int(os.environ.get("HERALD_BAD_RESPONSE_THRESHOLD", "3"))
 # The reply to HELP/INFO; STOP/START confirmations are fixed texts in messaging/keywords.py.
 HERALD_HELP_REPLY = os.environ.get(
-    "HERALD_HELP_REPLY", "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply."
+    "HERALD_HELP_REPLY",
+    "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply.",
 )
 # Django's SMTP settings, used when HERALD_EMAIL_BACKEND=smtp.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -90,6 +90,13 @@ BACKENDS: dict[str, str] = {
     "email": "messaging.backends.email.EmailBackend",
 }
 
+# The settings' documented values ("twilio", "smtp") name a provider; each channel has its class.
+_CHANNEL_ALIASES = {
+    ("sms", "twilio"): "twilio_sms",
+    ("voice", "twilio"): "twilio_voice",
+    ("email", "smtp"): "email",
+}
+
 _SETTING_FOR_CHANNEL = {
     "sms": "HERALD_SMS_BACKEND",
     "voice": "HERALD_VOICE_BACKEND",
@@ -103,7 +110,8 @@ def backend_name(channel: str) -> str:
 
 def get_backend(channel: str) -> Backend:
     """The configured backend instance for a channel ("sms", "voice" or "email")."""
-    return _load(backend_name(channel))
+    name = backend_name(channel)
+    return _load(_CHANNEL_ALIASES.get((channel, name), name))
 
 
 @lru_cache(maxsize=16)

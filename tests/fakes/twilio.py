@@ -1,0 +1,261 @@
+"""A local HTTP server that plays Twilio's REST API (Messages and Calls) for the real client.
+
+It records every request, answers in Twilio's JSON shapes, keeps the messages and calls it
+created (so the list endpoints can be used for reconciliation) and can be told to fail the
+next create with a status and a Twilio error code, optionally *after* creating the resource
+(a 500 whose message nevertheless went out), or to hang past the client's timeout.
+"""
+
+import base64
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    query: dict[str, list[str]]
+
+    def param(self, name: str) -> str | None:
+        values = self.params.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Failure:
+    status: int
+    code: int | None = None
+    message: str = "Injected failure"
+    after_create: bool = False
+    hang_seconds: float = 0.0
+
+
+@dataclass
+class FakeTwilioState:
+    requests: list[Recorded] = field(default_factory=list)
+    messages: dict[str, dict] = field(default_factory=dict)
+    calls: dict[str, dict] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _rfc2822(moment) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: FakeTwilioState  # set on the subclass per server
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def _json(self, status: int, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _authorised(self) -> bool:
+        expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        return self.headers.get("Authorization") == f"Basic {expected}"
+
+    def _record(self) -> Recorded:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode() if length else ""
+        url = urlsplit(self.path)
+        recorded = Recorded(self.command, url.path, parse_qs(raw), parse_qs(url.query))
+        with self.state.lock:
+            self.state.requests.append(recorded)
+        return recorded
+
+    def do_GET(self):  # noqa: N802
+        recorded = self._record()
+        if not self._authorised():
+            return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        path = recorded.path
+        base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/"
+        if path in (base + "Messages.json", base + "Calls.json"):
+            store = self.state.messages if "Messages" in path else self.state.calls
+            key = "messages" if "Messages" in path else "calls"
+            rows = [r for r in store.values() if _matches(r, recorded.query)]
+            rows.sort(key=lambda r: r["_created"], reverse=True)
+            return self._json(200, _page(key, path, [_public(r) for r in rows]))
+        for store, prefix in ((self.state.messages, "Messages/"), (self.state.calls, "Calls/")):
+            if path.startswith(base + prefix):
+                sid = path[len(base + prefix) :].removesuffix(".json")
+                if sid in store:
+                    return self._json(200, _public(store[sid]))
+        return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
+
+    def do_POST(self):  # noqa: N802
+        recorded = self._record()
+        if not self._authorised():
+            return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/"
+        if recorded.path not in (base + "Messages.json", base + "Calls.json"):
+            return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
+        with self.state.lock:
+            failure = self.state.failures.pop(0) if self.state.failures else None
+        if failure and failure.hang_seconds:
+            time.sleep(failure.hang_seconds)
+        if failure and not failure.after_create:
+            return self._error(failure)
+        if not recorded.param("To") or not recorded.param("From"):
+            return self._json(400, {"code": 21604, "message": "'To' is required", "status": 400})
+        resource = (
+            _message(recorded) if recorded.path.endswith("Messages.json") else _call(recorded)
+        )
+        store = self.state.messages if resource["sid"].startswith("SM") else self.state.calls
+        with self.state.lock:
+            store[resource["sid"]] = resource
+        if failure:
+            return self._error(failure)
+        return self._json(201, _public(resource))
+
+    def _error(self, failure: Failure) -> None:
+        code = failure.code or (20429 if failure.status == 429 else 20500)
+        self._json(
+            failure.status,
+            {
+                "code": code,
+                "message": failure.message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": failure.status,
+            },
+        )
+
+
+def _matches(resource: dict, query: dict[str, list[str]]) -> bool:
+    for name in ("To", "From"):
+        if name in query and resource[name.lower()] != query[name][0]:
+            return False
+    if "DateSent>" in query:
+        since = query["DateSent>"][0][:10]
+        if resource["_created"].date().isoformat() < since:
+            return False
+    return True
+
+
+def _page(key: str, path: str, rows: list[dict]) -> dict:
+    return {
+        key: rows,
+        "end": max(len(rows) - 1, 0),
+        "first_page_uri": path + "?PageSize=50&Page=0",
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": 50,
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": path,
+    }
+
+
+def _public(resource: dict) -> dict:
+    return {k: v for k, v in resource.items() if not k.startswith("_")}
+
+
+def _message(recorded: Recorded) -> dict:
+    now = timezone.now()
+    sid = "SM" + secrets.token_hex(16)
+    return {
+        "_created": now,
+        "_status_callback": recorded.param("StatusCallback"),
+        "account_sid": ACCOUNT_SID,
+        "api_version": "2010-04-01",
+        "body": recorded.param("Body") or "",
+        "date_created": _rfc2822(now),
+        "date_sent": _rfc2822(now),
+        "date_updated": _rfc2822(now),
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": recorded.param("From"),
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {},
+        "to": recorded.param("To"),
+        "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+    }
+
+
+def _call(recorded: Recorded) -> dict:
+    now = timezone.now()
+    sid = "CA" + secrets.token_hex(16)
+    return {
+        "_created": now,
+        "_status_callback": recorded.param("StatusCallback"),
+        "account_sid": ACCOUNT_SID,
+        "api_version": "2010-04-01",
+        "date_created": _rfc2822(now),
+        "date_updated": _rfc2822(now),
+        "direction": "outbound-api",
+        "from": recorded.param("From"),
+        "sid": sid,
+        "status": "queued",
+        "to": recorded.param("To"),
+        "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json",
+    }
+
+
+class FakeTwilio:
+    """Start with `FakeTwilio().start()`; `base_url` is what TWILIO_API_BASE_URL gets."""
+
+    def __init__(self):
+        self.state = FakeTwilioState()
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FakeTwilio":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.state.requests.clear()
+            self.state.messages.clear()
+            self.state.calls.clear()
+            self.state.failures.clear()
+
+    def fail_next(self, status: int, code: int | None = None, **kwargs) -> None:
+        with self.state.lock:
+            self.state.failures.append(Failure(status=status, code=code, **kwargs))
+
+    def creates(self, kind: str = "Messages") -> list[Recorded]:
+        return [
+            r for r in self.state.requests if r.method == "POST" and r.path.endswith(kind + ".json")
+        ]
+
+    @property
+    def messages(self) -> dict[str, dict]:
+        return self.state.messages
+
+    @property
+    def calls(self) -> dict[str, dict]:
+        return self.state.calls
