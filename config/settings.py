@@ -186,10 +186,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Messaging providers (M1). Each channel picks its backend; credentials come from the environment.
-HERALD_SMS_BACKEND = os.environ.get("HERALD_SMS_BACKEND", "console")  # console | twilio
-HERALD_VOICE_BACKEND = os.environ.get("HERALD_VOICE_BACKEND", "console")  # console | twilio
-HERALD_EMAIL_BACKEND = os.environ.get("HERALD_EMAIL_BACKEND", "console")  # console | smtp
+# Messaging providers (M1): HERALD_SMS/VOICE_BACKEND console|twilio, HERALD_EMAIL_BACKEND
+# console|smtp (set above). Credentials come from the environment.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 # Another server that speaks Twilio's REST API (a staging mock, the test fake); unset = Twilio.
