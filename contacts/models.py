@@ -210,6 +210,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the user (or API/CLI) confirms the mapping; unconfirmed jobs are wizard drafts.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Touched by every committed batch; a running job whose worker died stops moving.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -218,6 +222,19 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"Import {self.pk} ({self.original_filename})"
+
+
+class ImportRowError(models.Model):
+    """A skipped (invalid) row of an import, kept for the skipped-rows CSV download (I3)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    row_number = models.PositiveIntegerField(help_text="Record number in the file (header = 1).")
+    values = models.JSONField(default=list, help_text="The row's original cells.")
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["job", "row_number"]
+        indexes = [models.Index(fields=["job", "row_number"], name="importrowerror_job_row")]
 
 
 class ExportJob(models.Model):
