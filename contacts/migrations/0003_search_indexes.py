@@ -36,6 +36,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contacts", "0001_initial")]
+    dependencies = [("contacts", "0002_import_job_progress")]
 
     operations = [migrations.RunPython(create, drop)]
