@@ -117,6 +117,12 @@ class Message(models.Model):
                 name="message_pump",
                 condition=Q(status__in=["queued", "sending", "unknown"]),
             ),
+            # In-flight claims (few rows): the tick's back-pressure and per-sender budgets.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="message_leased",
+                condition=Q(lease_expires_at__isnull=False),
+            ),
             models.Index(fields=["run", "status"], name="message_run_status"),
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
             models.Index(fields=["contact", "-created_at"], name="message_contact"),
