@@ -1,0 +1,88 @@
+"""Email over SMTP through Django's email framework (M1, M6).
+
+Multipart text + HTML, an unsubscribe link in the footer of both parts, and the
+`List-Unsubscribe` / `List-Unsubscribe-Post: List-Unsubscribe=One-Click` headers (RFC 8058).
+Our own Message-ID is the provider id.
+"""
+
+import smtplib
+import socket
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.html import escape, linebreaks
+
+from messaging.unsubscribe import unsubscribe_url
+
+from . import Backend, PermanentError, ReconcileResult, RetryableError, SendResult, UnknownOutcome
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def _from_address(message) -> str:
+    sender = message.sender if message.sender_id else None
+    if sender is None:
+        return settings.DEFAULT_FROM_EMAIL
+    return f"{sender.name} <{sender.address}>" if sender.name else sender.address
+
+
+def email_build(message) -> EmailMultiAlternatives:
+    """The email for a Message: its text, its HTML (or the text as HTML), footer and headers."""
+    link = (
+        unsubscribe_url(workspace_id=message.workspace_id, contact_id=message.contact_id)
+        if message.contact_id
+        else ""
+    )
+    text = message.body
+    html = message.html_body or linebreaks(escape(message.body))
+    if link:
+        text += f"\n\n--\nUnsubscribe: {link}"
+        html += (
+            '<hr><p style="font-size:12px;color:#666">'
+            f'<a href="{escape(link)}">Unsubscribe</a> from these emails.</p>'
+        )
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "herald.local"
+    headers = {"Message-ID": make_msgid(idstring=f"herald.{message.pk}", domain=domain)}
+    if link:
+        headers["List-Unsubscribe"] = f"<{link}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=text,
+        from_email=_from_address(message),
+        to=[message.to_address],
+        headers=headers,
+    )
+    email.attach_alternative(f"<!doctype html><html><body>{html}</body></html>", "text/html")
+    return email
+
+
+class EmailBackend(Backend):
+    name = "email"
+
+    def send(self, message) -> SendResult:
+        email = email_build(message)
+        connection = get_connection(SMTP_BACKEND, fail_silently=False)
+        try:
+            connection.send_messages([email])
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError(f"Recipient refused: {exc.recipients}", code="smtp_550") from exc
+        except smtplib.SMTPResponseException as exc:
+            code = f"smtp_{exc.smtp_code}"
+            if 400 <= exc.smtp_code < 500:
+                raise RetryableError(
+                    f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=code
+                ) from exc
+            raise PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=code) from exc
+        except (smtplib.SMTPServerDisconnected, TimeoutError, socket.timeout) as exc:
+            # The server may have taken the message before the line dropped.
+            raise UnknownOutcome(f"SMTP connection lost: {exc}", code="smtp_lost") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(f"SMTP unavailable: {exc}", code="smtp_unavailable") from exc
+        return SendResult(provider_message_id=email.extra_headers["Message-ID"], status="sent")
+
+    def reconcile(self, message) -> ReconcileResult:
+        # SMTP has no way to ask whether a message was taken; sending twice is worse than
+        # once too few for a campaign email, so an unknown email is recorded as failed.
+        return ReconcileResult(status="failed", error="SMTP outcome unknown; not re-sent.")

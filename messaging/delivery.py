@@ -1,0 +1,182 @@
+"""Delivery status from the provider (M4): ranked, never backwards, duplicates are no-ops.
+
+Twilio's callbacks carry no sequence number and arrive at least once, in any order. Each
+status has a rank; an update is one conditional UPDATE that only matches rows of a lower
+rank, so a late `sent` after `delivered` and a replayed callback change nothing.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.services import contact_opt_out
+
+from .backends.twilio_sms import CARRIER_FAILURE_CODES, INVALID_NUMBER_CODES, OPTED_OUT_CODE
+from .models import Message
+
+logger = logging.getLogger("herald.webhooks")
+
+S = Message.Status
+RANK = {
+    S.QUEUED: 0,
+    S.SENDING: 1,
+    S.UNKNOWN: 1,
+    S.SENT: 2,
+    S.DELIVERED: 3,
+    S.UNDELIVERED: 3,
+    S.FAILED: 3,
+    S.READ: 4,
+}
+
+# Twilio MessageStatus / CallStatus → our status. None = retry the call (busy, no answer).
+TWILIO_STATUS = {
+    "accepted": S.SENT,
+    "scheduled": S.SENT,
+    "queued": S.SENT,
+    "sending": S.SENT,
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "partially_delivered": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "canceled": S.FAILED,
+    "read": S.READ,
+    # Calls
+    "initiated": S.SENT,
+    "ringing": S.SENT,
+    "in-progress": S.SENT,
+    "answered": S.SENT,
+    "completed": S.DELIVERED,
+    "busy": None,
+    "no-answer": None,
+}
+
+_TIMESTAMP = {
+    S.SENT: "sent_at",
+    S.DELIVERED: "delivered_at",
+    S.UNDELIVERED: "failed_at",
+    S.FAILED: "failed_at",
+    S.READ: "read_at",
+}
+
+
+@dataclass(frozen=True)
+class StatusOutcome:
+    found: bool
+    changed: bool = False
+
+
+def _lower_ranks(status: str) -> list[str]:
+    return [s for s, rank in RANK.items() if rank < RANK[status]]
+
+
+def message_for_callback(*, sid: str, message_id: str | None) -> Message | None:
+    """The message a callback is about: by provider sid, else by our id from the signed URL.
+
+    The id covers a callback that overtakes the commit of the sid after the provider call.
+    """
+    message = Message.objects.filter(provider_message_id=sid).first()
+    if message is None and message_id and message_id.isdigit():
+        message = Message.objects.filter(
+            pk=int(message_id), provider_message_id__in=["", sid]
+        ).first()
+    return message
+
+
+def message_status_apply(
+    *, message: Message, provider_status: str, sid: str, error_code: str = ""
+) -> StatusOutcome:
+    """Move a message forward to the provider's status; returns whether anything changed."""
+    if provider_status not in TWILIO_STATUS:
+        logger.warning("Unknown provider status %r for message %s", provider_status, message.pk)
+        return StatusOutcome(found=True)
+    status = TWILIO_STATUS[provider_status]
+    if status is None:
+        return StatusOutcome(found=True, changed=_call_retry(message, provider_status, sid))
+    now = timezone.now()
+    updates = {"status": status, "updated_at": now, "provider_message_id": sid}
+    if error_code:
+        updates["error_code"] = error_code[:32]
+    stamp = _TIMESTAMP[status]
+    updates[stamp] = now
+    if status != S.SENT:
+        # A final status may be the first we hear of: keep sent_at filled.
+        Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now)
+    changed = Message.objects.filter(pk=message.pk, status__in=_lower_ranks(status)).update(
+        **updates
+    )
+    if changed and status in (S.UNDELIVERED, S.FAILED) and error_code:
+        _contact_after_failure(message, error_code)
+    return StatusOutcome(found=True, changed=bool(changed))
+
+
+def _call_retry(message: Message, provider_status: str, sid: str) -> bool:
+    """Busy / no answer: call again after the retry interval, up to the campaign's retries."""
+    campaign = message.campaign
+    max_retries = campaign.max_retries if campaign else 0
+    interval = campaign.retry_interval if campaign else 300
+    now = timezone.now()
+    active = [S.SENT, S.SENDING, S.UNKNOWN]
+    base = Message.objects.filter(pk=message.pk, status__in=active, provider_message_id=sid)
+    if message.attempts <= max_retries:
+        return bool(
+            base.update(
+                status=S.QUEUED,
+                send_after=now + timedelta(seconds=interval),
+                provider_message_id="",
+                last_error=f"Call {provider_status}; calling again.",
+                error_code=provider_status,
+                updated_at=now,
+            )
+        )
+    return bool(
+        base.update(
+            status=S.FAILED,
+            failed_at=now,
+            last_error=f"Call {provider_status} on every attempt.",
+            error_code=provider_status,
+            updated_at=now,
+        )
+    )
+
+
+def _contact_after_failure(message: Message, error_code: str) -> None:
+    """Opt the contact out when the failure says they cannot or will not receive messages."""
+    if not message.contact_id or not error_code.isdigit():
+        return
+    code = int(error_code)
+    contact = Contact.objects.filter(pk=message.contact_id).first()
+    if contact is None or contact.is_opted_out:
+        return
+    if code == OPTED_OUT_CODE:
+        contact_opt_out(contact=contact, reason="message", detail=f"Twilio error {code}")
+    elif code in INVALID_NUMBER_CODES:
+        contact_opt_out(contact=contact, reason="invalid_contact", detail=f"Twilio error {code}")
+    elif code in CARRIER_FAILURE_CODES and _repeated_carrier_failures(message):
+        contact_opt_out(
+            contact=contact,
+            reason="bad_response",
+            detail=f"Carrier rejected the last {settings.HERALD_BAD_RESPONSE_THRESHOLD} messages",
+        )
+
+
+def _repeated_carrier_failures(message: Message) -> bool:
+    """True when the contact's last N finished messages on this channel all failed at the carrier."""
+    threshold = settings.HERALD_BAD_RESPONSE_THRESHOLD
+    finished = [S.DELIVERED, S.READ, S.UNDELIVERED, S.FAILED]
+    codes = list(
+        Message.objects.filter(
+            workspace_id=message.workspace_id,
+            contact_id=message.contact_id,
+            channel=message.channel,
+            status__in=finished,
+        )
+        .order_by("-id")
+        .values_list("error_code", flat=True)[:threshold]
+    )
+    carrier = {str(code) for code in CARRIER_FAILURE_CODES}
+    return len(codes) == threshold and all(code in carrier for code in codes)

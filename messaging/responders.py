@@ -1,0 +1,64 @@
+"""Agent replies to inbound messages (M7), behind an interface an LLM responder can implement.
+
+A responder gets the stored inbound message (with its contact and the message it answers)
+and returns the text to send back, or None for no reply. The reply leaves through the outbox
+like any other message, so it is rate-limited, retried and tracked the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from campaigns.templating import contact_context, render
+
+from .keywords import normalize_keyword
+from .models import AgentRule, InboundMessage
+
+
+class Responder(Protocol):
+    def reply(self, inbound: InboundMessage) -> str | None: ...
+
+
+def inbound_agent(inbound: InboundMessage):
+    """The agent of the campaign whose message this inbound answers, if any."""
+    message = inbound.in_reply_to
+    if message is None or message.campaign is None:
+        return None
+    return message.campaign.agent
+
+
+class KeywordRuleResponder:
+    """The agent's rule set: a reply that is exactly a rule's keyword gets the rule's text."""
+
+    def reply(self, inbound: InboundMessage) -> str | None:
+        agent = inbound_agent(inbound)
+        if agent is None:
+            return None
+        word = normalize_keyword(inbound.body)
+        rule = (
+            AgentRule.objects.for_workspace(inbound.workspace)
+            .filter(agent=agent, keyword__iexact=word)
+            .first()
+        )
+        if rule is None:
+            return None
+        contact = inbound.contact
+        context = contact_context(
+            first_name=contact.first_name if contact else "",
+            last_name=contact.last_name if contact else "",
+            email=contact.email if contact else "",
+            phone=contact.phone if contact else inbound.from_address,
+            company=contact.company if contact else "",
+            metadata=contact.metadata if contact else None,
+            agent_name=agent.name,
+        )
+        return render(rule.reply, context)
+
+
+def get_responder() -> Responder:
+    """HERALD_RESPONDER: a dotted path to a Responder class (default: the keyword rules)."""
+    path = getattr(settings, "HERALD_RESPONDER", "") or "messaging.responders.KeywordRuleResponder"
+    return import_string(path)()

@@ -1,0 +1,102 @@
+"""Twilio webhooks (M4, M5): status callbacks and inbound SMS.
+
+Each request is checked in this order: body size (413), signature over PUBLIC_BASE_URL + the
+path and query and every posted parameter (403, nothing changes), required fields (400). A
+failure on our side (the database is down) answers 503 so that Twilio tries again; an unknown
+MessageSid is acknowledged with 200 and logged, since retrying it would never succeed.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from .delivery import message_for_callback, message_status_apply
+from .inbound import inbound_receive
+
+logger = logging.getLogger("herald.webhooks")
+
+MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's callbacks are a few hundred bytes; an SMS body < 2 KB
+
+
+def _reject(request: HttpRequest) -> HttpResponse | None:
+    """A response refusing the request, or None when it is a genuine Twilio request."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponse("Bad Content-Length.", status=400, content_type="text/plain")
+    if length > MAX_WEBHOOK_BYTES:
+        return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    try:
+        params = request.POST
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    token = settings.TWILIO_AUTH_TOKEN
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    if not token or not signature or not RequestValidator(token).validate(url, params, signature):
+        logger.warning("Rejected webhook with a missing or invalid signature: %s", url)
+        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+    return None
+
+
+def _unavailable(exc: Exception) -> HttpResponse:
+    logger.error("Webhook failed on our side, Twilio will retry: %s", exc)
+    response = HttpResponse("Temporarily unavailable.", status=503, content_type="text/plain")
+    response["Retry-After"] = "30"
+    return response
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    if (refused := _reject(request)) is not None:
+        return refused
+    post = request.POST
+    sid = post.get("MessageSid") or post.get("CallSid") or ""
+    status = (post.get("MessageStatus") or post.get("CallStatus") or "").strip().lower()
+    if not sid or not status or len(sid) > 64:
+        return HttpResponse("MessageSid and MessageStatus are required.", status=400)
+    try:
+        message = message_for_callback(sid=sid, message_id=request.GET.get("m"))
+        if message is None:
+            logger.warning("Status %s for unknown sid %s: acknowledged, ignored", status, sid)
+            return HttpResponse(status=200)
+        message_status_apply(
+            message=message, provider_status=status, sid=sid, error_code=post.get("ErrorCode", "")
+        )
+    except DatabaseError as exc:
+        return _unavailable(exc)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    if (refused := _reject(request)) is not None:
+        return refused
+    post = request.POST
+    sid = post.get("MessageSid") or post.get("SmsSid") or ""
+    sender, recipient = post.get("From", "").strip(), post.get("To", "").strip()
+    if not sid or not sender or not recipient or len(sid) > 64:
+        return HttpResponse("MessageSid, From and To are required.", status=400)
+    try:
+        result = inbound_receive(
+            to_address=recipient,
+            from_address=sender,
+            body=post.get("Body", ""),
+            sid=sid,
+            opt_out_type=post.get("OptOutType", ""),
+        )
+    except DatabaseError as exc:
+        return _unavailable(exc)
+    twiml = MessagingResponse()
+    if result.reply:
+        twiml.message(result.reply)
+    return HttpResponse(str(twiml), content_type="text/xml")

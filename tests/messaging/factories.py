@@ -1,0 +1,44 @@
+import factory
+from django.utils import timezone
+
+from campaigns.models import Agent
+from messaging.models import Message, Sender
+from tests.factories import ContactFactory, WorkspaceFactory
+
+
+class SenderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sender
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    channel = "sms"
+    address = factory.Sequence(lambda n: f"+1415555{9000 + n % 1000:04d}")
+    name = "Acme"
+
+
+class AgentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agent
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = "Ava"
+    opening_message = "Hello {{first_name}}"
+    max_call_seconds = 120
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A sent SMS with a provider sid, to a contact of the same workspace."""
+
+    class Meta:
+        model = Message
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    contact = factory.SubFactory(ContactFactory, workspace=factory.SelfAttribute("..workspace"))
+    sender = factory.SubFactory(SenderFactory, workspace=factory.SelfAttribute("..workspace"))
+    channel = "sms"
+    to_address = factory.LazyAttribute(lambda m: m.contact.phone if m.contact else "+14155550199")
+    body = "Hi there"
+    status = Message.Status.SENT
+    attempts = 1
+    provider_message_id = factory.Sequence(lambda n: f"SM{n:032x}")
+    sent_at = factory.LazyFunction(timezone.now)
