@@ -1,11 +1,15 @@
 """The JSON API under /api/v1 (section A of the spec). Each resource has its own router."""
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from .auth import ApiKeyAuth
+from .docs import API_DESCRIPTION
+from .errors import NotInWorkspace
+from .ratelimit import RateLimited
 
 api = NinjaAPI(
     title="Herald API",
@@ -14,13 +18,16 @@ api = NinjaAPI(
     auth=ApiKeyAuth(),
     openapi_url="/openapi.json",
     docs_url="/docs",
+    description=API_DESCRIPTION,
 )
 
 
 def _field_errors(errors) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for error in errors:
-        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query")]
+        loc = [
+            str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query")
+        ]
         fields.setdefault(".".join(loc) or "__all__", []).append(error.get("msg", "Invalid value."))
     return fields
 
@@ -35,7 +42,9 @@ def on_schema_error(request, exc: ValidationError):
 @api.exception_handler(DjangoValidationError)
 def on_rule_error(request, exc: DjangoValidationError):
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return api.create_response(request, {"message": "Invalid request.", "errors": errors}, status=400)
+    return api.create_response(
+        request, {"message": "Invalid request.", "errors": errors}, status=400
+    )
 
 
 @api.exception_handler(AuthenticationError)
@@ -50,4 +59,34 @@ def on_not_found(request, exc):
     return api.create_response(request, {"message": "Not found.", "errors": {}}, status=404)
 
 
+@api.exception_handler(NotInWorkspace)
+def on_ids_not_found(request, exc: NotInWorkspace):
+    body = {"message": "Not found.", "errors": {exc.field: [exc.detail]}}
+    return api.create_response(request, body, status=404)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request, exc):
+    return api.create_response(
+        request, {"message": "Request body too large.", "errors": {}}, status=413
+    )
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request, exc: RateLimited):
+    response = api.create_response(
+        request, {"message": "Too many requests; slow down.", "errors": {}}, status=429
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return api.create_response(request, {"message": str(exc), "errors": {}}, status=exc.status_code)
+
+
 # Resource routers are registered here, one line each.
+api.add_router("/contacts", "api.contacts.router")
+api.add_router("/campaigns/contact-groups", "api.groups.router")
+api.add_router("/exports", "api.exports.router")

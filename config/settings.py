@@ -124,6 +124,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HERALD_MAX_REQUEST_BODY", 10 *
 HERALD_IMPORT_MAX_BYTES = int(os.environ.get("HERALD_IMPORT_MAX_BYTES", 100 * 1024 * 1024))
 HERALD_IMPORT_MAX_ROWS = int(os.environ.get("HERALD_IMPORT_MAX_ROWS", 2_000_000))
 HERALD_EXPORT_SYNC_LIMIT = int(os.environ.get("HERALD_EXPORT_SYNC_LIMIT", 5_000))
+# JSON API (A6): requests per minute per API key (0 = no limit), and the cap on list counts.
+HERALD_API_RATE_LIMIT = int(os.environ.get("HERALD_API_RATE_LIMIT", "600"))
+HERALD_API_COUNT_CAP = int(os.environ.get("HERALD_API_COUNT_CAP", "10000"))
+# The cache holds the API rate-limit counters; share it between processes (Redis) in production.
+HERALD_CACHE_URL = os.environ.get("HERALD_CACHE_URL", "")
+_broker_url = os.environ.get("CELERY_BROKER_URL", "")
+if not HERALD_CACHE_URL and _broker_url.startswith(("redis://", "rediss://")):
+    HERALD_CACHE_URL = _broker_url
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HERALD_CACHE_URL}
+        if HERALD_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Security: secure by default outside development; `manage.py check --deploy` stays clean.
 SESSION_COOKIE_HTTPONLY = True
@@ -149,6 +164,8 @@ HERALD_EMAIL_BACKEND = os.environ.get("HERALD_EMAIL_BACKEND", "console")
 HERALD_TICK_SECONDS = float(os.environ.get("HERALD_TICK_SECONDS", "2"))
 HERALD_SEND_BATCH = int(os.environ.get("HERALD_SEND_BATCH", "200"))
 HERALD_LEASE_SECONDS = int(os.environ.get("HERALD_LEASE_SECONDS", "60"))
+HERALD_SEND_TASKS = int(os.environ.get("HERALD_SEND_TASKS", "4"))  # send batches in flight
+HERALD_SEND_LOOP_SECONDS = float(os.environ.get("HERALD_SEND_LOOP_SECONDS", "20"))
 
 # Celery: the database is the queue's truth; the broker only rings the bell.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

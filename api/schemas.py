@@ -1,0 +1,163 @@
+"""Request and response shapes shared by the API routers.
+
+Input schemas list only the fields a client may set: anything else in a body (workspace,
+status, carrier, ids, timestamps, unknown keys) is dropped by pydantic before a service sees
+it, which is what keeps mass assignment out.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from contacts.models import Contact, ContactGroup
+
+# Database ids are positive bigints; anything outside that range cannot exist (404, not 500).
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+IdList = Annotated[list[Id], Field(min_length=1, max_length=10_000)]
+Text = Annotated[str | None, Field(max_length=1000)]
+
+
+class ErrorOut(Schema):
+    message: str
+    errors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Field name to messages; `__all__` for the whole item."
+    )
+
+
+class ContactIn(Schema):
+    """Writable contact fields; every one optional (PUT treats a missing one as empty)."""
+
+    first_name: Text = None
+    last_name: Text = None
+    email: Text = Field(None, description="Stored lower-case; must be a valid address.")
+    phone: Text = Field(
+        None, description="E.164 (+14155551234) or national in the workspace's region."
+    )
+    company: Text = None
+    timezone: Text = Field(None, description="IANA name; derived from the phone when empty.")
+    metadata: dict[str, Any] | None = Field(None, description="Custom fields, name to value.")
+    tags: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None = None
+
+
+class ContactPatch(ContactIn):
+    status: Literal["active", "opted_out"] | None = Field(
+        None,
+        description='"opted_out" opts the contact out with reason `manual`; "active" opts it '
+        "back in. Other opt-out reasons are set by the system only.",
+    )
+
+
+class ContactOut(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    company: str
+    timezone: str
+    carrier: str
+    line_type: str
+    is_valid: bool
+    status: Literal["active", "opted_out"]
+    opt_out_reason: str
+    opted_out_at: datetime | None
+    metadata: dict[str, Any]
+    tags: list[str]
+    group_ids: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_tags(obj: Contact) -> list[str]:
+        return sorted(tag.name for tag in obj.tags.all())
+
+    @staticmethod
+    def resolve_group_ids(obj: Contact) -> list[int]:
+        return sorted(m.group_id for m in obj.memberships.all())
+
+
+class ContactListOut(Schema):
+    items: list[ContactOut]
+    count: int = Field(description="Matches, counted up to HERALD_API_COUNT_CAP (10,000).")
+    count_capped: bool = Field(
+        description="True when there are at least `count` matches and counting stopped there."
+    )
+
+
+class IdsIn(Schema):
+    ids: IdList
+
+
+class DeletedOut(Schema):
+    deleted: int
+
+
+class GroupIn(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+
+
+class GroupPatch(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+
+
+class GroupOut(Schema):
+    id: int
+    name: str
+    description: str
+    member_count: int
+    created_at: datetime
+
+    @staticmethod
+    def resolve_member_count(obj: ContactGroup) -> int:
+        count = getattr(obj, "member_count", None)
+        return obj.memberships.count() if count is None else count
+
+
+class GroupListOut(Schema):
+    items: list[GroupOut]
+    count: int
+
+
+class GroupContactsIn(Schema):
+    contacts: Annotated[list[ContactIn], Field(min_length=1, max_length=1000)] = Field(
+        description="Up to 1,000 contacts, each with the fields of POST /contacts."
+    )
+    duplicate_strategy: Literal["skip", "update", "create"] = Field(
+        "skip",
+        description="A contact with the phone OR email of an existing one (or of an earlier "
+        "item): skip keeps the existing one (still added to the group), update overwrites it "
+        "with the item's non-empty values and merges metadata, create makes a separate one.",
+    )
+
+
+class ItemErrorOut(Schema):
+    index: int
+    errors: dict[str, list[str]]
+
+
+class GroupContactsOut(Schema):
+    created: int
+    updated: int
+    duplicates: int = Field(description="Duplicates kept unchanged (skip).")
+    invalid: int
+    errors: list[ItemErrorOut]
+    contact_ids: list[int | None] = Field(
+        description="For each item in order, the contact it became (null when invalid)."
+    )
+
+
+class ContactIdsIn(Schema):
+    contact_ids: IdList
+
+
+class MoveIn(Schema):
+    contact_ids: IdList
+    target_group_id: Id
+
+
+class CountOut(Schema):
+    count: int = Field(description="How many contacts were affected.")
