@@ -12,11 +12,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from contacts.models import Contact
-from contacts.services import contact_opt_out
-
-from .backends.twilio_sms import CARRIER_FAILURE_CODES, INVALID_NUMBER_CODES, OPTED_OUT_CODE
 from .models import Message
+from .provider_errors import CARRIER_FAILURE_CODES, contact_apply_error
 
 logger = logging.getLogger("herald.webhooks")
 
@@ -145,27 +142,16 @@ def _call_retry(message: Message, provider_status: str, sid: str) -> bool:
 
 
 def _contact_after_failure(message: Message, error_code: str) -> None:
-    """Opt the contact out when the failure says they cannot or will not receive messages."""
-    if not message.contact_id or not error_code.isdigit():
-        return
-    code = int(error_code)
-    contact = Contact.objects.filter(pk=message.contact_id).first()
-    if contact is None or contact.is_opted_out:
-        return
-    if code == OPTED_OUT_CODE:
-        contact_opt_out(contact=contact, reason="message", detail=f"Twilio error {code}")
-    elif code in INVALID_NUMBER_CODES:
-        contact_opt_out(contact=contact, reason="invalid_contact", detail=f"Twilio error {code}")
-    elif code in CARRIER_FAILURE_CODES and _repeated_carrier_failures(message):
-        contact_opt_out(
-            contact=contact,
-            reason="bad_response",
-            detail=f"Carrier rejected the last {settings.HERALD_BAD_RESPONSE_THRESHOLD} messages",
+    if error_code.isdigit():
+        contact_apply_error(
+            contact_id=message.contact_id,
+            code=int(error_code),
+            repeated_carrier_failure=lambda: _repeated_carrier_failures(message),
         )
 
 
 def _repeated_carrier_failures(message: Message) -> bool:
-    """True when the contact's last N finished messages on this channel all failed at the carrier."""
+    """Whether the last N finished messages to the contact on this channel failed at the carrier."""
     threshold = settings.HERALD_BAD_RESPONSE_THRESHOLD
     finished = [S.DELIVERED, S.READ, S.UNDELIVERED, S.FAILED]
     codes = list(

@@ -6,7 +6,6 @@ Our own Message-ID is the provider id.
 """
 
 import smtplib
-import socket
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -75,7 +74,7 @@ class EmailBackend(Backend):
                     f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=code
                 ) from exc
             raise PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", code=code) from exc
-        except (smtplib.SMTPServerDisconnected, TimeoutError, socket.timeout) as exc:
+        except (smtplib.SMTPServerDisconnected, TimeoutError) as exc:
             # The server may have taken the message before the line dropped.
             raise UnknownOutcome(f"SMTP connection lost: {exc}", code="smtp_lost") from exc
         except (smtplib.SMTPException, OSError) as exc:

@@ -13,19 +13,15 @@ from django.conf import settings
 from django.urls import reverse
 from twilio.base.exceptions import TwilioRestException
 
+from messaging.provider_errors import contact_apply_error, contact_reason_for_error
 from messaging.twilio_client import twilio_client
 
 from . import Backend, PermanentError, ReconcileResult, RetryableError, SendResult, UnknownOutcome
 
 logger = logging.getLogger("herald.twilio")
 
-# Twilio error codes with a meaning for the contact (see docs/messaging in README).
-INVALID_NUMBER_CODES = frozenset({21211, 21614})  # invalid / not a mobile number
-OPTED_OUT_CODE = 21610  # the number replied STOP to this sender at Twilio
-CARRIER_FAILURE_CODES = frozenset({30003, 30004, 30005, 30006})
-
-# Twilio message statuses that mean "accepted, on its way" when reconciling.
-_IN_FLIGHT = {"accepted", "scheduled", "queued", "sending", "sent"}
+# Clock skew allowed between us and Twilio when matching records to an unknown message.
+RECONCILE_SLACK = timedelta(minutes=5)
 
 
 def status_callback_url(message) -> str:
@@ -42,10 +38,7 @@ def twilio_send_error(exc: Exception) -> Exception:
             return RetryableError(text, code=str(code))
         if exc.status >= 500:
             return UnknownOutcome(text, code=str(code))
-        if code == OPTED_OUT_CODE:
-            return PermanentError(text, code=str(code), opt_out=True)
-        if code in INVALID_NUMBER_CODES:
-            return PermanentError(text, code=str(code), opt_out=True)
+        # The contact is opted out here with the code's own reason (not the engine's default).
         return PermanentError(text, code=str(code))
     if isinstance(exc, requests.ConnectTimeout):
         return RetryableError(f"Twilio unreachable: {exc}", code="connect_timeout")
@@ -55,26 +48,47 @@ def twilio_send_error(exc: Exception) -> Exception:
     return UnknownOutcome(f"No answer from Twilio: {exc}", code="timeout")
 
 
+def twilio_contact_error(message, exc: Exception) -> None:
+    """Opt the contact out when Twilio refused the number itself (21610, 21211, 21614)."""
+    code = getattr(exc, "code", None)
+    is_twilio = isinstance(exc, TwilioRestException) and isinstance(code, int)
+    if is_twilio and contact_reason_for_error(code):
+        contact_apply_error(contact_id=message.contact_id, code=code)
+
+
 def _map_status(status: str) -> str:
     if status in ("delivered", "read"):
-        return status
+        return "delivered"
     if status in ("undelivered", "failed", "canceled"):
         return "failed" if status != "undelivered" else "undelivered"
     return "sent"
 
 
 def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
-    """Adopt the one Twilio record that matches the message, or say there is none.
+    """Adopt the Twilio record that is this message, or say there is none.
 
-    `resources` are Twilio's Messages or Calls for (To, From, since the first attempt).
-    Several candidates (the same contact texted twice that day) are told apart by body.
+    `resources` are Twilio's Messages or Calls for (To, From) since the message became due.
+    A record is this message when it was created after the message was due, is not already
+    another message's, and (for SMS) has the same body; the oldest such record wins.
     """
-    candidates = list(resources)
-    if kind == "sms":
-        candidates = [r for r in candidates if (r.body or "") == message.body] or candidates
+    from messaging.models import Message
+
+    earliest = message.send_after - RECONCILE_SLACK
+    candidates = [
+        r
+        for r in resources
+        if (r.date_created is None or r.date_created >= earliest)
+        and (kind != "sms" or (r.body or "") == message.body)
+    ]
+    taken = set(
+        Message.objects.filter(provider_message_id__in=[r.sid for r in candidates])
+        .exclude(pk=message.pk)
+        .values_list("provider_message_id", flat=True)
+    )
+    candidates = [r for r in candidates if r.sid not in taken]
     if not candidates:
         return ReconcileResult(status="not_found")
-    found = candidates[-1]  # the oldest: Twilio lists newest first
+    found = min(candidates, key=lambda r: (r.date_created is None, r.date_created))
     status = _map_status(found.status) if kind == "sms" else _map_call_status(found.status)
     return ReconcileResult(
         status=status,
@@ -88,8 +102,8 @@ def _map_call_status(status: str) -> str:
 
 
 def reconcile_since(message):
-    start = message.created_at - timedelta(days=1)
-    return start.replace(hour=0, minute=0, second=0, microsecond=0)
+    """Twilio filters by day (UTC): ask from the day the message became due."""
+    return message.send_after - RECONCILE_SLACK
 
 
 class TwilioSmsBackend(Backend):
@@ -106,6 +120,7 @@ class TwilioSmsBackend(Backend):
                 status_callback=status_callback_url(message),
             )
         except (TwilioRestException, requests.RequestException) as exc:
+            twilio_contact_error(message, exc)
             raise twilio_send_error(exc) from exc
         status = "failed" if created.status == "failed" else "sent"
         return SendResult(provider_message_id=created.sid, status=status)

@@ -14,7 +14,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from messaging.twilio_client import twilio_client
 
 from . import Backend, PermanentError, ReconcileResult, SendResult
-from .twilio_sms import reconcile_since, status_callback_url, twilio_reconcile, twilio_send_error
+from .twilio_sms import (
+    reconcile_since,
+    status_callback_url,
+    twilio_contact_error,
+    twilio_reconcile,
+    twilio_send_error,
+)
 
 logger = logging.getLogger("herald.twilio")
 
@@ -46,6 +52,7 @@ class TwilioVoiceBackend(Backend):
                 status_callback_method="POST",
             )
         except (TwilioRestException, requests.RequestException) as exc:
+            twilio_contact_error(message, exc)
             raise twilio_send_error(exc) from exc
         return SendResult(provider_message_id=call.sid, status="sent")
 
