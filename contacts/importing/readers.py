@@ -1,0 +1,450 @@
+"""Readers: every import format streams the same rows (I1).
+
+`open_table(path, fmt, has_header=..., sheet=...)` is a context manager giving a `Table`: its
+column headers and an iterator of `(row_number, cells, error)` where `row_number` is the record's
+number in the file (the header is 1), `cells` a list of trimmed strings as long as the headers,
+and `error` a message when the record itself cannot be read (a broken vCard) or None.
+Entirely blank records are skipped and never yielded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ImportFileError
+
+MAX_COLUMNS = 500
+MAX_CELL_CHARS = 131_072  # the csv module's own default limit, made explicit
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # all members together
+XLSX_MAX_RATIO = 200  # a member this much bigger than its compressed size is a bomb...
+XLSX_RATIO_MIN_SIZE = 20 * 1024 * 1024  # ...once it is also big
+XLSX_MAX_MEMBERS = 10_000
+SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+VCARD_EXTENSIONS = {".vcf", ".vcard"}
+VCARD_FIELDS = ["first_name", "last_name", "phone", "email", "company"]
+
+Row = tuple[int, list[str], str | None]
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: Iterator[Row]
+    encoding: str = ""
+    delimiter: str = ""
+    sheet: str = ""
+    sheets: list[str] | None = None
+
+
+def _latin1_fallback(error: UnicodeDecodeError):
+    # Windows-1252 leaves five bytes undefined; read them as Latin-1 rather than failing.
+    bad = error.object[error.start : error.end]
+    return bad.decode("latin-1"), error.end
+
+
+codecs.register_error("herald_latin1", _latin1_fallback)
+
+
+def detect_format(filename: str, head: bytes) -> str:
+    """ "csv", "xlsx" or "vcard", from the content first and the file name second."""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xlsx"
+    text = head[:4096].lstrip(b"\xef\xbb\xbf \r\n\t").upper()
+    if text.startswith(b"BEGIN:VCARD"):
+        return "vcard"
+    suffix = Path(filename).suffix.lower()
+    if suffix in SPREADSHEET_EXTENSIONS:
+        return "xlsx"
+    if suffix in VCARD_EXTENSIONS:
+        return "vcard"
+    return "csv"
+
+
+@contextmanager
+def open_table(path: str | Path, fmt: str, *, has_header: bool = True, sheet: str = ""):
+    if fmt == "xlsx":
+        table = _open_spreadsheet(path, has_header=has_header, sheet=sheet)
+        yield table
+    elif fmt == "vcard":
+        yield Table(headers=list(VCARD_FIELDS), rows=_vcard_rows(path), encoding="")
+    else:
+        encoding = detect_encoding(path)
+        with open(path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="herald_latin1", newline="")
+            delimiter = _sniff_delimiter(text)
+            text.seek(0)
+            reader = _csv_records(text, delimiter)
+            headers, rows = _headers_and_rows(reader, has_header=has_header)
+            yield Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
+
+
+# --- delimited text -------------------------------------------------------------------------
+
+
+def detect_encoding(path: str | Path) -> str:
+    """BOM first (UTF-8, UTF-16 as Excel's "Unicode Text"), then strict UTF-8, else cp1252."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+        if head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        else:
+            encoding = "utf-8"
+        _reject_binary(head)
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := f.read(1024 * 1024):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return encoding
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _reject_binary(head: bytes) -> None:
+    if not head:
+        return
+    controls = len(_CONTROL.findall(head))
+    if b"\x00" in head or controls > max(2, len(head) // 100):
+        raise ImportFileError(
+            "This file is not text: it looks like a binary file. Upload a CSV, TSV, Excel "
+            "(.xlsx) or vCard (.vcf) file."
+        )
+
+
+def _sniff_delimiter(text: io.TextIOBase) -> str:
+    """The candidate delimiter that splits the first records most consistently."""
+    sample = text.read(SNIFF_BYTES)
+    complete = (
+        sample if len(sample) < SNIFF_BYTES else sample[: max(sample.rfind("\n"), 0)] or sample
+    )
+    best, best_score = ",", (0.0, 1)
+    for delimiter in DELIMITERS:
+        try:
+            records = [
+                r for r in csv.reader(io.StringIO(complete, newline=""), delimiter=delimiter) if r
+            ]
+        except csv.Error:
+            continue
+        records = records[:100]
+        if not records:
+            continue
+        width, count = Counter(len(r) for r in records).most_common(1)[0]
+        if width < 2:
+            continue
+        score = (count / len(records), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _csv_records(text: io.TextIOBase, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    csv.field_size_limit(MAX_CELL_CHARS)
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    number = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            if "field larger than field limit" in str(exc):
+                raise ImportFileError(
+                    f"Line {line:,} holds a value longer than {MAX_CELL_CHARS:,} characters. "
+                    "This does not look like a contacts file."
+                ) from exc
+            raise ImportFileError(f"Line {line:,} cannot be read: {exc}.") from exc
+        number += 1
+        yield number, record
+
+
+def _headers_and_rows(records: Iterator[tuple[int, list[str]]], *, has_header: bool):
+    """Split the header off (or invent one), and stream the data rows padded to its width."""
+    first = None
+    for number, record in records:
+        cells = [c.strip() for c in record]
+        if any(cells):
+            first = (number, cells)
+            break
+    if first is None:
+        raise ImportFileError("The file is empty: it has no rows.")
+    if len(first[1]) > MAX_COLUMNS:
+        raise ImportFileError(
+            f"The first row has {len(first[1]):,} columns; "
+            f"an import can have at most {MAX_COLUMNS}."
+        )
+    if has_header:
+        headers = unique_headers(first[1])
+    else:
+        headers = [f"Column {i}" for i in range(1, len(first[1]) + 1)]
+
+    def rows() -> Iterator[Row]:
+        if not has_header:
+            yield first[0], first[1], None
+        width = len(headers)
+        for number, record in records:
+            cells = [c.strip() for c in record]
+            if not any(cells):
+                continue
+            if len(cells) < width:
+                cells.extend([""] * (width - len(cells)))
+            elif len(cells) > width:
+                extra = cells[width:]
+                cells = cells[:width]
+                if any(extra):
+                    yield (
+                        number,
+                        cells,
+                        (
+                            f"The row has {width + len(extra)} values "
+                            f"but the file has {width} columns."
+                        ),
+                    )
+                    continue
+            yield number, cells, None
+
+    return headers, rows()
+
+
+def unique_headers(cells: list[str]) -> list[str]:
+    headers, seen = [], Counter()
+    for index, cell in enumerate(cells, start=1):
+        name = cell or f"Column {index}"
+        seen[name] += 1
+        headers.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return headers
+
+
+# --- spreadsheets ---------------------------------------------------------------------------
+
+
+def check_zip_container(path: str | Path) -> None:
+    """Refuse zip bombs and XML with a DTD (entity bombs, XXE) before any parser sees them."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFileError("This Excel file is damaged or is not really an Excel file.") from exc
+    with archive:
+        members = archive.infolist()
+        bomb = ImportFileError(
+            "This Excel file expands to far more data than it contains (a “zip bomb”); "
+            "it was not opened."
+        )
+        if len(members) > XLSX_MAX_MEMBERS:
+            raise bomb
+        if sum(m.file_size for m in members) > XLSX_MAX_UNCOMPRESSED:
+            raise bomb
+        for member in members:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > XLSX_RATIO_MIN_SIZE and ratio > XLSX_MAX_RATIO:
+                raise bomb
+        for member in members:
+            if member.filename.endswith((".xml", ".rels", ".vml")):
+                _check_xml_prolog(archive, member)
+
+
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def _check_xml_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    # A DTD can only appear before the root element, so the prolog is all we need to read.
+    with archive.open(member) as stream:
+        head = stream.read(SNIFF_BYTES)
+    root = _ROOT_START.search(head)
+    prolog = head[: root.start()] if root else head
+    if (
+        b"<!DOCTYPE" in prolog.upper()
+        or b"<!ENTITY" in prolog.upper()
+        or (root is None and member.file_size > len(head))
+    ):
+        raise ImportFileError(
+            "This Excel file declares XML entities (a possible “XML bomb”); it was not opened."
+        )
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e17:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _open_spreadsheet(path, *, has_header: bool, sheet: str) -> Table:
+    from python_calamine import CalamineWorkbook
+
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"PK\x03\x04":
+        check_zip_container(path)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        names = list(workbook.sheet_names)
+        if not names:
+            raise ImportFileError("This Excel file has no sheets.")
+        if sheet and sheet not in names:
+            raise ImportFileError(f"This Excel file has no sheet named “{sheet}”.")
+        name = sheet or names[0]
+        worksheet = workbook.get_sheet_by_name(name)
+        height, width = worksheet.total_height, worksheet.total_width
+        raw_rows = worksheet.iter_rows()
+    except ImportFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise ImportFileError(f"This Excel file cannot be read ({exc}).") from exc
+    if width > MAX_COLUMNS:
+        raise ImportFileError(
+            f"The sheet has {width:,} columns; an import can have at most {MAX_COLUMNS}."
+        )
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        for number, values in enumerate(raw_rows, start=1):
+            yield number, [_cell_text(v) for v in values]
+
+    headers, rows = _headers_and_rows(records(), has_header=has_header)
+    table = Table(headers=headers, rows=rows, sheet=name, sheets=names)
+    table.total_height = height  # type: ignore[attr-defined]
+    return table
+
+
+# --- vCard ----------------------------------------------------------------------------------
+
+
+def _decode_text(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="herald_latin1")
+
+
+def _unfold_quoted_printable(lines: list[str]) -> list[str]:
+    # vCard 2.1 QUOTED-PRINTABLE soft line breaks ("=" at the end of a line, the value going
+    # on at the start of the next) are not folding in the vCard sense: join them first.
+    out: list[str] = []
+    for line in lines:
+        if out and out[-1].endswith("=") and "QUOTED-PRINTABLE" in out[-1].split(":", 1)[0].upper():
+            out[-1] = out[-1][:-1] + line
+        else:
+            out.append(line)
+    return out
+
+
+def _split_cards(text: str) -> Iterator[tuple[int, str | None]]:
+    lines = _unfold_quoted_printable(text.splitlines())
+    number, current = 0, None
+    for line in lines:
+        upper = line.strip().upper()
+        if upper == "BEGIN:VCARD":
+            if current is not None:
+                yield number, None  # a card that never ended
+            number += 1
+            current = [line.strip()]
+        elif current is not None:
+            current.append(line)
+            if upper == "END:VCARD":
+                yield number, "\r\n".join(current) + "\r\n"
+                current = None
+    if current is not None:
+        yield number, None
+
+
+def _types(prop) -> set[str]:
+    found = {p.lower() for p in getattr(prop, "singletonparams", [])}
+    for key, values in prop.params.items():
+        if key.upper() == "TYPE":
+            for value in values:
+                found.update(v.strip().lower() for v in value.split(","))
+        elif key.upper() == "PREF":
+            found.add("pref")
+    return found
+
+
+def _best(props, preferred: tuple[str, ...]) -> str:
+    def rank(prop):
+        types = _types(prop)
+        return tuple(0 if p in types else 1 for p in preferred)
+
+    for prop in sorted(props, key=rank):
+        value = prop.value if isinstance(prop.value, str) else str(prop.value)
+        value = value.strip()
+        if value.lower().startswith("tel:"):
+            value = value[4:].split(";", 1)[0]
+        if value.lower().startswith("mailto:"):
+            value = value[7:]
+        if value:
+            return value
+    return ""
+
+
+def card_to_cells(card) -> list[str]:
+    first = last = ""
+    if "n" in card.contents:
+        name = card.n.value
+        first = " ".join(filter(None, [str(name.given).strip(), str(name.additional).strip()]))
+        last = str(name.family).strip()
+    if not (first or last) and "fn" in card.contents:
+        full = " ".join(str(card.fn.value).split())
+        first, _, last = full.partition(" ")
+    company = ""
+    if "org" in card.contents:
+        org = card.org.value
+        company = (org[0] if isinstance(org, list) and org else str(org or "")).strip()
+    phone = _best(card.contents.get("tel", []), ("pref", "cell"))
+    email = _best(card.contents.get("email", []), ("pref",))
+    return [" ".join(first.split()), " ".join(last.split()), phone, email, company]
+
+
+def _vcard_rows(path) -> Iterator[Row]:
+    import vobject
+
+    data = Path(path).read_bytes()
+    text = _decode_text(data)
+    found = False
+    for number, card_text in _split_cards(text):
+        found = True
+        if card_text is None:
+            yield number, [""] * len(VCARD_FIELDS), f"Card {number} has no END:VCARD line."
+            continue
+        try:
+            card = vobject.readOne(card_text, allowQP=True)
+            cells = card_to_cells(card)
+        except Exception as exc:  # vobject raises many types for broken cards
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            yield number, [""] * len(VCARD_FIELDS), f"Card {number} cannot be read: {reason}"
+            continue
+        if any(cells):
+            yield number, cells, None
+        else:
+            yield number, cells, f"Card {number} has no name, phone or email."
+    if not found:
+        raise ImportFileError("This vCard file holds no cards (no BEGIN:VCARD line).")
