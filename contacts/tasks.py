@@ -21,3 +21,12 @@ def contacts_delete_all_task(workspace_id: int) -> None:
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is not None:
         contacts_delete_all(workspace=workspace)
+
+
+@shared_task(acks_late=True)
+def import_contacts_task(job_id: int) -> None:
+    """Run or resume an import job (I5). Idempotent: a finished job, or one another worker
+    holds, is left alone; a resumed job starts after its last committed batch."""
+    from .importing import import_job_run
+
+    import_job_run(job_id=job_id)
