@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.timezone import now
 
 from accounts.models import Workspace
@@ -25,6 +26,8 @@ VALID_TIMEZONES = zoneinfo.available_timezones()
 
 def clean_email(raw: str) -> str:
     email = (raw or "").strip().lower()
+    if len(email) > 254:
+        raise ValidationError("An email address has at most 254 characters.")
     if email:
         try:
             validate_email(email)
@@ -90,6 +93,9 @@ def _apply(contact: Contact, cleaned: dict) -> None:
         contact.carrier, contact.line_type = info.carrier, info.line_type
         if not cleaned.get("timezone"):
             contact.timezone = info.timezone or contact.timezone
+    elif "phone" in cleaned:
+        # The number was removed: what was derived from it no longer applies.
+        contact.carrier = contact.line_type = ""
     contact.is_valid = True
 
 
@@ -191,13 +197,24 @@ def contacts_opt_out(
     *, workspace: Workspace, contact_ids: Iterable[int], reason: str, actor=None
 ) -> int:
     """Batch opt-out of the given contacts of this workspace; returns how many changed."""
-    ids = list(
-        Contact.objects.for_workspace(workspace)
-        .active()
-        .filter(pk__in=list(contact_ids))
-        .values_list("pk", flat=True)
-    )
+    if reason not in Contact.OptOutReason.values:
+        raise ValidationError({"opt_out_reason": f"Unknown opt-out reason “{reason}”."})
+    changed = 0
+    for chunk in _chunks(contact_ids):
+        changed += _opt_out_chunk(workspace=workspace, ids=chunk, reason=reason, actor=actor)
+    return changed
+
+
+def _opt_out_chunk(*, workspace: Workspace, ids: list[int], reason: str, actor) -> int:
     with transaction.atomic():
+        # Lock the rows so the events logged are exactly the contacts this call changed.
+        ids = list(
+            Contact.objects.for_workspace(workspace)
+            .active()
+            .filter(pk__in=ids)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
         changed = Contact.objects.filter(pk__in=ids, status=Contact.Status.ACTIVE).update(
             status=Contact.Status.OPTED_OUT,
             opt_out_reason=reason,
@@ -217,12 +234,62 @@ def contacts_opt_out(
     return changed
 
 
+CHUNK = 2000
+
+
+def _chunks(ids: Iterable[int], size: int = CHUNK):
+    """Lists of at most `size` ids: keeps `IN (...)` lists and transactions short."""
+    chunk: list[int] = []
+    for pk in ids:
+        chunk.append(int(pk))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def contacts_delete(*, workspace: Workspace, contact_ids: Iterable[int]) -> int:
     """Delete contacts of this workspace (with their memberships); returns how many."""
-    _, per_model = (
-        Contact.objects.for_workspace(workspace).filter(pk__in=list(contact_ids)).delete()
-    )
-    return per_model.get(Contact._meta.label, 0)
+    deleted = 0
+    for chunk in _chunks(contact_ids):
+        _, per_model = Contact.objects.for_workspace(workspace).filter(pk__in=chunk).delete()
+        deleted += per_model.get(Contact._meta.label, 0)
+    return deleted
+
+
+def contacts_delete_all(*, workspace: Workspace) -> int:
+    """Delete every contact of the workspace (C9), in batches so no transaction grows huge.
+
+    Idempotent: running it again (a redelivered task) deletes what is left, if anything.
+    """
+    deleted = 0
+    while True:
+        ids = list(
+            Contact.objects.for_workspace(workspace)
+            .order_by()
+            .values_list("pk", flat=True)[: CHUNK * 5]
+        )
+        if not ids:
+            return deleted
+        deleted += contacts_delete(workspace=workspace, contact_ids=ids)
+
+
+def contact_find_duplicate(
+    *, workspace: Workspace, phone: str = "", email: str = "", exclude_id: int | None = None
+) -> Contact | None:
+    """An existing contact sharing the (normalised) phone or email (C4 dedup), if any."""
+    condition = Q()
+    if phone:
+        condition |= Q(phone=phone)
+    if email:
+        condition |= Q(email=email.lower())
+    if not condition:
+        return None
+    found = Contact.objects.for_workspace(workspace).filter(condition)
+    if exclude_id is not None:
+        found = found.exclude(pk=exclude_id)
+    return found.order_by("pk").first()
 
 
 def contacts_add_tag(*, workspace: Workspace, contact_ids: Iterable[int], name: str) -> int:
@@ -256,6 +323,8 @@ def group_create(*, workspace: Workspace, name: str, description: str = "") -> C
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the group a name."})
+    if len(name) > 120:
+        raise ValidationError({"name": "A group name has at most 120 characters."})
     if ContactGroup.objects.for_workspace(workspace).filter(name__iexact=name).exists():
         raise ValidationError(
             {"name": ValidationError(f"A group named “{name}” already exists.", code="duplicate")}
@@ -278,6 +347,8 @@ def group_update(
         name = name.strip()
         if not name:
             raise ValidationError({"name": "Give the group a name."})
+        if len(name) > 120:
+            raise ValidationError({"name": "A group name has at most 120 characters."})
         taken = (
             ContactGroup.objects.for_workspace(group.workspace)
             .filter(name__iexact=name)
@@ -296,6 +367,11 @@ def group_update(
         group.description = description
     group.save()
     return group
+
+
+def group_delete(*, group: ContactGroup) -> None:
+    """Delete a group; its contacts stay (they may be in other groups)."""
+    group.delete()
 
 
 def group_add_contacts(

@@ -27,3 +27,96 @@ document.addEventListener("click", (event) => {
     button.textContent = "Copied";
   }
 });
+
+// --- Contacts list (engineer a): selection count, "select all matching", bulk bar, custom fields.
+(() => {
+  const bulkForm = () => document.querySelector("form[data-bulk-form]");
+  const allMatching = () => document.querySelector("input[data-select-all-matching]");
+
+  function refreshSelection() {
+    const form = bulkForm();
+    if (!form) return;
+    const boxes = [...document.querySelectorAll("input[data-select-row]")];
+    const checked = boxes.filter((box) => box.checked).length;
+    const banner = document.querySelector("[data-select-matching-banner]");
+    const header = document.querySelector("input[data-select-all]");
+    const matching = allMatching();
+    const everyOnPage = boxes.length > 0 && checked === boxes.length;
+    if (header) header.checked = everyOnPage;
+    if (!everyOnPage && matching) matching.value = "0";
+    if (banner) {
+      banner.hidden = !everyOnPage;
+      if (!everyOnPage || (matching && matching.value !== "1")) {
+        banner.querySelector("[data-all-selected]").hidden = true;
+        banner.querySelector("[data-select-matching]").hidden = false;
+        banner.querySelector("[data-page-selected]").hidden = false;
+      }
+    }
+    const counter = form.querySelector("[data-selected-count]");
+    if (counter) counter.textContent = matching && matching.value === "1" ? "All matching" : String(checked);
+  }
+
+  document.addEventListener("selection-changed", refreshSelection);
+  document.addEventListener("htmx:afterSwap", refreshSelection);
+
+  document.addEventListener("click", (event) => {
+    const selectMatching = event.target.closest("[data-select-matching]");
+    if (selectMatching) {
+      allMatching().value = "1";
+      selectMatching.hidden = true;
+      const banner = selectMatching.closest("[data-select-matching-banner]");
+      banner.querySelector("[data-page-selected]").hidden = true;
+      banner.querySelector("[data-all-selected]").hidden = false;
+      refreshSelection();
+    }
+    if (event.target.closest("[data-clear-selection]")) {
+      document.querySelectorAll("input[data-select-row], input[data-select-all]").forEach((box) => { box.checked = false; });
+      allMatching().value = "0";
+      refreshSelection();
+    }
+    const addRow = event.target.closest("[data-add-meta-row]");
+    if (addRow) {
+      const rows = addRow.parentElement.querySelector("[data-meta-rows]");
+      const last = rows.lastElementChild;
+      const copy = last.cloneNode(true);
+      const n = rows.children.length + 1;
+      copy.querySelectorAll("input").forEach((input) => { input.value = ""; input.id = `${input.name}-${n}`; });
+      copy.querySelectorAll("label").forEach((label, i) => { label.htmlFor = copy.querySelectorAll("input")[i].id; });
+      rows.appendChild(copy);
+      copy.querySelector("input").focus();
+    }
+  });
+
+  function showNeeded(select) {
+    const form = select.form;
+    form.querySelectorAll("[data-bulk-needs]").forEach((part) => {
+      part.hidden = !part.dataset.bulkNeeds.split(" ").includes(select.value);
+    });
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("select[data-bulk-action]")) showNeeded(event.target);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const select = document.querySelector("select[data-bulk-action]");
+    if (select) showNeeded(select);
+  });
+
+  const CONFIRM = {
+    delete: "Delete the selected contacts for good? This cannot be undone.",
+    remove_from_group: "Remove the selected contacts from this group? The contacts themselves are kept.",
+    opt_out: "Opt out the selected contacts? They will receive no campaign messages.",
+  };
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.matches("form[data-bulk-form]")) return;
+    const chosen = document.querySelectorAll("input[data-select-row]:checked").length;
+    const matching = allMatching() && allMatching().value === "1";
+    if (!chosen && !matching) {
+      event.preventDefault();
+      window.alert("Select at least one contact first.");
+      return;
+    }
+    const question = CONFIRM[form.elements.action.value];
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+})();

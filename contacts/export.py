@@ -1,0 +1,173 @@
+"""CSV export of contacts (C8): the fixed columns, then one column per metadata key.
+
+Rows stream from the database in chunks, so memory does not grow with the export. Cells a
+spreadsheet would run as a formula are neutralised with a leading apostrophe, except an
+E.164 number (`+` and digits), which stays as it is so an export re-imports unchanged.
+"""
+
+import csv
+import io
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+
+from django.core.files.base import File
+from django.db import connection, transaction
+from django.db.models import F, Func, QuerySet
+from django.utils.timezone import now
+
+from accounts.models import Workspace
+
+from .models import Contact, ExportJob, JobStatus
+
+FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "timezone",
+    "status",
+    "opt_out_reason",
+    "opted_out_at",
+    "carrier",
+    "line_type",
+    "is_valid",
+    "tags",
+    "groups",
+    "created_at",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+E164 = re.compile(r"^\+\d{1,15}$")
+CHUNK = 2000
+logger = logging.getLogger(__name__)
+
+
+def neutralise(value: str) -> str:
+    """The cell as a spreadsheet will show it, never run it (CSV injection, OWASP)."""
+    if value.startswith(FORMULA_START) and not E164.match(value):
+        return "'" + value
+    return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    return neutralise(str(value))
+
+
+def metadata_keys(queryset: QuerySet) -> list[str]:
+    """Every metadata key used by the contacts of `queryset`, sorted."""
+    base = queryset.order_by()
+    if connection.vendor == "postgresql":
+        keys = (
+            base.annotate(key=Func(F("metadata"), function="jsonb_object_keys"))
+            .values_list("key", flat=True)
+            .distinct()
+        )
+        return sorted(keys)
+    found: set[str] = set()
+    for metadata in base.values_list("metadata", flat=True).iterator(chunk_size=CHUNK):
+        found.update((metadata or {}).keys())
+    return sorted(found)
+
+
+def _contacts(queryset: QuerySet) -> Iterator[Contact]:
+    return queryset.order_by("pk").prefetch_related("tags", "groups").iterator(chunk_size=CHUNK)
+
+
+def export_rows(queryset: QuerySet) -> Iterator[list[str]]:
+    """The header, then one row per contact of `queryset` (already workspace-scoped)."""
+    keys = metadata_keys(queryset)
+    yield [*FIELDS, *(neutralise(k) for k in keys)]
+    for contact in _contacts(queryset):
+        values = {
+            field: getattr(contact, field)
+            for field in FIELDS
+            if field not in {"tags", "groups", "opted_out_at", "created_at"}
+        }
+        values["tags"] = ", ".join(sorted(t.name for t in contact.tags.all()))
+        values["groups"] = ", ".join(sorted(g.name for g in contact.groups.all()))
+        values["opted_out_at"] = contact.opted_out_at and contact.opted_out_at.isoformat()
+        values["created_at"] = contact.created_at.isoformat()
+        metadata = contact.metadata or {}
+        yield [_cell(values[f]) for f in FIELDS] + [_cell(metadata.get(k)) for k in keys]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_csv_lines(queryset: QuerySet) -> Iterable[str]:
+    """CSV text line by line, for a StreamingHttpResponse."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # Excel reads UTF-8 only with a BOM
+    for row in export_rows(queryset):
+        yield writer.writerow(row)
+
+
+def export_to_file(queryset: QuerySet, fileobj) -> int:
+    """Write the CSV to an open text file; returns the number of contacts written."""
+    writer = csv.writer(fileobj)
+    fileobj.write("\ufeff")
+    count = -1
+    for row in export_rows(queryset):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_job_create(
+    *, workspace: Workspace, filters: dict, contact_ids: list[int] | None, created_by=None
+) -> ExportJob:
+    """A background export of the filtered (or the listed) contacts; the task is queued on commit."""
+    from .tasks import export_contacts_task
+
+    job = ExportJob.objects.create(
+        workspace=workspace, created_by=created_by, filters=filters, contact_ids=contact_ids
+    )
+    transaction.on_commit(lambda: export_contacts_task.delay(job.pk))
+    return job
+
+
+def export_job_queryset(job: ExportJob) -> QuerySet:
+    from .filters import ContactFilter
+
+    if job.contact_ids is not None:
+        return Contact.objects.for_workspace(job.workspace).filter(pk__in=job.contact_ids)
+    return ContactFilter(job.filters, workspace=job.workspace).qs
+
+
+def export_job_run(*, job_id: int) -> None:
+    """Run a pending export job. Idempotent: a job another worker claimed or finished is left."""
+    claimed = ExportJob.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING
+    )
+    if not claimed:
+        return
+    job = ExportJob.objects.select_related("workspace").get(pk=job_id)
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            text = io.TextIOWrapper(tmp, encoding="utf-8", newline="")
+            count = export_to_file(export_job_queryset(job), text)
+            text.flush()
+            text.detach()
+            tmp.seek(0)
+            name = f"contacts-{job.workspace.slug}-{job.pk}.csv"
+            job.file.save(name, File(tmp), save=False)
+        job.row_count = count
+        job.status = JobStatus.COMPLETED
+    except Exception as exc:  # recorded on the job for the user; the worker carries on
+        logger.exception("Export %s failed", job_id)
+        job.status = JobStatus.FAILED
+        job.error_message = f"The export failed: {exc}"
+    finally:
+        job.finished_at = now()
+        job.save()
