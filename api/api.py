@@ -90,3 +90,6 @@ def on_http_error(request, exc: HttpError):
 api.add_router("/contacts", "api.contacts.router")
 api.add_router("/campaigns/contact-groups", "api.groups.router")
 api.add_router("/exports", "api.exports.router")
+api.add_router("/campaigns", "api.campaigns.router")
+api.add_router("/senders", "api.campaigns.senders_router")
+api.add_router("/agents", "api.campaigns.agents_router")

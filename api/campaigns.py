@@ -1,0 +1,337 @@
+"""/api/v1/campaigns, /api/v1/senders, /api/v1/agents (A5)."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+
+from campaigns import scheduling
+from campaigns.models import Agent, Campaign
+from campaigns.selectors import campaign_results
+from campaigns.services import (
+    StateError,
+    agent_create,
+    campaign_create,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    campaign_update,
+    sender_create,
+)
+from messaging.models import Message, Sender
+
+from .schemas import ErrorOut
+
+router = Router(tags=["campaigns"])
+senders_router = Router(tags=["senders"])
+agents_router = Router(tags=["agents"])
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+class WindowIn(Schema):
+    start_hour: int | None = None
+    end_hour: int | None = None
+    excluded_days: list[str] = []
+
+
+class RecurrenceIn(Schema):
+    frequency: str
+    days: list[str] | None = None
+    day_of_month: int | None = None
+    until: str | None = None
+
+
+class CampaignIn(Schema):
+    name: str
+    type: str = "sms"
+    contact_group_id: int
+    message_template: str = ""
+    subject: str = ""
+    html_template: str = ""
+    agent_id: int | None = None
+    sender_id: int | None = None
+    scheduled_at: datetime | None = None
+    timezone: str | None = None
+    sending_window: WindowIn | None = None
+    recurrence: RecurrenceIn | None = None
+    max_retries: int = 2
+    retry_interval: int = 300
+
+
+class CampaignPatch(Schema):
+    name: str | None = None
+    message_template: str | None = None
+    subject: str | None = None
+    html_template: str | None = None
+    agent_id: int | None = None
+    sender_id: int | None = None
+    scheduled_at: datetime | None = None
+    timezone: str | None = None
+    sending_window: WindowIn | None = None
+    recurrence: RecurrenceIn | None = None
+    max_retries: int | None = None
+    retry_interval: int | None = None
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    type: str
+    state: str
+    contact_group_id: int
+    agent_id: int | None
+    sender_id: int | None
+    message_template: str
+    subject: str
+    html_template: str
+    scheduled_at: datetime | None
+    timezone: str
+    sending_window: dict
+    recurrence: dict | None
+    max_retries: int
+    retry_interval: int
+    failure_reason: str
+    next_run_at: datetime | None
+    created_at: datetime
+    launched_at: datetime | None
+    completed_at: datetime | None
+
+
+class ResultsOut(Schema):
+    campaign_id: int
+    status: str
+    total_contacts: int
+    pending: int
+    sent: int
+    delivered: int
+    replied: int
+    failed: int
+    skipped: int
+    reply_rate: float
+    average_response_time: float | None
+
+
+class MessageOut(Schema):
+    id: int
+    contact_id: int | None
+    to: str = Field(..., alias="to_address")
+    subject: str
+    body: str
+    status: str
+    skip_reason: str
+    attempts: int
+    send_after: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    provider_message_id: str
+
+
+class MessageListOut(Schema):
+    items: list[MessageOut]
+    count: int
+
+
+class SenderIn(Schema):
+    channel: str
+    address: str
+    name: str = ""
+    rate_limit_per_second: float = 1.0
+
+
+class SenderOut(Schema):
+    id: int
+    channel: str
+    address: str
+    name: str
+    rate_limit_per_second: float
+
+
+class AgentIn(Schema):
+    name: str
+    instructions: str = ""
+    opening_message: str = ""
+    voice: str = "Polly.Joanna"
+    max_call_seconds: int = 300
+
+
+class AgentOut(Schema):
+    id: int
+    name: str
+    instructions: str
+    opening_message: str
+    voice: str
+    max_call_seconds: int
+
+
+def campaign_out(campaign: Campaign) -> dict:
+    scheduled = campaign.scheduled_at
+    if scheduled is not None and campaign.timezone == scheduling.CONTACT_LOCAL:
+        scheduled = scheduled.replace(tzinfo=None)  # a wall time, the same in every zone
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "type": campaign.channel,
+        "state": campaign.state,
+        "contact_group_id": campaign.group_id,
+        "agent_id": campaign.agent_id,
+        "sender_id": campaign.sender_id,
+        "message_template": campaign.message_template,
+        "subject": campaign.subject,
+        "html_template": campaign.html_template,
+        "scheduled_at": scheduled,
+        "timezone": campaign.timezone,
+        "sending_window": {
+            "start_hour": campaign.window_start_hour,
+            "end_hour": campaign.window_end_hour,
+            "excluded_days": campaign.excluded_days,
+        },
+        "recurrence": campaign.recurrence,
+        "max_retries": campaign.max_retries,
+        "retry_interval": campaign.retry_interval,
+        "failure_reason": campaign.failure_reason,
+        "next_run_at": campaign.next_run_at,
+        "created_at": campaign.created_at,
+        "launched_at": campaign.launched_at,
+        "completed_at": campaign.completed_at,
+    }
+
+
+def _data(payload, *, partial: bool) -> dict:
+    raw = payload.dict(exclude_unset=partial)
+    data = {}
+    renames = {"type": "channel", "contact_group_id": "group", "agent_id": "agent"}
+    for key, value in raw.items():
+        if key == "sending_window":
+            window = value or {}
+            data["window_start_hour"] = window.get("start_hour")
+            data["window_end_hour"] = window.get("end_hour")
+            data["excluded_days"] = window.get("excluded_days") or []
+        elif key == "sender_id":
+            data["sender"] = value
+        elif key == "recurrence":
+            data["recurrence"] = {k: v for k, v in (value or {}).items() if v is not None} or None
+        else:
+            data[renames.get(key, key)] = value
+    return data
+
+
+def get_campaign(request, campaign_id: int) -> Campaign:
+    return get_object_or_404(Campaign.objects.for_workspace(request.workspace), pk=campaign_id)
+
+
+def _rule_error(exc: ValidationError):
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    errors = {
+        {"channel": "type", "group": "contact_group_id"}.get(k, k): v for k, v in errors.items()
+    }
+    return Status(400, {"message": "Invalid request.", "errors": errors})
+
+
+@router.get("", response={200: list[CampaignOut], **ERRORS}, summary="List campaigns")
+def campaign_list(request, state: str | None = None):
+    campaigns = Campaign.objects.for_workspace(request.workspace)
+    if state:
+        campaigns = campaigns.filter(state=state)
+    return [campaign_out(c) for c in campaigns[:500]]
+
+
+@router.post("", response={201: CampaignOut, **ERRORS}, summary="Create a campaign (draft)")
+def campaign_add(request, payload: CampaignIn):
+    try:
+        campaign = campaign_create(workspace=request.workspace, data=_data(payload, partial=False))
+    except ValidationError as exc:
+        return _rule_error(exc)
+    return Status(201, campaign_out(campaign))
+
+
+@router.get("/{int:campaign_id}", response={200: CampaignOut, **ERRORS})
+def campaign_detail(request, campaign_id: int):
+    return campaign_out(get_campaign(request, campaign_id))
+
+
+@router.patch("/{int:campaign_id}", response={200: CampaignOut, **ERRORS})
+def campaign_patch(request, campaign_id: int, payload: CampaignPatch):
+    campaign = get_campaign(request, campaign_id)
+    try:
+        campaign = campaign_update(campaign=campaign, data=_data(payload, partial=True))
+    except ValidationError as exc:
+        return _rule_error(exc)
+    return campaign_out(campaign)
+
+
+def _transition(request, campaign_id: int, action):
+    campaign = get_campaign(request, campaign_id)
+    try:
+        campaign = action(campaign=campaign)
+    except StateError as exc:
+        return Status(409, {"message": str(exc), "errors": {"state": [campaign.state]}})
+    except ValidationError as exc:
+        return _rule_error(exc)
+    return campaign_out(campaign)
+
+
+@router.post("/{int:campaign_id}/launch", response={200: CampaignOut, 409: ErrorOut, **ERRORS})
+def campaign_launch_view(request, campaign_id: int):
+    return _transition(request, campaign_id, campaign_launch)
+
+
+@router.post("/{int:campaign_id}/pause", response={200: CampaignOut, 409: ErrorOut, **ERRORS})
+def campaign_pause_view(request, campaign_id: int):
+    return _transition(request, campaign_id, campaign_pause)
+
+
+@router.post("/{int:campaign_id}/resume", response={200: CampaignOut, 409: ErrorOut, **ERRORS})
+def campaign_resume_view(request, campaign_id: int):
+    return _transition(request, campaign_id, campaign_resume)
+
+
+@router.get("/{int:campaign_id}/results", response={200: ResultsOut, **ERRORS})
+def campaign_results_view(request, campaign_id: int):
+    return campaign_results(campaign=get_campaign(request, campaign_id))
+
+
+@router.get("/{int:campaign_id}/messages", response={200: MessageListOut, **ERRORS})
+def campaign_messages(
+    request, campaign_id: int, status: str | None = None, page: int = 1, page_size: int = 100
+):
+    campaign = get_campaign(request, campaign_id)
+    page_size = min(max(page_size, 1), 1000)
+    page = max(page, 1)
+    messages = Message.objects.filter(workspace=request.workspace, campaign=campaign)
+    if status:
+        messages = messages.filter(status=status)
+    offset = (page - 1) * page_size
+    return {
+        "items": list(messages.order_by("id")[offset : offset + page_size]),
+        "count": messages.count(),
+    }
+
+
+@senders_router.get("", response={200: list[SenderOut], **ERRORS}, summary="List senders")
+def sender_list(request):
+    return list(Sender.objects.for_workspace(request.workspace))
+
+
+@senders_router.post("", response={201: SenderOut, **ERRORS}, summary="Add a sender")
+def sender_add(request, payload: SenderIn):
+    try:
+        sender = sender_create(workspace=request.workspace, data=payload.dict())
+    except ValidationError as exc:
+        return _rule_error(exc)
+    return Status(201, sender)
+
+
+@agents_router.get("", response={200: list[AgentOut], **ERRORS}, summary="List agents")
+def agent_list(request):
+    return list(Agent.objects.for_workspace(request.workspace))
+
+
+@agents_router.post("", response={201: AgentOut, **ERRORS}, summary="Add an agent")
+def agent_add(request, payload: AgentIn):
+    try:
+        agent = agent_create(workspace=request.workspace, data=payload.dict())
+    except ValidationError as exc:
+        return _rule_error(exc)
+    return Status(201, agent)

@@ -1,0 +1,242 @@
+"""Campaign reads: results (K10), live counts (K9), the funnel chart, builder estimates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count, Max, Min, Q
+from django.utils import timezone
+
+from contacts.models import Contact, GroupMembership
+from messaging.models import InboundMessage, Message
+
+from . import scheduling, templating
+from .models import Campaign, CampaignRun
+
+S = Message.Status
+PENDING = (S.QUEUED, S.SENDING, S.UNKNOWN)
+SENT_OR_BETTER = (S.SENT, S.DELIVERED, S.READ, S.UNDELIVERED)
+DELIVERED = (S.DELIVERED, S.READ)
+FAILED = (S.FAILED, S.UNDELIVERED)
+
+
+def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> dict:
+    """The results shape of the API (seed 001 plus pending/skipped), overall or for one run."""
+    messages = Message.objects.filter(campaign=campaign)
+    if run is not None:
+        messages = messages.filter(run=run)
+    counts = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+    replied = messages.filter(replied_at__isnull=False).count()
+    total_messages = sum(counts.values())
+    not_started = run is None and not campaign.runs.exists()
+    total = campaign.group.memberships.count() if not_started else total_messages
+    sent = sum(counts.get(s, 0) for s in SENT_OR_BETTER)
+    delivered = sum(counts.get(s, 0) for s in DELIVERED)
+    failed = counts.get(S.FAILED, 0) + counts.get(S.UNDELIVERED, 0)
+    pending = sum(counts.get(s, 0) for s in PENDING)
+    if not_started:
+        pending = total
+    avg = InboundMessage.objects.filter(
+        in_reply_to__in=messages, response_seconds__isnull=False
+    ).aggregate(avg=Avg("response_seconds"))["avg"]
+    return {
+        "campaign_id": campaign.id,
+        "status": campaign.state,
+        "total_contacts": total,
+        "pending": pending,
+        "sent": sent,
+        "delivered": delivered,
+        "replied": replied,
+        "failed": failed,
+        "skipped": counts.get(S.SKIPPED, 0),
+        "unknown": counts.get(S.UNKNOWN, 0),
+        "reply_rate": round(replied / sent, 4) if sent else 0.0,
+        "average_response_time": round(avg, 1) if avg is not None else None,
+    }
+
+
+def campaign_progress(results: dict) -> int:
+    """Percent of messages that reached an outcome (sent, failed or skipped)."""
+    total = results["total_contacts"]
+    if not total:
+        return 0
+    return min(100, round(100 * (total - results["pending"]) / total))
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    name: str
+    css: str
+    points: list[tuple[float, float]]  # (x, y) in the SVG's coordinates
+
+
+def campaign_chart(*, campaign: Campaign, width: int = 640, height: int = 180, buckets: int = 24):
+    """Cumulative sent / delivered / failed over time as SVG polylines (server-rendered)."""
+    messages = Message.objects.filter(campaign=campaign)
+    bounds = messages.aggregate(
+        start=Min("sent_at"),
+        end_sent=Max("sent_at"),
+        end_failed=Max("failed_at"),
+        start_failed=Min("failed_at"),
+        end_delivered=Max("delivered_at"),
+    )
+    starts = [v for v in (bounds["start"], bounds["start_failed"]) if v]
+    ends = [v for v in (bounds["end_sent"], bounds["end_failed"], bounds["end_delivered"]) if v]
+    if not starts or not ends:
+        return None
+    start, end = min(starts), max(ends)
+    span = max((end - start).total_seconds(), 1.0)
+    step = span / buckets
+    edges = [start + timedelta(seconds=step * (i + 1)) for i in range(buckets)]
+    series_spec = [
+        ("Sent", "chart-sent", "sent_at", Q()),
+        ("Delivered", "chart-delivered", "delivered_at", Q()),
+        ("Failed", "chart-failed", "failed_at", Q(status__in=FAILED)),
+    ]
+    raw = {}
+    for name, _css, field, extra in series_spec:
+        filters = Q(**{f"{field}__isnull": False}) & extra
+        aggregates = {
+            f"b{i}": Count("id", filter=Q(**{f"{field}__lte": edge}))
+            for i, edge in enumerate(edges)
+        }
+        row = messages.filter(filters).aggregate(**aggregates)
+        raw[name] = [row[f"b{i}"] for i in range(buckets)]
+    top = max(max(values) for values in raw.values()) or 1
+    series = []
+    for name, css, _field, _extra in series_spec:
+        points = [
+            (round(width * (i + 1) / buckets, 1), round(height - height * v / top, 1))
+            for i, v in enumerate(raw[name])
+        ]
+        series.append(ChartSeries(name, css, [(0.0, float(height)), *points]))
+    return {
+        "series": series,
+        "width": width,
+        "height": height,
+        "start": start,
+        "end": end,
+        "top": top,
+        "totals": {name: values[-1] for name, values in raw.items()},
+    }
+
+
+def campaign_runs(*, campaign: Campaign) -> list[dict]:
+    return [
+        {"run": run, "results": campaign_results(campaign=campaign, run=run)}
+        for run in campaign.runs.order_by("-occurrence_at")[:20]
+    ]
+
+
+# Builder estimates ----------------------------------------------------------------------------
+
+
+def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:
+    """Before launch: who will be skipped, who lacks a variable, who waits for quiet hours."""
+    group = campaign.group
+    members = Contact.objects.filter(memberships__group=group)
+    total = members.count()
+    opted_out = members.filter(status=Contact.Status.OPTED_OUT).count()
+    field = "email" if campaign.channel == "email" else "phone"
+    no_address = members.filter(status=Contact.Status.ACTIVE, **{field: ""}).count()
+    invalid = (
+        members.filter(status=Contact.Status.ACTIVE, is_valid=False).exclude(**{field: ""}).count()
+    )
+    templates = [campaign.message_template, campaign.subject, campaign.html_template]
+    needed = [v.name for t in templates for v in templating.variables(t) if v.fallback is None]
+    missing = {name: 0 for name in dict.fromkeys(needed)}
+    waiting = 0
+    window, quiet = scheduling.effective_window(
+        channel=campaign.channel,
+        start_hour=campaign.window_start_hour,
+        end_hour=campaign.window_end_hour,
+        excluded_days=campaign.excluded_days,
+        quiet_start_hour=campaign.workspace.quiet_start_hour,
+        quiet_end_hour=campaign.workspace.quiet_end_hour,
+    )
+    now = timezone.now()
+    sendable = members.filter(status=Contact.Status.ACTIVE, is_valid=True).exclude(**{field: ""})
+    rows = sendable.values_list(
+        "first_name", "last_name", "email", "phone", "company", "metadata", "timezone"
+    )[:scan_limit]
+    agent_name = campaign.agent.name if campaign.agent_id else ""
+    zone_cache: dict[str, bool] = {}
+    for first, last, email, phone, company, metadata, tz in rows.iterator(chunk_size=2000):
+        if missing:
+            context = templating.contact_context(
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=phone,
+                company=company,
+                metadata=metadata,
+                agent_name=agent_name,
+            )
+            for name in missing:
+                if not str(context.get(name) or ""):
+                    missing[name] += 1
+        if not window.is_always_open and campaign.scheduled_at is None:
+            zone = _window_zone(campaign, quiet, tz, phone)
+            if zone not in zone_cache:
+                zone_cache[zone] = not scheduling.is_open(now, window, zone)
+            waiting += zone_cache[zone]
+    previews = []
+    for contact in sendable.order_by("id")[:sample]:
+        context = templating.contact_context(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+            company=contact.company,
+            metadata=contact.metadata,
+            agent_name=agent_name,
+        )
+        previews.append(
+            {
+                "contact": contact,
+                "subject": templating.render(campaign.subject, context),
+                "body": templating.render(campaign.message_template, context),
+            }
+        )
+    return {
+        "total": total,
+        "opted_out": opted_out,
+        "no_address": no_address,
+        "invalid": invalid,
+        "skipped": opted_out + no_address + invalid,
+        "sendable": total - opted_out - no_address - invalid,
+        "missing": {k: v for k, v in missing.items() if v},
+        "waiting_for_window": waiting,
+        "quiet_hours": quiet,
+        "window": window,
+        "previews": previews,
+        "scanned_all": total <= scan_limit,
+    }
+
+
+def _window_zone(campaign: Campaign, quiet: bool, tz: str, phone: str) -> str:
+    if campaign.timezone == scheduling.CONTACT_LOCAL or quiet:
+        return scheduling.contact_zone(
+            contact_timezone=tz, phone=phone, workspace_timezone=campaign.workspace.timezone
+        )
+    return campaign.timezone
+
+
+def group_member_count(*, group) -> int:
+    return GroupMembership.objects.filter(group=group).count()
+
+
+def next_runs(*, campaign: Campaign, count: int = 5) -> list[datetime]:
+    """Upcoming run times (aware) for the review page."""
+    from messaging.outbox import campaign_first_wall
+
+    first = campaign_first_wall(campaign)
+    if first is None:
+        return []
+    if not campaign.recurrence:
+        return [scheduling.occurrence_instant(first, campaign.timezone)]
+    return [
+        scheduling.occurrence_instant(w, campaign.timezone)
+        for w in scheduling.upcoming(campaign.recurrence, first, count)
+    ]

@@ -1,0 +1,293 @@
+"""The outbox engine on the real database: fan-out, claim, send, retries, sweeper, pause."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRun
+from campaigns.services import campaign_launch, campaign_pause, campaign_resume
+from contacts.models import Contact
+from messaging import outbox
+from messaging.backends import (
+    Backend,
+    PermanentError,
+    ReconcileResult,
+    RetryableError,
+    SendResult,
+    UnknownOutcome,
+    reset_backends,
+)
+from messaging.models import Message
+from tests.campaigns.helpers import make_campaign, make_group, make_sender
+
+S = Message.Status
+
+
+class ScriptedBackend(Backend):
+    """Records every provider call; raises what the test queued for given addresses."""
+
+    calls: list[int] = []
+    errors: dict[str, Exception] = {}
+    reconcile_answer = ReconcileResult(status="not_found")
+
+    def send(self, message):
+        error = self.errors.get(message.to_address)
+        if error is not None:
+            raise error
+        ScriptedBackend.calls.append(message.id)
+        return SendResult(provider_message_id=f"p-{message.id}", status="sent")
+
+    def reconcile(self, message):
+        return self.reconcile_answer
+
+
+@pytest.fixture
+def scripted(settings):
+    settings.HERALD_SMS_BACKEND = "tests.messaging.test_outbox.ScriptedBackend"
+    settings.HERALD_EMAIL_BACKEND = "tests.messaging.test_outbox.ScriptedBackend"
+    reset_backends()
+    ScriptedBackend.calls = []
+    ScriptedBackend.errors = {}
+    ScriptedBackend.reconcile_answer = ReconcileResult(status="not_found")
+    yield ScriptedBackend
+    reset_backends()
+
+
+def launch(campaign):
+    return campaign_launch(campaign=campaign)
+
+
+def test_tick_sends_each_message_once_and_completes(workspace, scripted):
+    group = make_group(workspace, 5)
+    campaign = launch(make_campaign(workspace, group))
+    report = outbox.tick(send_inline=True)
+    assert report["sent"] == {"sent": 5}
+    assert sorted(scripted.calls) == sorted(Message.objects.values_list("id", flat=True))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    run = campaign.runs.get()
+    assert run.state == CampaignRun.State.COMPLETED and run.total == 5
+    assert set(Message.objects.values_list("body", flat=True)) == {
+        f"Hi Ann{i}, 20% off today." for i in range(5)
+    }
+    outbox.tick(send_inline=True)
+    assert len(scripted.calls) == 5  # nothing is sent again
+
+
+def test_fan_out_skips_opted_out_and_missing_address_and_counts_them(workspace, scripted):
+    group = make_group(workspace, 4)
+    contacts = list(Contact.objects.filter(memberships__group=group).order_by("id"))
+    Contact.objects.filter(pk=contacts[0].pk).update(status="opted_out", opt_out_reason="manual")
+    Contact.objects.filter(pk=contacts[1].pk).update(email="")
+    campaign = launch(make_campaign(workspace, group, channel="email", subject="Hello"))
+    outbox.tick(send_inline=True)
+    run = campaign.runs.get()
+    assert (run.total, run.skipped) == (4, 2)
+    skipped = dict(
+        Message.objects.filter(status=S.SKIPPED).values_list("contact_id", "skip_reason")
+    )
+    assert skipped == {contacts[0].pk: "opted_out", contacts[1].pk: "no_address"}
+    assert len(scripted.calls) == 2
+
+
+def test_fan_out_resumes_from_cursor_without_duplicates(workspace, scripted):
+    group = make_group(workspace, 7)
+    campaign = launch(make_campaign(workspace, group))
+    run_id = outbox.runs_start_due()[0]
+    plan_done = outbox.run_fan_out(run_id=run_id, batch=3, time_budget=0)
+    assert plan_done is False
+    assert Message.objects.count() == 3
+    assert outbox.run_fan_out(run_id=run_id, batch=3) is True
+    assert Message.objects.count() == 7
+    assert CampaignRun.objects.get(pk=run_id).total == 7
+    assert campaign.runs.count() == 1
+
+
+def test_claim_leases_rows_and_a_second_claim_gets_others(workspace, scripted):
+    group = make_group(workspace, 6)
+    launch(make_campaign(workspace, group))
+    run_id = outbox.runs_start_due()[0]
+    outbox.run_fan_out(run_id=run_id)
+    first = outbox.outbox_claim(limit=4)
+    second = outbox.outbox_claim(limit=4)
+    assert len(first) == 4 and len(second) == 2 and not set(first) & set(second)
+    assert outbox.outbox_claim(limit=4) == []
+
+
+def test_send_twice_with_same_ids_sends_once(workspace, scripted):
+    group = make_group(workspace, 3)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    ids = outbox.outbox_claim(limit=10)
+    outbox.outbox_send(message_ids=ids)
+    outbox.outbox_send(message_ids=ids)  # a redelivered Celery task
+    assert len(scripted.calls) == 3
+
+
+def test_expired_claim_returns_to_queue_and_expired_send_becomes_unknown(workspace, scripted):
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    ids = outbox.outbox_claim(limit=10)
+    past = timezone.now() - timedelta(seconds=1)
+    Message.objects.filter(id=ids[0]).update(lease_expires_at=past)
+    Message.objects.filter(id=ids[1]).update(status=S.SENDING, lease_expires_at=past)
+    assert outbox.outbox_sweep() == (1, 1)
+    assert Message.objects.get(id=ids[0]).lease_expires_at is None
+    assert Message.objects.get(id=ids[1]).status == S.UNKNOWN
+    assert outbox.outbox_claim(limit=10) == [ids[0]]
+
+
+def test_unknown_is_reconciled_not_resent(workspace, scripted):
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    a, b = Message.objects.order_by("id").values_list("id", flat=True)
+    Message.objects.filter(id__in=[a, b]).update(status=S.UNKNOWN)
+    scripted.reconcile_answer = ReconcileResult(status="sent", provider_message_id="p-x")
+    outbox.outbox_reconcile()
+    assert set(Message.objects.values_list("status", flat=True)) == {S.SENT}
+    assert scripted.calls == []
+
+
+def test_unknown_that_provider_never_got_is_sent_again(workspace, scripted):
+    group = make_group(workspace, 1)
+    launch(make_campaign(workspace, group))
+    outbox.tick(send_inline=True)
+    Message.objects.update(status=S.UNKNOWN)
+    scripted.calls.clear()
+    outbox.tick(send_inline=True)  # reconcile says not_found → queued → sent
+    assert len(scripted.calls) == 1
+    assert Message.objects.get().status == S.SENT
+
+
+def test_retryable_error_retries_after_interval_then_fails(workspace, scripted):
+    group = make_group(workspace, 1)
+    campaign = launch(make_campaign(workspace, group, max_retries=1, retry_interval=60))
+    phone = Contact.objects.get().phone
+    scripted.errors[phone] = RetryableError("429 Too Many Requests", code="20429")
+    outbox.tick(send_inline=True)
+    message = Message.objects.get()
+    assert message.status == S.QUEUED and message.attempts == 1
+    assert message.send_after > timezone.now() + timedelta(seconds=50)
+    Message.objects.update(send_after=timezone.now())
+    outbox.tick(send_inline=True)
+    message.refresh_from_db()
+    assert message.status == S.FAILED and message.attempts == 2
+    assert message.error_code == "20429"
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+
+
+def test_permanent_error_fails_at_once_and_can_opt_out(workspace, scripted):
+    group = make_group(workspace, 1)
+    launch(make_campaign(workspace, group, max_retries=3))
+    contact = Contact.objects.get()
+    scripted.errors[contact.phone] = PermanentError("unsubscribed", code="21610", opt_out=True)
+    outbox.tick(send_inline=True)
+    message = Message.objects.get()
+    assert (message.status, message.attempts) == (S.FAILED, 1)
+    contact.refresh_from_db()
+    assert contact.status == "opted_out" and contact.opt_out_reason == "bad_response"
+
+
+def test_unknown_outcome_from_backend_is_not_retried(workspace, scripted):
+    group = make_group(workspace, 1)
+    launch(make_campaign(workspace, group))
+    scripted.errors[Contact.objects.get().phone] = UnknownOutcome("connection reset")
+    scripted.reconcile_answer = ReconcileResult(status="unknown")
+    outbox.tick(send_inline=True)
+    outbox.tick(send_inline=True)
+    message = Message.objects.get()
+    assert (message.status, message.attempts) == (S.UNKNOWN, 1)
+
+
+def test_contact_opted_out_after_fan_out_is_skipped_at_send(workspace, scripted):
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    first = Contact.objects.order_by("id").first()
+    Contact.objects.filter(pk=first.pk).update(status="opted_out", opt_out_reason="message")
+    outbox.tick(send_inline=True)
+    assert Message.objects.get(contact=first).status == S.SKIPPED
+    assert len(scripted.calls) == 1
+
+
+def test_deleted_contact_after_fan_out_is_skipped(workspace, scripted):
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    Contact.objects.order_by("id").first().delete()
+    outbox.tick(send_inline=True)
+    assert Message.objects.filter(status=S.SKIPPED, skip_reason="deleted").count() == 1
+    assert len(scripted.calls) == 1
+
+
+def test_pause_stops_claimed_batch_and_resume_finishes(workspace, scripted):
+    group = make_group(workspace, 4)
+    campaign = launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    ids = outbox.outbox_claim(limit=2)
+    campaign_pause(campaign=campaign)
+    outbox.outbox_send(message_ids=ids)  # the task arrives after the pause
+    outbox.tick(send_inline=True)
+    assert scripted.calls == []
+    assert Message.objects.filter(status=S.QUEUED, lease_expires_at__isnull=True).count() == 4
+    campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
+    outbox.tick(send_inline=True)
+    assert len(scripted.calls) == 4
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
+
+
+def test_message_outside_window_waits_for_next_opening(workspace, scripted):
+    group = make_group(workspace, 1)
+    now = timezone.localtime(timezone.now(), timezone=__import__("zoneinfo").ZoneInfo("UTC"))
+    closed_start = (now.hour + 2) % 24
+    closed_end = closed_start + 1
+    launch(
+        make_campaign(
+            workspace,
+            group,
+            timezone="UTC",
+            window_start_hour=closed_start,
+            window_end_hour=closed_end,
+        )
+    )
+    outbox.tick(send_inline=True)
+    message = Message.objects.get()
+    assert message.status == S.QUEUED and scripted.calls == []
+    assert message.send_after > timezone.now()
+    assert (
+        message.send_after.astimezone(__import__("zoneinfo").ZoneInfo("UTC")).hour == closed_start
+    )
+
+
+def test_rate_limited_sender_claims_within_budget(workspace, scripted, settings):
+    settings.HERALD_TICK_SECONDS = 2
+    group = make_group(workspace, 10)
+    sender = make_sender(workspace, rate=1.0)
+    launch(make_campaign(workspace, group, sender=sender))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    assert len(outbox.outbox_claim(limit=100)) == 2
+    assert outbox.outbox_claim(limit=100) == []  # two in flight use the budget
+
+
+@override_settings(HERALD_SEND_TASKS=2, HERALD_SEND_BATCH=3)
+def test_tick_dispatches_batches_with_back_pressure(workspace, scripted):
+    group = make_group(workspace, 10)
+    launch(make_campaign(workspace, group))
+    batches = []
+    outbox.tick(dispatch=batches.append)
+    assert [len(b) for b in batches] == [3, 3]
+    outbox.tick(dispatch=batches.append)
+    assert len(batches) == 2  # both slots are still in flight
+
+
+def test_manage_py_tick_runs_everything(workspace, scripted, capsys):
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    call_command("tick")
+    assert "sent: 2 sent" in capsys.readouterr().out
