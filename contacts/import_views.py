@@ -1,0 +1,292 @@
+"""The import wizard (I2, I5): upload or paste -> map -> preview + confirm -> progress -> summary."""
+
+import csv
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.decorators import workspace_required
+
+from .importing import (
+    ImportFileError,
+    ImportTooLarge,
+    import_counts,
+    import_job_confirm,
+    import_job_create,
+    import_job_create_from_text,
+    import_job_error_rows,
+    import_job_get,
+    import_job_inspect,
+    import_job_preview,
+    import_job_refresh,
+    import_job_resume,
+    import_job_set_mapping,
+)
+from .importing.mapping import FIELDS, METADATA_PREFIX, metadata_key
+from .models import ContactGroup, ImportJob, JobStatus
+
+SAMPLE_CSV = (
+    "First Name,Last Name,Phone,Email,Company,Appointment Date\r\n"
+    "Ada,Lovelace,(415) 555-0132,ada@example.com,Analytical Engines,2026-03-15\r\n"
+    "Grace,Hopper,+1 212 555 0199,grace@example.com,US Navy,2026-03-16\r\n"
+    "Alan,Turing,,alan@example.com,Bletchley Park,\r\n"
+)
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        required=False,
+        label="File",
+        help_text="CSV, TSV, text, Excel (.xlsx, .xls, .ods) or vCard (.vcf).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx,.xls,.ods,.vcf"}),
+    )
+    text = forms.CharField(
+        required=False,
+        label="…or paste rows",
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "Name,Phone,Email\nAda Lovelace,+14155550132,ada@example.com"}),
+        help_text="Comma, semicolon or tab separated, with a header row.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not (data.get("text") or "").strip():
+            raise forms.ValidationError("Choose a file or paste some rows.")
+        return data
+
+
+class ImportConfirmForm(forms.Form):
+    group = forms.ModelChoiceField(
+        queryset=ContactGroup.objects.none(), required=False, label="Existing group", empty_label="— New group —"
+    )
+    new_group = forms.CharField(required=False, max_length=120, label="New group name")
+    duplicate_strategy = forms.ChoiceField(
+        choices=ImportJob.DuplicateStrategy.choices,
+        initial=ImportJob.DuplicateStrategy.SKIP,
+        widget=forms.RadioSelect,
+        label="When a row matches an existing contact (same phone or email)",
+    )
+    default_region = forms.CharField(
+        max_length=2, min_length=2, label="Default country for phone numbers",
+        help_text="Two-letter code (US, GB, DE…) used for numbers written without +country code.",
+    )  # fmt: skip
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = ContactGroup.objects.for_workspace(workspace)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("group") and not (data.get("new_group") or "").strip():
+            self.add_error("new_group", "Choose an existing group or name a new one.")
+        return data
+
+
+@workspace_required
+@require_http_methods(["GET", "POST"])
+def import_start(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data.get("file")
+        try:
+            if upload:
+                job = import_job_create(
+                    workspace=request.workspace, user=request.user, file=upload, filename=upload.name
+                )
+            else:
+                job = import_job_create_from_text(
+                    workspace=request.workspace, user=request.user, text=form.cleaned_data["text"]
+                )
+            import_job_inspect(job=job)  # an unreadable file is reported here, not later
+        except ImportFileError as exc:
+            form.add_error(None, exc.message)
+            status = 413 if isinstance(exc, ImportTooLarge) else 200
+        else:
+            if job.format == ImportJob.Format.VCARD:
+                import_job_set_mapping(job=job, mapping=None)
+                return redirect("contacts:import-preview", job.pk)
+            return redirect("contacts:import-map", job.pk)
+    recent = ImportJob.objects.for_workspace(request.workspace).exclude(confirmed_at=None)[:10]
+    return render(request, "contacts/imports/start.html", {"form": form, "recent": recent}, status=status)
+
+
+def _mapping_rows(inspection, posted: dict | None = None):
+    rows = []
+    for index, header in enumerate(inspection.headers):
+        current = (posted or inspection.mapping).get(header, "")
+        is_custom = current.startswith(METADATA_PREFIX)
+        rows.append(
+            {
+                "index": index,
+                "header": header,
+                "samples": inspection.samples[index],
+                "choice": "metadata" if is_custom else current,
+                "custom": current[len(METADATA_PREFIX) :] if is_custom else metadata_key(header),
+            }
+        )
+    return rows
+
+
+@workspace_required
+@require_http_methods(["GET", "POST"])
+def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = import_job_get(workspace=request.workspace, job_id=job_id)
+    if job.confirmed_at:
+        return redirect("contacts:import-detail", job.pk)
+    source = request.POST if request.method == "POST" else request.GET
+    options = dict(job.options or {})
+    if "has_header" in source:
+        options["has_header"] = source.get("has_header") == "1"
+    if "sheet" in source:
+        options["sheet"] = source.get("sheet", "")
+    job.options = options  # not saved on GET: only shapes what this page shows
+    error = ""
+    posted = None
+    try:
+        inspection = import_job_inspect(job=job)
+    except ImportFileError as exc:
+        messages.error(request, exc.message)
+        return redirect("contacts:import-start")
+    if request.method == "POST":
+        posted = {}
+        for index, header in enumerate(inspection.headers):
+            choice = request.POST.get(f"map-{index}", "")
+            if choice == "metadata":
+                choice = METADATA_PREFIX + (request.POST.get(f"custom-{index}", "").strip() or metadata_key(header))
+            posted[header] = choice
+        try:
+            import_job_set_mapping(
+                job=job, mapping=posted, has_header=options.get("has_header", True), sheet=options.get("sheet", "")
+            )
+        except ImportFileError as exc:
+            error = exc.message
+        else:
+            return redirect("contacts:import-preview", job.pk)
+    context = {
+        "job": job,
+        "inspection": inspection,
+        "rows": _mapping_rows(inspection, posted),
+        "fields": FIELDS,
+        "has_header": options.get("has_header", True),
+        "error": error,
+    }
+    return render(request, "contacts/imports/map.html", context)
+
+
+@workspace_required
+@require_http_methods(["GET", "POST"])
+def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = import_job_get(workspace=request.workspace, job_id=job_id)
+    if job.confirmed_at:
+        return redirect("contacts:import-detail", job.pk)
+    if not job.mapping:
+        return redirect("contacts:import-map", job.pk)
+    form = ImportConfirmForm(
+        request.POST or None,
+        workspace=request.workspace,
+        initial={"default_region": (job.options or {}).get("default_region", "US")},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            import_job_confirm(
+                job=job, group=data["group"], group_name=data["new_group"],
+                duplicate_strategy=data["duplicate_strategy"], default_region=data["default_region"],
+            )  # fmt: skip
+        except ImportFileError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("contacts:import-detail", job.pk)
+    region = form.data.get("default_region") if form.is_bound else None
+    if region and len(region.strip()) == 2:
+        job.options = {**(job.options or {}), "default_region": region.strip().upper()}
+    try:
+        plan, preview = import_job_preview(job=job)
+    except ImportFileError as exc:
+        messages.error(request, exc.message)
+        return redirect("contacts:import-map", job.pk)
+    mapped = {f for _, f in plan.fields}
+    if "full_name" in mapped:
+        mapped |= {"first_name", "last_name"}
+    columns = [name for name in ("first_name", "last_name", "phone", "email", "company") if name in mapped]
+    meta_keys = [key for _, key in plan.metadata]
+    context = {"job": job, "form": form, "preview": preview, "columns": columns, "meta_keys": meta_keys, "labels": FIELDS}
+    return render(request, "contacts/imports/preview.html", context)
+
+
+@workspace_required
+@require_http_methods(["GET"])
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = import_job_refresh(job=import_job_get(workspace=request.workspace, job_id=job_id))
+    if job.confirmed_at is None:
+        return redirect("contacts:import-map", job.pk)
+    context = {
+        "job": job,
+        "counts": import_counts(job),
+        "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0,
+        "active": job.status in (JobStatus.PENDING, JobStatus.RUNNING),
+    }
+    template = "contacts/imports/detail.html"
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
+        template += "#progress"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@workspace_required
+@require_http_methods(["POST"])
+def import_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = import_job_get(workspace=request.workspace, job_id=job_id)
+    try:
+        import_job_resume(job=job)
+    except ImportFileError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The import was resumed; it continues where it stopped.")
+    return redirect("contacts:import-detail", job.pk)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@workspace_required
+@require_http_methods(["GET"])
+def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = import_job_get(workspace=request.workspace, job_id=job_id)
+    writer = csv.writer(_Echo())
+    rows = (writer.writerow([_neutralise(c) for c in row]) for row in import_job_error_rows(job=job))
+    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-skipped-rows.csv"'
+    return response
+
+
+def _with_bom(rows):
+    yield "\ufeff"  # Excel reads UTF-8 only with a BOM
+    yield from rows
+
+
+def _neutralise(cell: str) -> str:
+    # The file came from outside: a cell that a spreadsheet would run as a formula is defused,
+    # except a phone number written +digits, which must stay importable.
+    text = str(cell)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_plain_number(text):
+        return "'" + text
+    return text
+
+
+def _is_plain_number(text: str) -> bool:
+    return len(text) > 1 and text[0] in "+-" and text[1:].replace(" ", "").isdigit()
+
+
+@workspace_required
+@require_http_methods(["GET"])
+def import_sample_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(SAMPLE_CSV, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="herald-contacts-sample.csv"'
+    return response
