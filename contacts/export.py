@@ -127,7 +127,7 @@ def export_to_file(queryset: QuerySet, fileobj) -> int:
 def export_job_create(
     *, workspace: Workspace, filters: dict, contact_ids: list[int] | None, created_by=None
 ) -> ExportJob:
-    """A background export of the filtered (or the listed) contacts; the task is queued on commit."""
+    """A background export of the filtered (or listed) contacts; its task is queued on commit."""
     from .tasks import export_contacts_task
 
     job = ExportJob.objects.create(
