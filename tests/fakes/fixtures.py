@@ -7,7 +7,7 @@ from messaging.twilio_client import _client
 from .smtp import FakeSmtp
 from .twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
-__all__ = ["fake_smtp", "fake_twilio", "fake_twilio_server", "twilio_settings"]
+__all__ = ["fake_smtp", "fake_smtp_server", "fake_twilio", "fake_twilio_server", "twilio_settings"]
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +38,19 @@ def fake_twilio(fake_twilio_server, twilio_settings):
     _client.cache_clear()
 
 
-@pytest.fixture
-def fake_smtp(settings):
+@pytest.fixture(scope="session")
+def fake_smtp_server():
     server = FakeSmtp().start()
-    settings.HERALD_EMAIL_BACKEND = "smtp"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = False
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake_smtp(fake_smtp_server, settings):
+    """The SMTP server, emptied, with the app's email backend pointed at it."""
+    fake_smtp_server.received.clear()
+    settings.HERALD_EMAIL_BACKEND = "smtp"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = fake_smtp_server.port
+    settings.EMAIL_USE_TLS = False
+    return fake_smtp_server

@@ -1,0 +1,169 @@
+"""The Twilio backends driven through the real `twilio` client against the fake Twilio."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from messaging.backends import PermanentError, RetryableError, UnknownOutcome, get_backend
+from messaging.models import Message
+from messaging.outbox import outbox_reconcile, outbox_send
+from tests.factories import ContactFactory, ContactGroupFactory
+
+from .factories import AgentFactory, MessageFactory, SenderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(workspace):
+    contact = ContactFactory(workspace=workspace, phone="+14155550123")
+    sender = SenderFactory(workspace=workspace, address="+14155559999", rate_limit_per_second=0)
+    return MessageFactory(
+        workspace=workspace,
+        contact=contact,
+        sender=sender,
+        to_address=contact.phone,
+        body="Hi Ann, your appointment is tomorrow",
+        status=Message.Status.QUEUED,
+        attempts=0,
+        provider_message_id="",
+        sent_at=None,
+        send_after=timezone.now() - timedelta(seconds=1),
+    )
+
+
+def test_sms_send_posts_message_with_status_callback(fake_twilio, queued):
+    result = get_backend("sms").send(queued)
+    (request,) = fake_twilio.creates("Messages")
+    assert request.param("To") == "+14155550123"
+    assert request.param("From") == "+14155559999"
+    assert request.param("Body") == "Hi Ann, your appointment is tomorrow"
+    assert request.param("StatusCallback") == (
+        f"https://herald.example.com/webhooks/twilio/status?m={queued.pk}"
+    )
+    assert result.provider_message_id in fake_twilio.messages
+    assert result.status == "sent"
+
+
+def test_sms_outbox_send_records_sid_and_sent(fake_twilio, queued):
+    counts = outbox_send(message_ids=[queued.pk])
+    queued.refresh_from_db()
+    assert counts == {"sent": 1}
+    assert queued.status == "sent"
+    assert queued.provider_message_id.startswith("SM")
+    assert queued.provider_message_id in fake_twilio.messages
+
+
+def test_sms_429_is_retryable_and_nothing_was_created(fake_twilio, queued):
+    fake_twilio.fail_next(429)
+    with pytest.raises(RetryableError):
+        get_backend("sms").send(queued)
+    assert fake_twilio.messages == {}
+
+
+def test_sms_500_after_create_is_unknown_then_reconciled_not_resent(fake_twilio, queued):
+    fake_twilio.fail_next(500, after_create=True)
+    outbox_send(message_ids=[queued.pk])
+    queued.refresh_from_db()
+    assert queued.status == "unknown"
+    (sid,) = fake_twilio.messages
+    assert outbox_reconcile() == 1
+    queued.refresh_from_db()
+    assert queued.status == "sent"
+    assert queued.provider_message_id == sid
+    assert len(fake_twilio.creates("Messages")) == 1
+
+
+def test_sms_500_without_create_reconciles_as_not_found_and_requeues(fake_twilio, queued):
+    fake_twilio.fail_next(500)
+    outbox_send(message_ids=[queued.pk])
+    outbox_reconcile()
+    queued.refresh_from_db()
+    assert queued.status == "queued"
+
+
+def test_sms_reconcile_ignores_other_messages_sids(fake_twilio, queued, workspace):
+    fake_twilio.fail_next(500, after_create=True)
+    outbox_send(message_ids=[queued.pk])
+    (sid,) = fake_twilio.messages
+    MessageFactory(workspace=workspace, provider_message_id=sid)
+    assert get_backend("sms").reconcile(queued).status == "not_found"
+
+
+def test_sms_timeout_is_unknown(fake_twilio, queued):
+    fake_twilio.fail_next(201, hang_seconds=1.5, after_create=True)
+    with pytest.raises(UnknownOutcome):
+        get_backend("sms").send(queued)
+
+
+def test_sms_unreachable_twilio_is_retryable(fake_twilio, queued, settings):
+    from messaging.twilio_client import _client
+
+    settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9"  # discard port: connection refused
+    _client.cache_clear()
+    with pytest.raises(RetryableError):
+        get_backend("sms").send(queued)
+
+
+def test_sms_21610_fails_and_opts_contact_out_with_reason_message(fake_twilio, queued):
+    fake_twilio.fail_next(400, 21610, message="Attempt to send to unsubscribed recipient")
+    counts = outbox_send(message_ids=[queued.pk])
+    queued.refresh_from_db()
+    queued.contact.refresh_from_db()
+    assert counts == {"failed": 1}
+    assert queued.error_code == "21610"
+    assert queued.contact.opt_out_reason == "message"
+
+
+@pytest.mark.parametrize("code", [21211, 21614])
+def test_sms_invalid_number_marks_contact_invalid(fake_twilio, queued, code):
+    fake_twilio.fail_next(400, code)
+    with pytest.raises(PermanentError):
+        get_backend("sms").send(queued)
+    queued.contact.refresh_from_db()
+    assert queued.contact.opt_out_reason == "invalid_contact"
+
+
+def test_sms_other_4xx_is_permanent_and_contact_stays_active(fake_twilio, queued):
+    fake_twilio.fail_next(400, 21606)
+    with pytest.raises(PermanentError):
+        get_backend("sms").send(queued)
+    queued.contact.refresh_from_db()
+    assert queued.contact.status == "active"
+
+
+def test_voice_send_says_opening_message_with_time_limit(fake_twilio, workspace, queued):
+    agent = AgentFactory(workspace=workspace, voice="Polly.Amy", max_call_seconds=90)
+    group = ContactGroupFactory(workspace=workspace)
+    campaign = Campaign.objects.create(
+        workspace=workspace, name="Calls", channel="voice", group=group, agent=agent
+    )
+    Message.objects.filter(pk=queued.pk).update(
+        channel="voice", campaign=campaign, body="Hello <Ann> & co"
+    )
+    queued.refresh_from_db()
+    result = get_backend("voice").send(queued)
+    (request,) = fake_twilio.creates("Calls")
+    assert result.provider_message_id.startswith("CA")
+    assert request.param("TimeLimit") == "90"
+    assert '<Say voice="Polly.Amy">Hello &lt;Ann&gt; &amp; co</Say>' in request.param("Twiml")
+    assert request.params["StatusCallbackEvent"] == [
+        "initiated",
+        "ringing",
+        "answered",
+        "completed",
+    ]
+    assert request.param("StatusCallback").endswith(f"/webhooks/twilio/status?m={queued.pk}")
+
+
+def test_voice_reconcile_adopts_call(fake_twilio, queued):
+    Message.objects.filter(pk=queued.pk).update(channel="voice")
+    queued.refresh_from_db()
+    fake_twilio.fail_next(503, after_create=True)
+    with pytest.raises(UnknownOutcome):
+        get_backend("voice").send(queued)
+    (sid,) = fake_twilio.calls
+    result = get_backend("voice").reconcile(queued)
+    assert (result.status, result.provider_message_id) == ("sent", sid)

@@ -1,0 +1,182 @@
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from contacts.models import Contact, ContactEvent
+from contacts.services import contact_opt_out
+from messaging.models import AgentRule, InboundMessage, Message
+from tests.factories import ContactFactory, ContactGroupFactory
+
+from .factories import AgentFactory, MessageFactory, SenderFactory
+from .helpers import inbound_params, signed_post
+
+URL = "/webhooks/twilio/inbound"
+NUMBER = "+14155559999"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sender(workspace):
+    return SenderFactory(workspace=workspace, address=NUMBER)
+
+
+@pytest.fixture
+def contact(workspace):
+    return ContactFactory(workspace=workspace, first_name="Ann", phone="+14155550123")
+
+
+def _send(client, body, *, sid="SM" + "1" * 32, from_="+14155550123", to=NUMBER, **more):
+    return signed_post(client, URL, inbound_params(sid, body=body, from_=from_, to=to, **more))
+
+
+@pytest.mark.parametrize("body", ["STOP", "stop", " Stop. ", "UNSUBSCRIBE!", "optout", "Quit"])
+def test_inbound_stop_variants_opt_out_with_reason_message(client, sender, contact, body):
+    response = _send(client, body)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/xml")
+    assert b"<Message>You have been unsubscribed" in response.content
+    contact.refresh_from_db()
+    assert (contact.status, contact.opt_out_reason) == ("opted_out", "message")
+    assert ContactEvent.objects.filter(contact=contact, kind="opted_out", reason="message").exists()
+    assert InboundMessage.objects.get().action == "opt_out"
+
+
+@pytest.mark.parametrize("body", ["stop texting me", "STOP STOP", "Stopping by later"])
+def test_inbound_sentences_are_not_keywords(client, sender, contact, body):
+    response = _send(client, body)
+    assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response />'
+    contact.refresh_from_db()
+    assert contact.status == "active"
+
+
+def test_inbound_opt_out_type_from_twilio_wins(client, sender, contact):
+    _send(client, "ARRET", OptOutType="STOP")
+    contact.refresh_from_db()
+    assert contact.opt_out_reason == "message"
+
+
+@pytest.mark.parametrize("body", ["START", "yes", "Unstop."])
+def test_inbound_start_opts_back_in(client, sender, contact, body):
+    contact_opt_out(contact=contact, reason="message")
+    response = _send(client, body)
+    assert b"resubscribed" in response.content
+    contact.refresh_from_db()
+    assert contact.status == "active"
+    assert ContactEvent.objects.filter(contact=contact, kind="opted_in").exists()
+
+
+def test_inbound_start_lifts_a_manual_opt_out(client, sender, contact):
+    contact_opt_out(contact=contact, reason=Contact.OptOutReason.MANUAL)
+    _send(client, "START")
+    contact.refresh_from_db()
+    assert contact.status == "active"
+
+
+def test_inbound_ordinary_reply_keeps_manual_opt_out(client, sender, contact):
+    contact_opt_out(contact=contact, reason=Contact.OptOutReason.MANUAL)
+    _send(client, "Thanks!")
+    contact.refresh_from_db()
+    assert contact.opt_out_reason == "manual"
+
+
+def test_inbound_help_replies_with_help_text(client, sender, contact, settings):
+    settings.HERALD_HELP_REPLY = "Acme: call 555-0100 for help."
+    response = _send(client, "help")
+    assert b"<Message>Acme: call 555-0100 for help.</Message>" in response.content
+    contact.refresh_from_db()
+    assert contact.status == "active"
+
+
+def test_inbound_links_reply_to_latest_sent_message(client, workspace, sender, contact):
+    earlier = timezone.now() - timezone.timedelta(hours=2)
+    MessageFactory(
+        workspace=workspace, contact=contact, sent_at=earlier - timezone.timedelta(days=1)
+    )
+    latest = MessageFactory(workspace=workspace, contact=contact, sent_at=earlier)
+    _send(client, "See you then")
+    inbound = InboundMessage.objects.get()
+    assert inbound.in_reply_to == latest
+    assert inbound.contact == contact
+    assert 7190 <= inbound.response_seconds <= 7300
+    latest.refresh_from_db()
+    assert latest.replied_at is not None
+
+
+def test_inbound_replay_is_stored_once(client, sender, contact):
+    _send(client, "STOP")
+    response = _send(client, "STOP")
+    assert response.status_code == 200
+    assert InboundMessage.objects.count() == 1
+    assert ContactEvent.objects.filter(contact=contact, kind="opted_out").count() == 1
+
+
+def test_inbound_unknown_number_creates_contact(client, workspace, sender):
+    _send(client, "Who is this?", from_="+14155550777")
+    contact = Contact.objects.get(workspace=workspace, phone="+14155550777")
+    assert ContactEvent.objects.filter(contact=contact, kind="created", detail="inbound").exists()
+    assert InboundMessage.objects.get().contact == contact
+
+
+def test_inbound_to_number_nobody_owns_creates_nothing(client, sender, caplog):
+    response = _send(client, "STOP", to="+19995550000", from_="+14155550888")
+    assert response.status_code == 200
+    assert InboundMessage.objects.count() == 0
+    assert not Contact.objects.filter(phone="+14155550888").exists()
+    assert "no workspace owns" in caplog.text
+
+
+def test_inbound_is_routed_to_the_workspace_owning_the_number(client, sender, other_workspace):
+    SenderFactory(workspace=other_workspace, address="+14155558888")
+    stranger = ContactFactory(workspace=other_workspace, phone="+14155550123")
+    _send(client, "STOP", to="+14155558888")
+    stranger.refresh_from_db()
+    assert stranger.status == "opted_out"
+    assert InboundMessage.objects.get().workspace == other_workspace
+
+
+def test_inbound_forged_signature_is_403_and_creates_nothing(client, sender, contact):
+    params = inbound_params("SM" + "2" * 32, body="STOP", from_=contact.phone, to=NUMBER)
+    response = signed_post(client, URL, params, token="wrong")
+    assert response.status_code == 403
+    assert InboundMessage.objects.count() == 0
+
+
+def test_inbound_missing_from_is_400(client, sender):
+    response = signed_post(client, URL, {"MessageSid": "SM1", "To": NUMBER, "Body": "hi"})
+    assert response.status_code == 400
+
+
+def test_inbound_agent_rule_reply_goes_through_the_outbox(client, workspace, sender, contact):
+    agent = AgentFactory(workspace=workspace)
+    AgentRule.objects.create(
+        workspace=workspace, agent=agent, keyword="CONFIRM", reply="<ok> {{first_name}}"
+    )
+    group = ContactGroupFactory(workspace=workspace)
+    campaign = Campaign.objects.create(workspace=workspace, name="Visits", group=group, agent=agent)
+    MessageFactory(workspace=workspace, contact=contact, campaign=campaign)
+    response = _send(client, "confirm!")
+    assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response />'
+    reply = Message.objects.get(status="queued")
+    assert (reply.body, reply.to_address, reply.sender) == ("<ok> Ann", contact.phone, sender)
+    assert InboundMessage.objects.get().action == "agent_reply"
+
+
+def test_inbound_unmatched_agent_keyword_queues_nothing(client, workspace, sender, contact):
+    agent = AgentFactory(workspace=workspace)
+    AgentRule.objects.create(workspace=workspace, agent=agent, keyword="CONFIRM", reply="ok")
+    group = ContactGroupFactory(workspace=workspace)
+    campaign = Campaign.objects.create(workspace=workspace, name="Visits", group=group, agent=agent)
+    MessageFactory(workspace=workspace, contact=contact, campaign=campaign)
+    _send(client, "maybe")
+    assert not Message.objects.filter(status="queued").exists()
+
+
+class EchoResponder:
+    def reply(self, inbound):
+        return f"echo: {inbound.body}"
+
+
+def test_inbound_custom_responder_is_used(client, settings, sender, contact):
+    settings.HERALD_RESPONDER = "tests.messaging.test_webhook_inbound.EchoResponder"
+    _send(client, "anything")
+    assert Message.objects.get(status="queued").body == "echo: anything"
