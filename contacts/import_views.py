@@ -1,4 +1,4 @@
-"""The import wizard (I2, I5): upload or paste -> map -> preview + confirm -> progress -> summary."""
+"""The import wizard (I2, I5): upload/paste -> map -> preview + confirm -> progress -> summary."""
 
 import csv
 
@@ -46,7 +46,12 @@ class ImportUploadForm(forms.Form):
     text = forms.CharField(
         required=False,
         label="…or paste rows",
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "Name,Phone,Email\nAda Lovelace,+14155550132,ada@example.com"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "placeholder": "Name,Phone,Email\nAda Lovelace,+14155550132,ada@example.com",
+            }
+        ),
         help_text="Comma, semicolon or tab separated, with a header row.",
     )
 
@@ -59,7 +64,10 @@ class ImportUploadForm(forms.Form):
 
 class ImportConfirmForm(forms.Form):
     group = forms.ModelChoiceField(
-        queryset=ContactGroup.objects.none(), required=False, label="Existing group", empty_label="— New group —"
+        queryset=ContactGroup.objects.none(),
+        required=False,
+        label="Existing group",
+        empty_label="— New group —",
     )
     new_group = forms.CharField(required=False, max_length=120, label="New group name")
     duplicate_strategy = forms.ChoiceField(
@@ -94,7 +102,10 @@ def import_start(request: HttpRequest) -> HttpResponse:
         try:
             if upload:
                 job = import_job_create(
-                    workspace=request.workspace, user=request.user, file=upload, filename=upload.name
+                    workspace=request.workspace,
+                    user=request.user,
+                    file=upload,
+                    filename=upload.name,
                 )
             else:
                 job = import_job_create_from_text(
@@ -110,7 +121,9 @@ def import_start(request: HttpRequest) -> HttpResponse:
                 return redirect("contacts:import-preview", job.pk)
             return redirect("contacts:import-map", job.pk)
     recent = ImportJob.objects.for_workspace(request.workspace).exclude(confirmed_at=None)[:10]
-    return render(request, "contacts/imports/start.html", {"form": form, "recent": recent}, status=status)
+    return render(
+        request, "contacts/imports/start.html", {"form": form, "recent": recent}, status=status
+    )
 
 
 def _mapping_rows(inspection, posted: dict | None = None):
@@ -155,11 +168,16 @@ def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
         for index, header in enumerate(inspection.headers):
             choice = request.POST.get(f"map-{index}", "")
             if choice == "metadata":
-                choice = METADATA_PREFIX + (request.POST.get(f"custom-{index}", "").strip() or metadata_key(header))
+                choice = METADATA_PREFIX + (
+                    request.POST.get(f"custom-{index}", "").strip() or metadata_key(header)
+                )
             posted[header] = choice
         try:
             import_job_set_mapping(
-                job=job, mapping=posted, has_header=options.get("has_header", True), sheet=options.get("sheet", "")
+                job=job,
+                mapping=posted,
+                has_header=options.get("has_header", True),
+                sheet=options.get("sheet", ""),
             )
         except ImportFileError as exc:
             error = exc.message
@@ -193,9 +211,12 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             import_job_confirm(
-                job=job, group=data["group"], group_name=data["new_group"],
-                duplicate_strategy=data["duplicate_strategy"], default_region=data["default_region"],
-            )  # fmt: skip
+                job=job,
+                group=data["group"],
+                group_name=data["new_group"],
+                duplicate_strategy=data["duplicate_strategy"],
+                default_region=data["default_region"],
+            )
         except ImportFileError as exc:
             form.add_error(None, exc.message)
         else:
@@ -211,9 +232,18 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     mapped = {f for _, f in plan.fields}
     if "full_name" in mapped:
         mapped |= {"first_name", "last_name"}
-    columns = [name for name in ("first_name", "last_name", "phone", "email", "company") if name in mapped]
+    columns = [
+        name for name in ("first_name", "last_name", "phone", "email", "company") if name in mapped
+    ]
     meta_keys = [key for _, key in plan.metadata]
-    context = {"job": job, "form": form, "preview": preview, "columns": columns, "meta_keys": meta_keys, "labels": FIELDS}
+    context = {
+        "job": job,
+        "form": form,
+        "preview": preview,
+        "columns": columns,
+        "meta_keys": meta_keys,
+        "labels": FIELDS,
+    }
     return render(request, "contacts/imports/preview.html", context)
 
 
@@ -260,7 +290,9 @@ class _Echo:
 def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponse:
     job = import_job_get(workspace=request.workspace, job_id=job_id)
     writer = csv.writer(_Echo())
-    rows = (writer.writerow([_neutralise(c) for c in row]) for row in import_job_error_rows(job=job))
+    rows = (
+        writer.writerow([_neutralise(c) for c in row]) for row in import_job_error_rows(job=job)
+    )
     response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-skipped-rows.csv"'
     return response

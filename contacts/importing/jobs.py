@@ -110,6 +110,7 @@ class Inspection:
     mapping: dict[str, str]  # the job's saved mapping, else the guess
     sheets: list[str] | None
     sheet: str
+    rows: list[list[str]]  # the first few data rows as read
 
 
 def import_job_inspect(*, job: ImportJob) -> Inspection:
@@ -122,13 +123,16 @@ def import_job_inspect(*, job: ImportJob) -> Inspection:
         sheet=options.get("sheet", ""),
     ) as table:
         samples: list[list[str]] = [[] for _ in table.headers]
+        first_rows: list[list[str]] = []
         for _, cells, error in islice(table.rows, 200):
             if error:
                 continue
+            if len(first_rows) < SAMPLE_ROWS + 2:
+                first_rows.append(cells)
             for index, value in enumerate(cells):
                 if value and len(samples[index]) < SAMPLE_ROWS:
                     samples[index].append(value)
-            if all(len(s) >= SAMPLE_ROWS for s in samples):
+            if len(first_rows) > SAMPLE_ROWS + 1 and all(len(s) >= SAMPLE_ROWS for s in samples):
                 break
         headers, sheets, sheet = table.headers, table.sheets, table.sheet
     if job.format == ImportJob.Format.VCARD:
@@ -136,7 +140,14 @@ def import_job_inspect(*, job: ImportJob) -> Inspection:
     else:
         saved = {k: v for k, v in (job.mapping or {}).items() if k in headers}
         mapping = saved if len(saved) == len(headers) else mapping_guess(headers)
-    return Inspection(headers=headers, samples=samples, mapping=mapping, sheets=sheets, sheet=sheet)
+    return Inspection(
+        headers=headers,
+        samples=samples,
+        mapping=mapping,
+        sheets=sheets,
+        sheet=sheet,
+        rows=first_rows,
+    )
 
 
 @dataclass
