@@ -44,8 +44,10 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: Error
 
 
 def groups_of(request):
-    return ContactGroup.objects.for_workspace(request.workspace).annotate(
-        member_count=Count("memberships")
+    return (
+        ContactGroup.objects.for_workspace(request.workspace)
+        .annotate(member_count=Count("memberships"))
+        .order_by("name", "pk")
     )
 
 

@@ -1,16 +1,8 @@
 import pytest
-from django.core.cache import cache
 
 from accounts.services import api_key_create
 from contacts.models import Contact
 from tests.factories import ContactFactory, ContactGroupFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
