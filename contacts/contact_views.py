@@ -25,13 +25,19 @@ def _contact_or_404(request: HttpRequest, contact_id: int) -> Contact:
 @require_http_methods(["GET"])
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact_or_404(request, contact_id)
+    events = list(
+        ContactEvent.objects.for_workspace(request.workspace)
+        .filter(contact=contact)
+        .select_related("actor")[:EVENTS_SHOWN]
+    )
+    reasons = dict(Contact.OptOutReason.choices)
+    for event in events:
+        event.reason_label = reasons.get(event.reason, event.reason)
     context = {
         "contact": contact,
         "memberships": contact.memberships.select_related("group").order_by("group__name"),
         "tags": contact.tags.all(),
-        "events": ContactEvent.objects.for_workspace(request.workspace)
-        .filter(contact=contact)
-        .select_related("actor")[:EVENTS_SHOWN],
+        "events": events,
         "metadata": sorted(contact.metadata.items()),
         "can_delete": request.membership.can_delete_contacts,
     }

@@ -43,6 +43,7 @@ class ContactFilter(django_filters.FilterSet):
     )
     group = django_filters.ModelChoiceFilter(
         field_name="memberships__group",
+        label="Group",
         queryset=ContactGroup.objects.none(),
         empty_label="All groups",
     )
@@ -54,7 +55,11 @@ class ContactFilter(django_filters.FilterSet):
         method="filter_has_email", label="Has email", widget=YES_NO_ANY
     )
     tag = django_filters.ModelChoiceFilter(
-        field_name="tags", queryset=Tag.objects.none(), to_field_name="name", empty_label="Any tag"
+        field_name="tags",
+        label="Tag",
+        queryset=Tag.objects.none(),
+        to_field_name="name",
+        empty_label="Any tag",
     )
     is_valid = django_filters.BooleanFilter(label="Valid", widget=YES_NO_ANY)
     created_after = django_filters.DateFilter(

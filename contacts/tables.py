@@ -23,16 +23,15 @@ class ContactTable(tables.Table):
     )
     phone = tables.Column(order_by=("phone", "pk"))
     email = tables.Column(order_by=("email", "pk"))
-    company = tables.Column(orderable=False)
+    company = tables.Column(orderable=False, attrs={"td": {"class": "col-company"}})
     status = tables.Column(orderable=False)
-    tags = tables.Column(accessor="pk", verbose_name="Tags", orderable=False)
     created_at = tables.DateTimeColumn(
         verbose_name="Added", format="Y-m-d", order_by=("created_at", "pk")
     )
 
     class Meta:
         model = Contact
-        fields = ("ids", "name", "phone", "email", "company", "status", "tags", "created_at")
+        fields = ("ids", "name", "phone", "email", "company", "status", "created_at")
         template_name = "tables/htmx_table.html"
         empty_text = "No contacts match these filters."
         attrs = {"class": "data-table"}
@@ -48,7 +47,10 @@ class ContactTable(tables.Table):
 
     def render_name(self, record):
         url = reverse("contacts:contact-detail", args=[record.pk])
-        return format_html('<a href="{}">{}</a>', url, record.full_name or "(no name)")
+        tags = format_html_join(
+            "", ' <span class="badge">{}</span>', ((t.name,) for t in record.tags.all())
+        )
+        return format_html('<a href="{}">{}</a>{}', url, record.full_name or "(no name)", tags)
 
     def render_status(self, record):
         label = record.get_status_display()
@@ -59,9 +61,3 @@ class ContactTable(tables.Table):
                 label,
             )
         return format_html('<span class="badge badge-active">{}</span>', label)
-
-    def render_tags(self, record):
-        tags = list(record.tags.all())
-        if not tags:
-            return "—"
-        return format_html_join(" ", '<span class="badge">{}</span>', ((t.name,) for t in tags))

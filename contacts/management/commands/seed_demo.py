@@ -141,7 +141,8 @@ def seed_contacts(workspace: Workspace, count: int = CONTACTS, seed: int = 2026)
         if rng.random() < 0.04:
             contact.status = Contact.Status.OPTED_OUT
             contact.opt_out_reason = rng.choice(OPT_OUT_REASONS)
-            contact.opted_out_at = contact.created_at + timedelta(days=rng.randrange(1, 30))
+            later = contact.created_at + timedelta(days=rng.randrange(1, 30))
+            contact.opted_out_at = min(later, now() - timedelta(hours=1))
         contacts.append(contact)
     Contact.objects.bulk_create(contacts, batch_size=500)
     memberships, tag_links, events = [], [], []
