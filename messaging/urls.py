@@ -8,4 +8,9 @@ urlpatterns = [
     path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound", webhooks.twilio_inbound, name="twilio-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path(
+        "messaging/contacts/<int:contact_id>/activity/",
+        views.contact_activity,
+        name="contact-activity",
+    ),
 ]
