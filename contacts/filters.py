@@ -84,6 +84,14 @@ class ContactFilter(django_filters.FilterSet):
         self.filters["group"].queryset = ContactGroup.objects.for_workspace(workspace)
         self.filters["tag"].queryset = Tag.objects.for_workspace(workspace)
 
+    @property
+    def qs(self):
+        # django-filter drops an invalid value and filters by the rest: a bad date or another
+        # workspace's group would then mean "every contact", for an export or a bulk delete.
+        if self.is_bound and not self.form.is_valid():
+            return self.queryset.none()
+        return super().qs
+
     def filter_search(self, queryset, name, value):
         return contacts_search(queryset, value)
 

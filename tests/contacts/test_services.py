@@ -1,0 +1,320 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from contacts import services
+from contacts.filters import ContactFilter
+from contacts.models import Contact, ContactEvent, GroupMembership, Tag
+from tests.factories import ContactFactory, ContactGroupFactory
+
+
+def _create(workspace, **data):
+    return services.contact_create(workspace=workspace, data=data)
+
+
+# --- clean_contact_data / contact_create -------------------------------------------------
+
+
+def test_contact_create_normalises_phone_and_derives_phone_data(workspace):
+    contact = _create(workspace, first_name=" Ada ", phone="(415) 555-0134", email="ADA@Example.COM")
+    assert contact.phone == "+14155550134"
+    assert contact.email == "ada@example.com"
+    assert contact.first_name == "Ada"
+    assert contact.timezone == "America/Los_Angeles"
+    assert contact.line_type
+    assert ContactEvent.objects.filter(contact=contact, kind="created").count() == 1
+
+
+def test_contact_create_keeps_a_given_timezone(workspace):
+    contact = _create(workspace, phone="+14155550134", timezone="Europe/Paris")
+    assert contact.timezone == "Europe/Paris"
+
+
+def test_contact_create_reads_national_numbers_in_the_workspace_region(workspace):
+    workspace.default_region = "FR"
+    workspace.save()
+    contact = _create(workspace, phone="06 12 34 56 78")
+    assert contact.phone == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "not a number"}, "phone"),
+        ({"email": "nobody@"}, "email"),
+        ({"email": "a" * 250 + "@example.com"}, "email"),
+        ({"first_name": "Ann"}, "__all__"),
+        ({"email": "a@example.com", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"email": "a@example.com", "first_name": "x" * 101}, "first_name"),
+        ({"email": "a@example.com", "metadata": ["not", "a", "dict"]}, "metadata"),
+    ],
+)
+def test_contact_create_rejects_bad_input_with_the_field_named(workspace, data, field):
+    with pytest.raises(ValidationError) as exc:
+        _create(workspace, **data)
+    assert field in exc.value.message_dict
+    assert not Contact.objects.exists()
+
+
+def test_contact_create_sets_tags_and_groups(workspace):
+    group = ContactGroupFactory(workspace=workspace)
+    contact = services.contact_create(
+        workspace=workspace,
+        data={"email": "t@example.com", "tags": "vip, trial , vip", "metadata": {" plan ": "pro"}},
+        groups=[group],
+        source="api",
+    )
+    assert sorted(t.name for t in contact.tags.all()) == ["trial", "vip"]
+    assert contact.metadata == {"plan": "pro"}
+    assert GroupMembership.objects.get(contact=contact, group=group).source == "api"
+
+
+# --- contact_update -----------------------------------------------------------------------
+
+
+def test_contact_update_changes_only_given_fields(workspace):
+    contact = _create(workspace, first_name="Ann", phone="+14155550134", email="a@example.com")
+    services.contact_update(contact=contact, data={"last_name": "Lee", "workspace": 99})
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.last_name, contact.workspace_id) == (
+        "Ann",
+        "Lee",
+        workspace.pk,
+    )
+
+
+def test_contact_update_may_not_remove_the_last_contact_method(workspace):
+    contact = _create(workspace, phone="+14155550134")
+    with pytest.raises(ValidationError) as exc:
+        services.contact_update(contact=contact, data={"phone": ""})
+    assert "__all__" in exc.value.message_dict
+    contact.refresh_from_db()
+    assert contact.phone == "+14155550134"
+
+
+def test_contact_update_removing_phone_clears_derived_data(workspace):
+    contact = _create(workspace, phone="+14155550134", email="a@example.com")
+    assert contact.line_type
+    services.contact_update(contact=contact, data={"phone": ""})
+    contact.refresh_from_db()
+    assert (contact.phone, contact.carrier, contact.line_type) == ("", "", "")
+
+
+# --- opt out / in -------------------------------------------------------------------------
+
+
+def test_contact_opt_out_and_back_in_are_logged(workspace, user):
+    contact = ContactFactory(workspace=workspace)
+    assert services.contact_opt_out(contact=contact, reason="manual", actor=user, detail="asked")
+    assert contact.status == "opted_out" and contact.opt_out_reason == "manual"
+    assert contact.opted_out_at is not None
+    assert not services.contact_opt_out(contact=contact, reason="complaint")
+    assert services.contact_opt_in(contact=contact, actor=user)
+    assert (contact.status, contact.opt_out_reason, contact.opted_out_at) == ("active", "", None)
+    kinds = list(ContactEvent.objects.filter(contact=contact).values_list("kind", "reason"))
+    assert sorted(kinds) == [("opted_in", ""), ("opted_out", "manual")]
+
+
+def test_contact_opt_out_rejects_unknown_reason(workspace):
+    contact = ContactFactory(workspace=workspace)
+    with pytest.raises(ValidationError):
+        services.contact_opt_out(contact=contact, reason="bored")
+
+
+def test_contacts_opt_out_logs_only_contacts_it_changed(workspace, other_workspace):
+    active = ContactFactory(workspace=workspace)
+    already = ContactFactory(workspace=workspace)
+    services.contact_opt_out(contact=already, reason="message")
+    foreign = ContactFactory(workspace=other_workspace)
+    changed = services.contacts_opt_out(
+        workspace=workspace, contact_ids=[active.pk, already.pk, foreign.pk], reason="manual"
+    )
+    assert changed == 1
+    assert ContactEvent.objects.filter(kind="opted_out", reason="manual").count() == 1
+    foreign.refresh_from_db()
+    already.refresh_from_db()
+    assert foreign.status == "active"
+    assert already.opt_out_reason == "message"
+
+
+def test_contacts_opt_out_rejects_unknown_reason(workspace):
+    contact = ContactFactory(workspace=workspace)
+    with pytest.raises(ValidationError):
+        services.contacts_opt_out(workspace=workspace, contact_ids=[contact.pk], reason="x")
+    contact.refresh_from_db()
+    assert contact.status == "active"
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+def test_contacts_delete_ignores_other_workspaces(workspace, other_workspace):
+    mine = ContactFactory(workspace=workspace)
+    foreign = ContactFactory(workspace=other_workspace)
+    assert services.contacts_delete(workspace=workspace, contact_ids=[mine.pk, foreign.pk]) == 1
+    assert list(Contact.objects.values_list("pk", flat=True)) == [foreign.pk]
+
+
+def test_contacts_delete_works_in_chunks(workspace, monkeypatch):
+    monkeypatch.setattr(services, "CHUNK", 2)
+    contacts = ContactFactory.create_batch(5, workspace=workspace)
+    assert services.contacts_delete(workspace=workspace, contact_ids=[c.pk for c in contacts]) == 5
+
+
+def test_contacts_delete_all_empties_only_this_workspace(workspace, other_workspace, monkeypatch):
+    monkeypatch.setattr(services, "CHUNK", 2)
+    group = ContactGroupFactory(workspace=workspace)
+    ContactFactory.create_batch(7, workspace=workspace, in_groups=[group])
+    foreign = ContactFactory(workspace=other_workspace)
+    assert services.contacts_delete_all(workspace=workspace) == 7
+    assert services.contacts_delete_all(workspace=workspace) == 0
+    assert list(Contact.objects.values_list("pk", flat=True)) == [foreign.pk]
+    assert not GroupMembership.objects.filter(group=group).exists()
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+def test_contacts_add_and_remove_tag(workspace, other_workspace):
+    a, b = ContactFactory.create_batch(2, workspace=workspace)
+    foreign = ContactFactory(workspace=other_workspace)
+    ids = [a.pk, b.pk, foreign.pk]
+    assert services.contacts_add_tag(workspace=workspace, contact_ids=ids, name=" vip ") == 2
+    services.contacts_add_tag(workspace=workspace, contact_ids=ids, name="vip")  # no duplicate
+    assert Contact.tags.through.objects.count() == 2
+    assert not foreign.tags.exists()
+    assert services.contacts_remove_tag(workspace=workspace, contact_ids=[a.pk], name="vip") == 1
+    assert list(b.tags.values_list("name", flat=True)) == ["vip"]
+    assert services.contacts_remove_tag(workspace=workspace, contact_ids=[a.pk], name="nope") == 0
+
+
+def test_contacts_add_tag_needs_a_name(workspace):
+    with pytest.raises(ValidationError):
+        services.contacts_add_tag(workspace=workspace, contact_ids=[], name="  ")
+    assert not Tag.objects.exists()
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+
+def test_group_create_rejects_duplicate_name_case_insensitively(workspace, other_workspace):
+    services.group_create(workspace=workspace, name="Customers")
+    with pytest.raises(ValidationError) as exc:
+        services.group_create(workspace=workspace, name=" customers ")
+    assert exc.value.error_dict["name"][0].code == "duplicate"
+    # The same name in another workspace is fine.
+    services.group_create(workspace=other_workspace, name="Customers")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 121])
+def test_group_create_rejects_bad_names(workspace, name):
+    with pytest.raises(ValidationError) as exc:
+        services.group_create(workspace=workspace, name=name)
+    assert "name" in exc.value.message_dict
+
+
+def test_group_update_renames_unless_taken(workspace):
+    a = services.group_create(workspace=workspace, name="A")
+    services.group_create(workspace=workspace, name="B")
+    with pytest.raises(ValidationError):
+        services.group_update(group=a, name="b")
+    services.group_update(group=a, name="A2", description="new")
+    a.refresh_from_db()
+    assert (a.name, a.description) == ("A2", "new")
+
+
+def test_group_add_contacts_skips_foreign_and_existing(workspace, other_workspace):
+    group = ContactGroupFactory(workspace=workspace)
+    mine = ContactFactory(workspace=workspace, in_groups=[group])
+    new = ContactFactory(workspace=workspace)
+    foreign = ContactFactory(workspace=other_workspace)
+    services.group_add_contacts(group=group, contact_ids=[mine.pk, new.pk, foreign.pk])
+    assert set(group.contacts.values_list("pk", flat=True)) == {mine.pk, new.pk}
+
+
+def test_contacts_move_only_moves_members_of_the_source(workspace):
+    source, target = ContactGroupFactory.create_batch(2, workspace=workspace)
+    member = ContactFactory(workspace=workspace, in_groups=[source])
+    outsider = ContactFactory(workspace=workspace)
+    moved = services.contacts_move(
+        source=source, target=target, contact_ids=[member.pk, outsider.pk]
+    )
+    assert moved == 1
+    assert list(target.contacts.all()) == [member]
+    assert not source.contacts.exists()
+
+
+def test_contacts_move_refuses_a_group_of_another_workspace(workspace, other_workspace):
+    source = ContactGroupFactory(workspace=workspace)
+    foreign = ContactGroupFactory(workspace=other_workspace)
+    member = ContactFactory(workspace=workspace, in_groups=[source])
+    with pytest.raises(ValidationError):
+        services.contacts_move(source=source, target=foreign, contact_ids=[member.pk])
+    assert list(source.contacts.all()) == [member]
+
+
+def test_contacts_copy_keeps_the_source_membership(workspace):
+    source, target = ContactGroupFactory.create_batch(2, workspace=workspace)
+    member = ContactFactory(workspace=workspace, in_groups=[source])
+    assert services.contacts_copy(target=target, contact_ids=[member.pk]) == 1
+    assert set(member.groups.all()) == {source, target}
+
+
+def test_group_delete_keeps_contacts(workspace):
+    group = ContactGroupFactory(workspace=workspace)
+    contact = ContactFactory(workspace=workspace, in_groups=[group])
+    services.group_delete(group=group)
+    assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_contact_find_duplicate_by_phone_or_email(workspace, other_workspace):
+    contact = ContactFactory(workspace=workspace, phone="+14155550100", email="d@example.com")
+    ContactFactory(workspace=other_workspace, phone="+14155550199")
+    find = services.contact_find_duplicate
+    assert find(workspace=workspace, phone="+14155550100") == contact
+    assert find(workspace=workspace, email="D@example.com") == contact
+    assert find(workspace=workspace, email="d@example.com", exclude_id=contact.pk) is None
+    assert find(workspace=workspace, phone="+14155550199") is None
+    assert find(workspace=workspace) is None
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def _ids(workspace, **data):
+    return set(ContactFilter(data, workspace=workspace).qs.values_list("pk", flat=True))
+
+
+def test_filter_search_by_words_phone_and_email(workspace, other_workspace):
+    ada = ContactFactory(
+        workspace=workspace, first_name="Ada", last_name="Lovelace", phone="+14155550101"
+    )
+    bob = ContactFactory(workspace=workspace, first_name="Bob", last_name="Ada-Smith", email="")
+    ContactFactory(workspace=other_workspace, first_name="Ada")
+    assert _ids(workspace, search="ada") == {ada.pk, bob.pk}
+    assert _ids(workspace, search="ada love") == {ada.pk}
+    assert _ids(workspace, search="(415) 555-0101") == {ada.pk}
+    assert _ids(workspace, search=ada.email.upper()) == {ada.pk}
+    assert _ids(workspace, search="100%") == set()  # LIKE wildcards are literal
+
+
+def test_filter_by_group_status_tag_and_presence(workspace):
+    group = ContactGroupFactory(workspace=workspace)
+    a = ContactFactory(workspace=workspace, in_groups=[group], email="")
+    b = ContactFactory(workspace=workspace, phone="")
+    services.contact_opt_out(contact=b, reason="manual")
+    services.contacts_add_tag(workspace=workspace, contact_ids=[b.pk], name="vip")
+    assert _ids(workspace, group=group.pk) == {a.pk}
+    assert _ids(workspace, status="opted_out") == {b.pk}
+    assert _ids(workspace, tag="vip") == {b.pk}
+    assert _ids(workspace, has_phone="false") == {b.pk}
+    assert _ids(workspace, has_email="false") == {a.pk}
+    assert _ids(workspace, has_email="true") == {b.pk}
+
+
+def test_filter_matches_nothing_for_invalid_values(workspace, other_workspace):
+    ContactFactory(workspace=workspace)
+    foreign = ContactGroupFactory(workspace=other_workspace)
+    assert _ids(workspace, group=foreign.pk) == set()
+    assert _ids(workspace, created_after="not a date") == set()
+    assert _ids(workspace, status="archived") == set()
