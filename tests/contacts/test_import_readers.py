@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 from contacts.importing.errors import ImportFileError
 from contacts.importing.readers import check_zip_container, detect_format, open_table
 
-ROWS = [["Name", "Phone", "Email"], ["Zoë O’Brien", "+14155550101", "zoe@example.com"], ["Ann", "", "ann@x.org"]]
+ROWS = [
+    ["Name", "Phone", "Email"],
+    ["Zoë O’Brien", "+14155550101", "zoe@example.com"],
+    ["Ann", "", "ann@x.org"],
+]
 
 
 def _read(path, fmt="csv", **kwargs):
@@ -70,7 +74,9 @@ def test_read_short_rows_padded_and_extra_values_reported(tmp_path):
 
 
 def test_read_without_header_names_columns(tmp_path):
-    headers, rows, _ = _read(_write(tmp_path, b"Ann,+14155550101\nBob,+14155550102\n"), has_header=False)
+    headers, rows, _ = _read(
+        _write(tmp_path, b"Ann,+14155550101\nBob,+14155550102\n"), has_header=False
+    )
     assert headers == ["Column 1", "Column 2"]
     assert rows[0] == ["Ann", "+14155550101"]
 
@@ -166,7 +172,9 @@ def test_read_xlsx_zip_bomb_rejected_before_decompressing(tmp_path):
 def test_read_xlsx_xml_entity_bomb_rejected(tmp_path):
     good = _xlsx(tmp_path, {"S": [["Phone"], ["4155551234"]]})
     bomb = tmp_path / "laughs.xlsx"
-    entities = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+    entities = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+    )
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
@@ -242,7 +250,9 @@ def _tables(draw):
     return delimiter, rows
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     table=_tables(),
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
