@@ -113,10 +113,14 @@ def export_csv_lines(queryset: QuerySet) -> Iterable[str]:
         yield writer.writerow(row)
 
 
-def export_to_file(queryset: QuerySet, fileobj) -> int:
-    """Write the CSV to an open text file; returns the number of contacts written."""
+def export_to_file(queryset: QuerySet, fileobj, *, bom: bool = True) -> int:
+    """Write the CSV to an open text file; returns the number of contacts written.
+
+    `bom` starts the file with a UTF-8 byte order mark, which Excel needs to read accents.
+    """
     writer = csv.writer(fileobj)
-    fileobj.write("\ufeff")
+    if bom:
+        fileobj.write("\ufeff")
     count = -1
     for row in export_rows(queryset):
         writer.writerow(row)

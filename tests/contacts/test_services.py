@@ -15,7 +15,9 @@ def _create(workspace, **data):
 
 
 def test_contact_create_normalises_phone_and_derives_phone_data(workspace):
-    contact = _create(workspace, first_name=" Ada ", phone="(415) 555-0134", email="ADA@Example.COM")
+    contact = _create(
+        workspace, first_name=" Ada ", phone="(415) 555-0134", email="ADA@Example.COM"
+    )
     assert contact.phone == "+14155550134"
     assert contact.email == "ada@example.com"
     assert contact.first_name == "Ada"
