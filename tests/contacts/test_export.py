@@ -73,7 +73,7 @@ def test_export_header_and_metadata_columns(workspace):
 
 def test_export_neutralises_every_golden_payload_in_every_column(workspace):
     metadata = {f"m{i}": value for i, (value, _) in enumerate(GOLDEN)}
-    for value, expected in GOLDEN:
+    for value, _expected in GOLDEN:
         if not value:
             continue
         ContactFactory(
