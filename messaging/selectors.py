@@ -136,7 +136,6 @@ def _events(workspace: Workspace, contact_id: int, newest_first: bool, limit: in
             type=_EVENT_TYPE.get(e.kind, e.kind),
             timestamp=e.created_at,
             status=e.kind,
-            status_label=e.get_kind_display(),
             detail=", ".join(part for part in (reason, e.detail) if part) + by,
             key=("e", e.pk),
         )
