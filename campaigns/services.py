@@ -65,7 +65,7 @@ def _scheduled_instant(value, tz: str) -> datetime | None:
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise ValidationError({"scheduled_at": "Not an ISO date-time."}) from exc
+            raise ValidationError({"scheduled_at": "Enter a date and time."}) from exc
     if tz == scheduling.CONTACT_LOCAL:
         wall = (
             value.replace(tzinfo=None) if timezone.is_naive(value) else value.replace(tzinfo=None)
@@ -78,6 +78,15 @@ def _scheduled_instant(value, tz: str) -> datetime | None:
 
 def campaign_clean(*, workspace: Workspace, data: dict) -> dict:
     """Validate campaign fields (all of them); returns the cleaned values or ValidationError."""
+    clean, errors = campaign_validate(workspace=workspace, data=data)
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def campaign_validate(*, workspace: Workspace, data: dict) -> tuple[dict, dict[str, str]]:
+    """Every field checked: the cleaned values and the errors by field (builder steps use
+    the errors of their own fields only)."""
     errors: dict[str, str] = {}
     clean: dict = {}
     clean["name"] = (data.get("name") or "").strip()[:200]
@@ -142,10 +151,9 @@ def campaign_clean(*, workspace: Workspace, data: dict) -> dict:
         if not low <= value <= high:
             errors[key] = f"Must be between {low} and {high}."
         clean[key] = value
-    if errors:
-        raise ValidationError(errors)
-    _check_not_past(clean)
-    return clean
+    if "scheduled_at" not in errors and _is_past(clean):
+        errors["scheduled_at"] = "The scheduled time is in the past."
+    return clean, errors
 
 
 def _int_or_none(value) -> int | None:
@@ -154,16 +162,15 @@ def _int_or_none(value) -> int | None:
     return int(value)
 
 
-def _check_not_past(clean: dict) -> None:
+def _is_past(clean: dict) -> bool:
     scheduled = clean.get("scheduled_at")
     if scheduled is None or clean.get("recurrence"):
-        return
+        return False
     if clean["timezone"] == scheduling.CONTACT_LOCAL:
         latest = scheduling.last_instant(scheduled.replace(tzinfo=None), clean["timezone"])
     else:
         latest = scheduled
-    if latest <= timezone.now():
-        raise ValidationError({"scheduled_at": "The scheduled time is in the past."})
+    return latest <= timezone.now()
 
 
 def campaign_create(*, workspace: Workspace, data: dict) -> Campaign:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
     path("workspace/", include("accounts.urls")),
     path("contacts/", include("contacts.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("", include("messaging.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
