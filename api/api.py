@@ -87,11 +87,11 @@ def on_http_error(request, exc: HttpError):
 
 
 # Resource routers are registered here, one line each.
+api.add_router("", "api.imports.router")  # first: its fixed paths beat /contacts/{id}
 api.add_router("/contacts", "api.contacts.router")
 api.add_router("/campaigns/contact-groups", "api.groups.router")
 api.add_router("/exports", "api.exports.router")
 api.add_router("/campaigns", "api.campaigns.router")
 api.add_router("/senders", "api.campaigns.senders_router")
 api.add_router("/agents", "api.campaigns.agents_router")
-api.add_router("", "api.imports.router")
 api.add_router("/campaigns/contacts", "api.activity.router")

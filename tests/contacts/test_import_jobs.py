@@ -337,7 +337,8 @@ def test_import_contacts_command_prints_counts_json_last(workspace, tmp_path, ca
     call_command("import_contacts", str(path), "--workspace", "acme", "--group", "CLI")
     last = capsys.readouterr().out.strip().splitlines()[-1]
     counts = json.loads(last)
-    assert {k: counts[k] for k in ("total_rows", "created", "updated", "duplicates", "invalid")} == {
+    names = ("total_rows", "created", "updated", "duplicates", "invalid")
+    assert {k: counts[k] for k in names} == {
         "total_rows": 6, "created": 2, "updated": 0, "duplicates": 1, "invalid": 3,
     }  # fmt: skip
     assert ContactGroup.objects.get(workspace=workspace, name="CLI").memberships.count() == 2

@@ -138,7 +138,13 @@ def test_read_xlsx_numbers_dates_and_sheets(tmp_path):
         {
             "First": [
                 ["Phone", "Visit", "At", "Score", "Name"],
-                [4155551234, dt.date(2026, 3, 15), dt.datetime(2026, 3, 15, 9, 30), 2.5, " Ann "],
+                [
+                    4155551234,
+                    dt.date(2026, 3, 15),
+                    dt.datetime(2026, 3, 15, 9, 30),  # noqa: DTZ001 (Excel has no zones)
+                    2.5,
+                    " Ann ",
+                ],
                 [None, None, None, None, None],
                 [14155551235.0, None, None, 3, "Bob"],
             ],
@@ -197,7 +203,8 @@ def test_read_damaged_xlsx_is_a_clear_error(tmp_path):
 
 VCARDS = (
     "\ufeffBEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=C3=BC=\r\n"
-    "rgen;;;\r\nTEL;HOME:+49 30 1234567\r\nTEL;CELL;PREF:+49 151 23456789\r\nORG:Firma GmbH\r\nEND:VCARD\r\n"
+    "rgen;;;\r\nTEL;HOME:+49 30 1234567\r\nTEL;CELL;PREF:+49 151 23456789\r\n"
+    "ORG:Firma GmbH\r\nEND:VCARD\r\n"
     "\r\n"
     "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\n  Lee\r\nEMAIL;TYPE=INTERNET:ann@other.com\r\n"
     "EMAIL;TYPE=INTERNET,PREF:ann@pref.com\r\nTEL;TYPE=WORK,VOICE:(415) 555-0101\r\nEND:VCARD\r\n"
