@@ -123,6 +123,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HERALD_MAX_REQUEST_BODY", 10 * 1024 * 1024))
 HERALD_IMPORT_MAX_BYTES = int(os.environ.get("HERALD_IMPORT_MAX_BYTES", 100 * 1024 * 1024))
 HERALD_IMPORT_MAX_ROWS = int(os.environ.get("HERALD_IMPORT_MAX_ROWS", 2_000_000))
+HERALD_IMPORT_BATCH_SIZE = int(os.environ.get("HERALD_IMPORT_BATCH_SIZE", 2_000))
 HERALD_EXPORT_SYNC_LIMIT = int(os.environ.get("HERALD_EXPORT_SYNC_LIMIT", 5_000))
 # JSON API (A6): requests per minute per API key (0 = no limit), and the cap on list counts.
 HERALD_API_RATE_LIMIT = int(os.environ.get("HERALD_API_RATE_LIMIT", "600"))
