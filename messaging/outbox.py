@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaigns import scheduling, templating
@@ -49,6 +49,7 @@ TICK_LOCK_KEY = 0x4E52414C44  # "HERALD"-ish: the PostgreSQL advisory lock of th
 # A message whose outcome stays unknown this long, and that the provider cannot confirm,
 # is failed with that reason (never re-sent).
 UNKNOWN_GIVE_UP = timedelta(hours=24)
+PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
 
 
 def _now() -> datetime:
@@ -545,8 +546,15 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     )
     counts: dict[str, int] = {}
     pending: list[_Outcome] = []
-    last_flush = time_module.monotonic()
-    for message in messages:
+    last_flush = last_pause_check = time_module.monotonic()
+    run_ids = {m.run_id for m in messages if m.run_id}
+    released: set[int] = set()
+    for index, message in enumerate(messages):
+        if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
+            last_pause_check = time_module.monotonic()
+            released |= _release_if_paused(messages[index:], run_ids)
+        if message.id in released:
+            continue
         outcome = _send_one(message)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         pending.append(outcome)
@@ -555,6 +563,20 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
             pending, last_flush = [], time_module.monotonic()
     _record(pending)
     return counts
+
+
+def _release_if_paused(unsent: list[Message], run_ids: set[int]) -> set[int]:
+    """A run paused mid-batch: put its unsent messages back in the queue, untouched."""
+    paused = set(
+        CampaignRun.objects.filter(id__in=run_ids, paused=True).values_list("id", flat=True)
+    )
+    if not paused:
+        return set()
+    ids = [m.id for m in unsent if m.run_id in paused]
+    Message.objects.filter(id__in=ids, status=S.SENDING).update(
+        status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
+    )
+    return set(ids)
 
 
 def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:

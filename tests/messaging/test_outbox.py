@@ -291,3 +291,22 @@ def test_manage_py_tick_runs_everything(workspace, scripted, capsys):
     launch(make_campaign(workspace, group))
     call_command("tick")
     assert "sent: 2 sent" in capsys.readouterr().out
+
+
+def test_pause_during_a_batch_releases_the_unsent_rest(workspace, scripted, monkeypatch):
+    group = make_group(workspace, 5)
+    campaign = launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    monkeypatch.setattr(outbox, "PAUSE_CHECK_SECONDS", -1)  # check before every message
+
+    def send_then_pause(self, message):
+        if not ScriptedBackend.calls:
+            campaign_pause(campaign=Campaign.objects.get(pk=campaign.pk))
+        ScriptedBackend.calls.append(message.id)
+        return SendResult(provider_message_id=f"p-{message.id}", status="sent")
+
+    monkeypatch.setattr(ScriptedBackend, "send", send_then_pause)
+    outbox.outbox_send(message_ids=outbox.outbox_claim(limit=10))
+    assert len(scripted.calls) == 1
+    queued = Message.objects.filter(status=S.QUEUED)
+    assert queued.count() == 4 and set(queued.values_list("attempts", flat=True)) == {0}
