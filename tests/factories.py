@@ -43,6 +43,7 @@ class ContactGroupFactory(factory.django.DjangoModelFactory):
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     workspace = factory.SubFactory(WorkspaceFactory)
     first_name = factory.Faker("first_name")
