@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Message
@@ -84,6 +86,19 @@ def message_for_callback(*, sid: str, message_id: str | None) -> Message | None:
     return message
 
 
+def _forward(rows, status: str, sid: str, error_code: str) -> int:
+    """One conditional UPDATE: rows of a lower rank move to `status`; returns how many."""
+    now = timezone.now()
+    updates = {"status": status, "updated_at": now, "provider_message_id": sid}
+    if error_code:
+        updates["error_code"] = error_code[:32]
+    updates[_TIMESTAMP[status]] = now
+    if status != S.SENT:
+        # A final status may be the first we hear of: keep sent_at filled.
+        updates["sent_at"] = Coalesce("sent_at", Value(now))
+    return rows.filter(status__in=_lower_ranks(status)).update(**updates)
+
+
 def message_status_apply(
     *, message: Message, provider_status: str, sid: str, error_code: str = ""
 ) -> StatusOutcome:
@@ -94,21 +109,28 @@ def message_status_apply(
     status = TWILIO_STATUS[provider_status]
     if status is None:
         return StatusOutcome(found=True, changed=_call_retry(message, provider_status, sid))
-    now = timezone.now()
-    updates = {"status": status, "updated_at": now, "provider_message_id": sid}
-    if error_code:
-        updates["error_code"] = error_code[:32]
-    stamp = _TIMESTAMP[status]
-    updates[stamp] = now
-    if status != S.SENT:
-        # A final status may be the first we hear of: keep sent_at filled.
-        Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now)
-    changed = Message.objects.filter(pk=message.pk, status__in=_lower_ranks(status)).update(
-        **updates
-    )
+    changed = _forward(Message.objects.filter(pk=message.pk), status, sid, error_code)
     if changed and status in (S.UNDELIVERED, S.FAILED) and error_code:
         _contact_after_failure(message, error_code)
     return StatusOutcome(found=True, changed=bool(changed))
+
+
+def callback_apply(
+    *, sid: str, message_id: str | None, provider_status: str, error_code: str = ""
+) -> StatusOutcome:
+    """Apply one status callback. The common case (a new status for a known sid) is a single
+    UPDATE statement; the message row is read only when that matches nothing, or when the
+    failure needs the contact."""
+    status = TWILIO_STATUS.get(provider_status)
+    simple = status is not None and not error_code
+    if simple and _forward(Message.objects.filter(provider_message_id=sid), status, sid, ""):
+        return StatusOutcome(found=True, changed=True)
+    message = message_for_callback(sid=sid, message_id=message_id)
+    if message is None:
+        return StatusOutcome(found=False)
+    return message_status_apply(
+        message=message, provider_status=provider_status, sid=sid, error_code=error_code
+    )
 
 
 def _call_retry(message: Message, provider_status: str, sid: str) -> bool:

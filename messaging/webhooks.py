@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from .delivery import message_for_callback, message_status_apply
+from .delivery import callback_apply
 from .inbound import inbound_receive
 
 logger = logging.getLogger("herald.webhooks")
@@ -64,15 +64,16 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     if not sid or not status or len(sid) > 64:
         return HttpResponse("MessageSid and MessageStatus are required.", status=400)
     try:
-        message = message_for_callback(sid=sid, message_id=request.GET.get("m"))
-        if message is None:
-            logger.warning("Status %s for unknown sid %s: acknowledged, ignored", status, sid)
-            return HttpResponse(status=200)
-        message_status_apply(
-            message=message, provider_status=status, sid=sid, error_code=post.get("ErrorCode", "")
+        outcome = callback_apply(
+            sid=sid,
+            message_id=request.GET.get("m"),
+            provider_status=status,
+            error_code=post.get("ErrorCode", ""),
         )
     except DatabaseError as exc:
         return _unavailable(exc)
+    if not outcome.found:
+        logger.warning("Status %s for unknown sid %s: acknowledged, ignored", status, sid)
     return HttpResponse(status=200)
 
 

@@ -129,7 +129,7 @@ def test_status_database_down_is_503(client, message, monkeypatch):
     def broken(**kwargs):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr("messaging.webhooks.message_for_callback", broken)
+    monkeypatch.setattr("messaging.webhooks.callback_apply", broken)
     response = signed_post(client, URL, status_params(message.provider_message_id, "delivered"))
     assert response.status_code == 503
 
