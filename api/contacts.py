@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from ninja.errors import ValidationError as SchemaError
 from pydantic import Field
 
@@ -31,6 +31,7 @@ from .schemas import (
     Id,
     IdList,
     IdsIn,
+    Input,
 )
 
 router = Router(tags=["contacts"])
@@ -38,7 +39,7 @@ router = Router(tags=["contacts"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
-class ContactFilters(Schema):
+class ContactFilters(Input):
     search: Annotated[str, Field(max_length=200)] | None = Field(
         None, description="Name, phone digits or email (prefix when it contains @)."
     )

@@ -91,7 +91,7 @@ def group_add(request, payload: GroupIn):
 def group_list(
     request,
     limit: Annotated[int, Field(ge=1, le=500)] = 100,
-    offset: Annotated[int, Field(ge=0)] = 0,
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0,
 ):
     """Groups by name, with their member counts."""
     groups = groups_of(request)

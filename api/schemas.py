@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from ninja.schema import DjangoGetter
+from pydantic import Field, field_validator, model_validator
 
 from contacts.models import Contact, ContactGroup
 
@@ -19,6 +20,46 @@ IdList = Annotated[list[Id], Field(min_length=1, max_length=10_000)]
 Text = Annotated[str | None, Field(max_length=1000)]
 
 
+def unstorable_text(value: Any) -> bool:
+    """True if a string in `value` holds NUL or a lone surrogate, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value or not value.isascii() and _has_surrogate(value)
+    if isinstance(value, dict):
+        return any(unstorable_text(k) or unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(unstorable_text(v) for v in value)
+    return False
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class Input(Schema):
+    """A request body or query: a JSON object whose text the database can store."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, data: Any) -> Any:
+        # ninja's Schema wraps whatever it gets in a DjangoGetter that reads attributes (for
+        # ORM instances), so a JSON list or string would pass as an empty object.
+        raw = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(raw, dict):
+            raise ValueError("Send a JSON object.")
+        return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if unstorable_text(value):
+            raise ValueError("Text cannot contain NUL characters or invalid Unicode.")
+        return value
+
+
 class ErrorOut(Schema):
     message: str
     errors: dict[str, list[str]] = Field(
@@ -26,7 +67,7 @@ class ErrorOut(Schema):
     )
 
 
-class ContactIn(Schema):
+class ContactIn(Input):
     """Writable contact fields; every one optional (PUT treats a missing one as empty)."""
 
     first_name: Text = None
@@ -86,7 +127,7 @@ class ContactListOut(Schema):
     )
 
 
-class IdsIn(Schema):
+class IdsIn(Input):
     ids: IdList
 
 
@@ -94,12 +135,12 @@ class DeletedOut(Schema):
     deleted: int
 
 
-class GroupIn(Schema):
+class GroupIn(Input):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     description: Annotated[str, Field(max_length=5000)] = ""
 
 
-class GroupPatch(Schema):
+class GroupPatch(Input):
     name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
 
@@ -122,7 +163,7 @@ class GroupListOut(Schema):
     count: int
 
 
-class GroupContactsIn(Schema):
+class GroupContactsIn(Input):
     contacts: Annotated[list[ContactIn], Field(min_length=1, max_length=1000)] = Field(
         description="Up to 1,000 contacts, each with the fields of POST /contacts."
     )
@@ -150,11 +191,11 @@ class GroupContactsOut(Schema):
     )
 
 
-class ContactIdsIn(Schema):
+class ContactIdsIn(Input):
     contact_ids: IdList
 
 
-class MoveIn(Schema):
+class MoveIn(Input):
     contact_ids: IdList
     target_group_id: Id
 

@@ -163,3 +163,60 @@ def test_openapi_schema_loads_and_documents_every_endpoint(client):
     assert "409" in paths["/api/v1/campaigns/contact-groups"]["post"]["responses"]
     assert "HERALD_API_COUNT_CAP" in paths["/api/v1/contacts"]["get"]["description"]
     assert "404" in schema["info"]["description"]
+
+
+@pytest.mark.parametrize("body", ["[null, null]", '"text"', "42", "null"])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("post", "/api/v1/contacts"),
+        ("post", "/api/v1/campaigns/contact-groups"),
+        ("post", "/api/v1/exports/contacts"),
+        ("delete", "/api/v1/contacts"),
+    ],
+)
+def test_a_body_that_is_not_an_object_is_422(api_client, workspace, body, method, url):
+    response = getattr(api_client, method)(url, data=body, content_type="application/json")
+
+    assert response.status_code == 422, response.content
+    assert not ContactGroup.objects.exists()
+
+
+def test_patch_with_a_list_body_changes_nothing(api_client, workspace):
+    group = ContactGroup.objects.create(workspace=workspace, name="Keep")
+
+    response = api_client.patch(
+        f"/api/v1/campaigns/contact-groups/{group.pk}", data="[1]", content_type="application/json"
+    )
+
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "a@example.com", "first_name": "nul\u0000byte"},
+        {"email": "a@example.com", "metadata": {"k": "nul\u0000"}},
+        {"email": "a@example.com", "metadata": {"nul\u0000key": 1}},
+        {"email": "a@example.com", "tags": ["\u0000"]},
+        {"email": "a@example.com", "company": "lone \ud800 surrogate"},
+    ],
+)
+def test_text_postgres_cannot_store_is_422_not_500(api_client, workspace, payload):
+    response = call(api_client, "post", "/api/v1/contacts", payload)
+
+    assert response.status_code == 422, response.content
+    assert not Contact.objects.exists()
+
+
+def test_nul_in_group_name_and_search_is_422(api_client, workspace):
+    group = call(api_client, "post", "/api/v1/campaigns/contact-groups", {"name": "a\u0000"})
+    search = api_client.get("/api/v1/contacts", {"search": "a\u0000b"})
+
+    assert group.status_code == 422 and "name" in group.json()["errors"]
+    assert search.status_code == 422 and "search" in search.json()["errors"]
+
+
+def test_huge_offsets_are_422_not_500(api_client, workspace):
+    for url in ("/api/v1/contacts", "/api/v1/campaigns/contact-groups"):
+        assert api_client.get(url, {"offset": 10**30}).status_code == 422
