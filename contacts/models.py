@@ -75,6 +75,10 @@ class Contact(models.Model):
             models.Index(fields=["workspace", "email"], name="contact_ws_email"),
             models.Index(fields=["workspace", "-created_at", "-id"], name="contact_ws_created"),
             models.Index(fields=["workspace", "last_name", "first_name"], name="contact_ws_name"),
+            # Status filter (alone or with a group) in list order, without scanning everyone.
+            models.Index(
+                fields=["workspace", "status", "-created_at", "-id"], name="contact_ws_status"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
