@@ -654,30 +654,80 @@ def _record(outcomes: list[_Outcome]) -> None:
     if not outcomes:
         return
     now = _now()
+    rows = [_outcome_fields(o, now) for o in outcomes]
     with transaction.atomic():
+        if _is_pg():
+            changed = _record_pg(rows, now)
+        else:
+            changed = {
+                row["id"]
+                for row in rows
+                if Message.objects.filter(id=row["id"], status=S.SENDING).update(
+                    **{k: v for k, v in row.items() if k != "id" and v is not None},
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            }
         for o in outcomes:
-            fields: dict = {"updated_at": now, "lease_expires_at": None, "status": o.status}
-            if o.provider_message_id:
-                fields["provider_message_id"] = o.provider_message_id
-            if o.status == S.SKIPPED:
-                fields["skip_reason"] = o.error
-            elif o.status in (S.SENT, S.DELIVERED):
-                fields["sent_at"] = now
-                if o.status == S.DELIVERED:
-                    fields["delivered_at"] = now
-                fields["last_error"] = ""
-            else:
-                fields.update(last_error=o.error[:1000], error_code=(o.error_code or "")[:32])
-                if o.status == S.FAILED:
-                    fields["failed_at"] = now
-                if o.send_after:
-                    fields["send_after"] = o.send_after
-            changed = Message.objects.filter(id=o.id, status=S.SENDING).update(**fields)
-            if not changed and o.provider_message_id:
+            if o.id not in changed and o.provider_message_id:
                 # A status callback got here first: keep its status, add the provider id.
                 Message.objects.filter(id=o.id, provider_message_id="").update(
                     provider_message_id=o.provider_message_id, lease_expires_at=None
                 )
+
+
+RECORD_COLUMNS = (
+    ("id", "bigint"),
+    ("status", "varchar"),
+    ("provider_message_id", "varchar"),
+    ("skip_reason", "varchar"),
+    ("last_error", "text"),
+    ("error_code", "varchar"),
+    ("sent_at", "timestamptz"),
+    ("delivered_at", "timestamptz"),
+    ("failed_at", "timestamptz"),
+    ("send_after", "timestamptz"),
+)
+
+
+def _outcome_fields(o: _Outcome, now: datetime) -> dict:
+    """The columns an outcome sets; None means "leave as it is"."""
+    row = dict.fromkeys(name for name, _ in RECORD_COLUMNS)
+    row.update(id=o.id, status=o.status, provider_message_id=o.provider_message_id or None)
+    if o.status == S.SKIPPED:
+        row["skip_reason"] = o.error
+    elif o.status in (S.SENT, S.DELIVERED):
+        row.update(sent_at=now, last_error="")
+        if o.status == S.DELIVERED:
+            row["delivered_at"] = now
+    else:
+        row.update(last_error=o.error[:1000], error_code=(o.error_code or "")[:32])
+        if o.status == S.FAILED:
+            row["failed_at"] = now
+        row["send_after"] = o.send_after
+    return row
+
+
+def _record_pg(rows: list[dict], now: datetime) -> set[int]:
+    """One UPDATE … FROM (VALUES …) for the whole flush instead of one statement per row."""
+    one = "(" + ", ".join(f"%s::{kind}" for _, kind in RECORD_COLUMNS) + ")"
+    values = ", ".join([one] * len(rows))
+    names = ", ".join(name for name, _ in RECORD_COLUMNS)
+    sets = ", ".join(
+        f"{name} = COALESCE(v.{name}, m.{name})" for name, _ in RECORD_COLUMNS if name != "id"
+    )
+    sql = (
+        f"UPDATE messaging_message AS m SET {sets}, lease_expires_at = NULL, updated_at = %s "
+        f"FROM (VALUES {values}) AS v({names}) "
+        "WHERE m.id = v.id AND m.status = %s RETURNING m.id"
+    )
+    params: list = [now]  # the SET clause's placeholder comes first, then the VALUES
+    for row in rows:
+        params.extend(row[name] for name, _ in RECORD_COLUMNS)
+    params.append(S.SENDING)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 # Completion and the tick ------------------------------------------------------------------------
