@@ -1,11 +1,15 @@
 """The one definition of contact search and filters (C5), used by the list page, batch
 operations over "all N matching", exports and the API alike."""
 
+import json
 import re
 
 import django_filters
 from django import forms
+from django.db import connection
+from django.db.models import F
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from .models import Contact, ContactGroup, Tag
 
@@ -21,6 +25,26 @@ SEARCH_TEXT = (
 )
 
 
+# In list order, but through an expression no index can serve, so the planner collects the
+# matches with the trigram index and sorts them. Without it, a LIMIT makes PostgreSQL walk the
+# created_at index hoping to meet 25 matches early, which reads the whole table when the
+# matches are few or sit among old rows (measured: 4.5 s at 1M contacts). When the matches are
+# many, walking the index is the fast way, so the plan is chosen from the planner's estimate.
+SEARCH_ORDER = (Coalesce("created_at", "created_at").desc(), F("id").desc())
+FEW_MATCHES = 5000
+
+
+def estimated_rows(queryset) -> int:
+    """PostgreSQL's estimate of the rows `queryset` returns (no COUNT: ~1-3 ms to plan)."""
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 def contacts_search(queryset, value: str):
     """Contacts whose name or email contains every word, or whose phone contains the digits."""
     value = (value or "").strip()
@@ -33,6 +57,13 @@ def contacts_search(queryset, value: str):
     for word in value.lower().split()[:4]:
         queryset = queryset.filter(search_text__contains=word)
     return queryset
+
+
+def search_ordered(queryset):
+    """`queryset` (searched) in list order, by the plan that suits how many rows match."""
+    if connection.vendor != "postgresql" or estimated_rows(queryset) > FEW_MATCHES:
+        return queryset
+    return queryset.order_by(*SEARCH_ORDER)
 
 
 class ContactFilter(django_filters.FilterSet):
@@ -90,7 +121,12 @@ class ContactFilter(django_filters.FilterSet):
         # workspace's group would then mean "every contact", for an export or a bulk delete.
         if self.is_bound and not self.form.is_valid():
             return self.queryset.none()
-        return super().qs
+        if not hasattr(self, "_qs"):
+            queryset = super().qs
+            if (self.form.cleaned_data.get("search") or "").strip():
+                queryset = search_ordered(queryset)
+            self._qs = queryset
+        return self._qs
 
     def filter_search(self, queryset, name, value):
         return contacts_search(queryset, value)

@@ -320,3 +320,19 @@ def test_filter_matches_nothing_for_invalid_values(workspace, other_workspace):
     assert _ids(workspace, group=foreign.pk) == set()
     assert _ids(workspace, created_after="not a date") == set()
     assert _ids(workspace, status="archived") == set()
+
+
+@pytest.mark.parametrize("few_matches", [0, 10_000])
+def test_filter_search_keeps_list_order_whichever_plan(workspace, monkeypatch, few_matches):
+    from datetime import timedelta
+
+    from django.utils.timezone import now
+
+    from contacts import filters
+
+    monkeypatch.setattr(filters, "FEW_MATCHES", few_matches)
+    old = ContactFactory(workspace=workspace, last_name="Smith", created_at=now() - timedelta(1))
+    new = ContactFactory(workspace=workspace, last_name="Smithers", created_at=now())
+    ContactFactory(workspace=workspace, last_name="Jones")
+    found = list(ContactFilter({"search": "smith"}, workspace=workspace).qs)
+    assert found == [new, old]
