@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tables2",
     "django_filters",
+    "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "accounts",
     "contacts",
     "campaigns",

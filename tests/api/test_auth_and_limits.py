@@ -220,3 +220,12 @@ def test_nul_in_group_name_and_search_is_422(api_client, workspace):
 def test_huge_offsets_are_422_not_500(api_client, workspace):
     for url in ("/api/v1/contacts", "/api/v1/campaigns/contact-groups"):
         assert api_client.get(url, {"offset": 10**30}).status_code == 422
+
+
+def test_api_docs_page_uses_local_static_files_not_a_cdn(client):
+    response = client.get("/api/v1/docs")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html
+    assert "cdn." not in html
