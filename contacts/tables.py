@@ -22,8 +22,10 @@ class ContactTable(tables.Table):
         accessor="last_name", verbose_name="Name", order_by=("last_name", "first_name", "pk")
     )
     phone = tables.Column(order_by=("phone", "pk"))
-    email = tables.Column(order_by=("email", "pk"))
-    company = tables.Column(orderable=False, attrs={"td": {"class": "col-company"}})
+    email = tables.Column(order_by=("email", "pk"), attrs={"td": {"class": "col-email"}})
+    company = tables.Column(
+        orderable=False, attrs={"td": {"class": "col-company"}, "th": {"class": "col-company"}}
+    )
     status = tables.Column(orderable=False)
     created_at = tables.DateTimeColumn(
         verbose_name="Added", format="Y-m-d", order_by=("created_at", "pk")

@@ -91,6 +91,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "filter": contact_filter,
         "table": table,
         "group": group,
+        "current_group_id": group.pk if group else None,
         "groups": ContactGroup.objects.for_workspace(workspace),
         "query": query.urlencode(),
         "filtered": filtered,

@@ -6,6 +6,7 @@ re-print the login (its generated password is kept under var/).
 
 import random
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -71,11 +72,13 @@ class Command(BaseCommand):
         path = password_file()
         user = User.objects.filter(username=USERNAME).first()
         if user is not None and path.exists():
-            return user, path.read_text().strip()
+            saved = path.read_text().strip()
+            if user.check_password(saved):  # else var/ belongs to another database
+                return user, saved
         password = secrets.token_urlsafe(12)
         if user is None:
             user = User.objects.create_superuser(USERNAME, "admin@example.com", password)
-        else:  # the saved password was lost: set a new one and save it
+        else:  # the saved password was lost or is not this user's: set a new one
             user.set_password(password)
             user.save(update_fields=["password"])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,8 +120,9 @@ def seed_contacts(workspace: Workspace, count: int = CONTACTS, seed: int = 2026)
             phone = _phone(rng, i) if i % 9 else ""
         except InvalidPhone:
             continue
-        email = f"{first}.{last}{rng.randrange(1, 99)}@{fake.free_email_domain()}".lower()
-        email = "".join(ch for ch in email if ch.isascii() and (ch.isalnum() or ch in "@.-_"))
+        local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore")
+        local = "".join(ch for ch in local.decode().lower() if ch.isalnum() or ch in ".-_")
+        email = f"{local}{rng.randrange(1, 99)}@{fake.free_email_domain()}"
         if i % 13 == 0 and phone:
             email = ""
         if (phone and phone in seen) or (email and email in seen):
