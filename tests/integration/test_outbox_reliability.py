@@ -72,7 +72,7 @@ def _env(tmp_path, **extra) -> dict:
         "HERALD_SMS_BACKEND": f"{__name__}.RecordingBackend",
         "HERALD_TEST_SEND_LOG": str(tmp_path / "sends.log"),
         "HERALD_LEASE_SECONDS": "3",
-        "HERALD_SEND_LOOP_SECONDS": "1",
+        "HERALD_SEND_LOOP_SECONDS": "5",
         "HERALD_SEND_BATCH": "100",
         "HERALD_SEND_TASKS": "4",
         "HERALD_TICK_SECONDS": str(TICK),
