@@ -18,6 +18,7 @@ from accounts.models import Workspace
 
 from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
 from .phones import InvalidPhone, normalize_phone, phone_info
+from .selectors import group_counts_changed
 
 TEXT_FIELDS = ("first_name", "last_name", "company")
 EDITABLE_FIELDS = (*TEXT_FIELDS, "email", "phone", "timezone", "metadata", "tags")
@@ -135,6 +136,7 @@ def contact_create(
         detail=source,
         actor=actor,
     )
+    group_counts_changed(workspace.pk)
     return contact
 
 
@@ -255,6 +257,7 @@ def contacts_delete(*, workspace: Workspace, contact_ids: Iterable[int]) -> int:
     for chunk in _chunks(contact_ids):
         _, per_model = Contact.objects.for_workspace(workspace).filter(pk__in=chunk).delete()
         deleted += per_model.get(Contact._meta.label, 0)
+    group_counts_changed(workspace.pk)
     return deleted
 
 
@@ -372,6 +375,7 @@ def group_update(
 def group_delete(*, group: ContactGroup) -> None:
     """Delete a group; its contacts stay (they may be in other groups)."""
     group.delete()
+    group_counts_changed(group.workspace_id)
 
 
 def group_add_contacts(
@@ -388,6 +392,7 @@ def group_add_contacts(
         ignore_conflicts=True,
         batch_size=2000,
     )
+    group_counts_changed(group.workspace_id)
     return len(ids)
 
 
@@ -395,6 +400,7 @@ def group_remove_contacts(*, group: ContactGroup, contact_ids: Iterable[int]) ->
     deleted, _ = GroupMembership.objects.filter(
         group=group, contact_id__in=list(contact_ids)
     ).delete()
+    group_counts_changed(group.workspace_id)
     return deleted
 
 

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from .models import Contact
 
@@ -27,9 +28,8 @@ class ContactTable(tables.Table):
         orderable=False, attrs={"td": {"class": "col-company"}, "th": {"class": "col-company"}}
     )
     status = tables.Column(orderable=False)
-    created_at = tables.DateTimeColumn(
-        verbose_name="Added", format="Y-m-d", order_by=("created_at", "pk")
-    )
+    # A plain column: DateTimeColumn renders each cell through a template (~2 ms a row).
+    created_at = tables.Column(verbose_name="Added", order_by=("created_at", "pk"))
 
     class Meta:
         model = Contact
@@ -53,6 +53,9 @@ class ContactTable(tables.Table):
             "", ' <span class="badge">{}</span>', ((t.name,) for t in record.tags.all())
         )
         return format_html('<a href="{}">{}</a>{}', url, record.full_name or "(no name)", tags)
+
+    def render_created_at(self, value):
+        return localtime(value).strftime("%Y-%m-%d")
 
     def render_status(self, record):
         label = record.get_status_display()

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.http import (
     FileResponse,
     Http404,
@@ -27,6 +26,7 @@ from .export import export_csv_lines, export_job_create
 from .filters import ContactFilter
 from .forms import DeleteAllForm, GroupForm
 from .models import Contact, ContactGroup, ExportJob, JobStatus
+from .selectors import group_counts
 from .tables import ContactTable
 from .tasks import contacts_delete_all_task
 
@@ -108,13 +108,16 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 def group_panel(request: HttpRequest) -> HttpResponse:
     """The groups side panel with member counts, loaded after the page (counts cost a scan)."""
     workspace = request.workspace
-    groups = ContactGroup.objects.for_workspace(workspace).annotate(size=Count("memberships"))
+    sizes, total = group_counts(workspace=workspace)
+    groups = list(ContactGroup.objects.for_workspace(workspace))
+    for group in groups:
+        group.size = sizes.get(group.pk, 0)
     current = request.GET.get("current", "")
     context = {
         "groups": groups,
         "with_counts": True,
         "current_group_id": int(current) if current.isdigit() else None,
-        "total_contacts": Contact.objects.for_workspace(workspace).count(),
+        "total_contacts": total,
     }
     return render(request, "contacts/contact_list.html#group-panel", context)
 

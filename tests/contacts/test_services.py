@@ -336,3 +336,20 @@ def test_filter_search_keeps_list_order_whichever_plan(workspace, monkeypatch, f
     ContactFactory(workspace=workspace, last_name="Jones")
     found = list(ContactFilter({"search": "smith"}, workspace=workspace).qs)
     assert found == [new, old]
+
+
+def test_group_counts_are_cached_for_big_workspaces_and_dropped_on_writes(workspace, monkeypatch):
+    from django.core.cache import cache
+
+    from contacts import selectors
+
+    cache.clear()
+    monkeypatch.setattr(selectors, "BIG_WORKSPACE", 1)
+    group = ContactGroupFactory(workspace=workspace)
+    contact = ContactFactory(workspace=workspace, in_groups=[group])
+    assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 1)
+    ContactFactory(workspace=workspace, in_groups=[group])  # bypasses the services
+    assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 1)  # cached
+    services.group_remove_contacts(group=group, contact_ids=[contact.pk])
+    assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 2)
+    cache.clear()
