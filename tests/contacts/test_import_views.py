@@ -10,7 +10,11 @@ from contacts.importing import import_job_run
 from contacts.models import Contact, ContactGroup, ImportJob, JobStatus
 from tests.factories import ContactGroupFactory
 
-CSV = b"Name,Phone,Email,Appointment Date\nAda Lovelace,(415) 555-0132,ada@example.com,2026-03-15\nBad,xx,,\n"
+CSV = (
+    b"Name,Phone,Email,Appointment Date\n"
+    b"Ada Lovelace,(415) 555-0132,ada@example.com,2026-03-15\n"
+    b"Bad,xx,,\n"
+)
 
 
 def _upload(client, data=CSV, name="people.csv"):
@@ -174,9 +178,8 @@ def test_api_group_import_returns_job_and_status(api_client, workspace):
     assert body["status"] == "pending" and body["contact_group_id"] == group.pk
     import_job_run(job_id=body["id"])
     status = api_client.get(f"/api/v1/imports/{body['id']}").json()
-    assert {k: status[k] for k in ("status", "total_rows", "created", "updated", "duplicates", "invalid")} == {
-        "status": "completed", "total_rows": 2, "created": 1, "updated": 0, "duplicates": 0, "invalid": 1,
-    }  # fmt: skip
+    names = ("status", "total_rows", "created", "updated", "duplicates", "invalid")
+    assert [status[k] for k in names] == ["completed", 2, 1, 0, 0, 1]
     assert status["errors"] == [{"row": 3, "error": "“xx” is not a phone number."}]
     assert Contact.objects.get().metadata == {}
 

@@ -1,4 +1,6 @@
-"""The whole import wizard in Chromium: upload -> map -> preview -> confirm -> progress -> summary."""
+"""The whole import wizard in Chromium: upload, map, preview, confirm, progress, summary."""
+
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -72,7 +74,7 @@ def test_import_wizard_end_to_end(logged_in_page, eager_celery, tmp_path, make_f
     expect(page.locator("#count-created")).to_have_text("2")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download skipped rows (CSV)").click()
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == "Full Name,Mobile,E-mail,Appointment Date,Notes,error"
     assert "Broken Row" in text
 

@@ -1,0 +1,71 @@
+"""Row validation (I3): the import's fast phone path agrees with contacts.phones exactly."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contacts.importing.mapping import mapping_plan
+from contacts.importing.validation import RowCleaner, RowInvalid
+from contacts.phones import InvalidPhone, normalize_phone, phone_info
+
+FORMATS = [
+    "({a}) {e}-{l}",
+    "{a}-{e}-{l}",
+    "{a}.{e}.{l}",
+    "+1 {a} {e} {l}",
+    "1-{a}-{e}-{l}",
+    "{a}{e}{l}",
+    "+1{a}{e}{l}",
+]
+
+
+def _cleaner(region="US"):
+    return RowCleaner(
+        mapping_plan({"Phone": "phone", "Email": "email"}, ["Phone", "Email"]), region
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    area=st.integers(100, 999),
+    exchange=st.integers(0, 999),
+    line=st.integers(0, 9999),
+    fmt=st.sampled_from(FORMATS),
+    region=st.sampled_from(["US", "CA", "GB"]),
+)
+def test_phone_fast_path_matches_normalize_phone(area, exchange, line, fmt, region):
+    raw = fmt.format(a=f"{area:03d}", e=f"{exchange:03d}", l=f"{line:04d}")
+    try:
+        expected = normalize_phone(raw, region)
+    except InvalidPhone as exc:
+        with pytest.raises(RowInvalid) as caught:
+            _cleaner(region).phone(raw)
+        assert str(caught.value) == str(exc)
+        return
+    e164, tz, carrier, line_type = _cleaner(region).phone(raw)
+    info = phone_info(expected)
+    assert (e164, tz, carrier, line_type) == (expected, info.timezone, info.carrier, info.line_type)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("020 7946 0018", "GB", "+442079460018"),
+        ("0044 20 7946 0018", "US", "+442079460018"),
+        ("tel:+1-415-555-0132", "US", "+14155550132"),
+        ("(604) 555-0199", "US", "+16045550199"),  # Canada, via the +1 fallback
+    ],
+)
+def test_phone_general_path(raw, region, expected):
+    assert _cleaner(region).phone(raw)[0] == expected
+
+
+def test_clean_row_rules():
+    cleaner = _cleaner()
+    assert cleaner.clean(["", "ANN@Example.COM"])["email"] == "ann@example.com"
+    with pytest.raises(RowInvalid, match="neither"):
+        cleaner.clean(["", ""])
+    with pytest.raises(RowInvalid, match="not a valid email"):
+        cleaner.clean(["+14155550132", "ann@"])  # one bad method spoils the row
+    with pytest.raises(RowInvalid, match="not a phone number"):
+        cleaner.clean(["call me", "ann@example.com"])
