@@ -48,8 +48,13 @@ class Campaign(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
+    # SET_NULL: deleting a group keeps the campaigns sent to it and their results.
     group = models.ForeignKey(
-        "contacts.ContactGroup", on_delete=models.PROTECT, related_name="campaigns"
+        "contacts.ContactGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
     )
     agent = models.ForeignKey(
         Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"

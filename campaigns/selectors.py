@@ -30,7 +30,10 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
     replied = messages.filter(replied_at__isnull=False).count()
     total_messages = sum(counts.values())
     not_started = run is None and not campaign.runs.exists()
-    total = campaign.group.memberships.count() if not_started else total_messages
+    if not_started:
+        total = campaign.group.memberships.count() if campaign.group_id else 0
+    else:
+        total = total_messages
     sent = sum(counts.get(s, 0) for s in SENT_OR_BETTER)
     delivered = sum(counts.get(s, 0) for s in DELIVERED)
     failed = counts.get(S.FAILED, 0) + counts.get(S.UNDELIVERED, 0)
@@ -135,7 +138,7 @@ def campaign_runs(*, campaign: Campaign) -> list[dict]:
 def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:
     """Before launch: who will be skipped, who lacks a variable, who waits for quiet hours."""
     group = campaign.group
-    members = Contact.objects.filter(memberships__group=group)
+    members = Contact.objects.filter(memberships__group=group) if group else Contact.objects.none()
     total = members.count()
     opted_out = members.filter(status=Contact.Status.OPTED_OUT).count()
     field = "email" if campaign.channel == "email" else "phone"

@@ -234,6 +234,8 @@ def campaign_launch(*, campaign: Campaign) -> Campaign:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.state != Campaign.State.DRAFT:
             raise StateError(f"A {campaign.get_state_display().lower()} campaign cannot launch.")
+        if campaign.group is None:
+            raise ValidationError({"group": "The campaign's group was deleted: choose another."})
         if not campaign.group.memberships.exists():
             raise ValidationError({"group": f"The group “{campaign.group}” has no contacts."})
         data = {key: _current(campaign, key) for key in CAMPAIGN_FIELDS}

@@ -219,7 +219,11 @@ def campaign_counter(request: HttpRequest) -> HttpResponse:
 @workspace_required
 def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
-    sample = campaign.group.contacts.filter(status="active").order_by("id").first()
+    sample = (
+        campaign.group.contacts.filter(status="active").order_by("id").first()
+        if campaign.group_id
+        else None
+    )
     context = {"campaign": campaign}
     try:
         message = services.campaign_test_send(

@@ -139,3 +139,17 @@ def test_agent_create(client_logged_in):
         reverse("campaigns:agent-new"), {"name": "Ava", "max_call_seconds": "120"}
     )
     assert response.status_code == 302
+
+
+def test_deleting_the_group_keeps_the_campaign_and_its_page(client_logged_in, workspace):
+    from contacts.services import group_delete
+
+    group = make_group(workspace, 1)
+    campaign = make_campaign(workspace, group)
+    group_delete(group=group)
+    campaign.refresh_from_db()
+    assert campaign.group is None
+    page = client_logged_in.get(reverse("campaigns:campaign-detail", args=[campaign.pk]))
+    assert "(deleted group)" in page.content.decode()
+    review = client_logged_in.get(reverse("campaigns:campaign-build", args=[campaign.pk, "review"]))
+    assert review.status_code == 200 and "Choose a contact group" in review.content.decode()

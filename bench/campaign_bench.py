@@ -1,0 +1,227 @@
+"""Campaign engine benchmark on PostgreSQL: fan-out rate, send throughput, peak memory.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench \\
+        .venv/bin/python bench/campaign_bench.py --contacts 1000000 --send 100000
+
+1. Loads N contacts into one group with COPY (not timed).
+2. Fan-out: one run of an SMS campaign to the whole group (rendering, time zones, quiet-hours
+   window, bulk COPY of Message rows), in a child process so its peak RSS is its own.
+   Repeated for N/10 to show memory is flat in N.
+3. Sending: a campaign to the first --send contacts, sent on the console backend by 1 and then
+   2 worker processes, each running the loop the Celery send task runs (claim with
+   SELECT … FOR UPDATE SKIP LOCKED, commit `sending`, call the backend, record outcomes).
+   The console backend's log lines are silenced so the terminal is not what is measured.
+
+The database named in DATABASE_URL is emptied of the benchmark's workspace first; it is
+created and migrated if needed. Not part of the test suite.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("HERALD_SMS_BACKEND", "console")
+SLUG = "campaign-bench"
+
+
+def setup_django():
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("herald.console").setLevel(logging.WARNING)
+    logging.getLogger("herald.outbox").setLevel(logging.ERROR)
+
+
+def ensure_database():
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. …/herald_bench).")
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
+    )
+
+
+def load_contacts(n: int) -> tuple[int, int]:
+    """A fresh workspace with one group of n contacts; returns (workspace id, group id)."""
+    from django.db import connection
+
+    from accounts.models import Workspace
+    from contacts.models import ContactGroup
+
+    Workspace.objects.filter(slug=SLUG).delete()
+    workspace = Workspace.objects.create(name="Campaign bench", slug=SLUG)
+    group = ContactGroup.objects.create(workspace=workspace, name="Everyone")
+    from django.utils import timezone
+
+    created = timezone.now()
+    zones = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", ""]
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        columns = (
+            "workspace_id, first_name, last_name, email, phone, company, timezone, carrier, "
+            "line_type, is_valid, status, opt_out_reason, metadata, created_at, updated_at"
+        )
+        with cursor.cursor.copy(f"COPY contacts_contact ({columns}) FROM STDIN") as copy:
+            for i in range(n):
+                opted = i % 50 == 0
+                copy.write_row(
+                    (
+                        workspace.id, f"First{i}", f"Last{i}", f"c{i}@example.com",
+                        f"+1{201 + i % 700:03d}555{i % 10000:04d}", "Acme", zones[i % 5],
+                        "", "", True, "opted_out" if opted else "active",
+                        "manual" if opted else "", '{"plan": "gold"}', created, created,
+                    )
+                )  # fmt: skip
+        cursor.execute(
+            "INSERT INTO contacts_groupmembership (group_id, contact_id, source, created_at) "
+            "SELECT %s, id, 'import', now() FROM contacts_contact WHERE workspace_id = %s",
+            [group.id, workspace.id],
+        )
+        cursor.execute("ANALYZE contacts_contact; ANALYZE contacts_groupmembership;")
+    print(f"loaded {n:,} contacts in {time.perf_counter() - started:.1f}s")
+    return workspace.id, group.id
+
+
+def make_campaign(workspace_id: int, group_id: int, name: str):
+    from campaigns.models import Campaign
+
+    return Campaign.objects.create(
+        workspace_id=workspace_id,
+        group_id=group_id,
+        name=name,
+        channel="sms",
+        message_template="Hi {{first_name|there}} {{last_name}}, your {{plan}} plan renews soon.",
+        timezone="America/New_York",
+        window_start_hour=0,
+        window_end_hour=24,
+        state="running",
+        next_run_at="2000-01-01T00:00:00Z",
+    )
+
+
+def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
+    setup_django()
+    from messaging import outbox
+
+    campaign = make_campaign(workspace_id, group_id, "Fan-out")
+    (run_id,) = outbox.runs_start_due()
+    started = time.perf_counter()
+    outbox.run_fan_out(run_id=run_id)
+    elapsed = time.perf_counter() - started
+    from campaigns.models import CampaignRun
+
+    run = CampaignRun.objects.get(pk=run_id)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((run.total, run.skipped, elapsed, rss, campaign.id))
+
+
+def send_child(until_empty: bool, queue) -> None:
+    setup_django()
+    from django.conf import settings
+
+    from messaging import outbox
+
+    sent = 0
+    started = time.perf_counter()
+    while ids := outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH):
+        for count in outbox.outbox_send(message_ids=ids).values():
+            sent += count
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((sent, time.perf_counter() - started, rss))
+
+
+def run_child(target, *args):
+    from django.db import connections
+
+    connections.close_all()  # a forked child must not share the parent's connection
+    queue = mp.Queue()
+    process = mp.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def bench_fan_out(n: int) -> dict:
+    workspace_id, group_id = load_contacts(n)
+    total, skipped, elapsed, rss, _ = run_child(fan_out_child, workspace_id, group_id)
+    rate = total / elapsed
+    print(
+        f"fan-out  N={n:>9,}: {total:,} messages ({skipped:,} skipped) in {elapsed:.1f}s = "
+        f"{rate:,.0f} msg/s, peak RSS {rss:.0f} MiB"
+    )
+    return {"n": n, "rate": rate, "rss": rss}
+
+
+def bench_send(count: int, workers: int) -> dict:
+    from django.db import connection, connections
+
+    from accounts.models import Workspace
+    from campaigns.models import Campaign
+    from contacts.models import ContactGroup
+    from messaging import outbox
+
+    workspace = Workspace.objects.get(slug=SLUG)
+    group, _ = ContactGroup.objects.get_or_create(workspace=workspace, name=f"First {count}")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM contacts_groupmembership WHERE group_id = %s", [group.id])
+        cursor.execute(
+            "INSERT INTO contacts_groupmembership (group_id, contact_id, source, created_at) "
+            "SELECT %s, id, 'import', now() FROM contacts_contact "
+            "WHERE workspace_id = %s AND status = 'active' ORDER BY id LIMIT %s",
+            [group.id, workspace.id, count],
+        )
+    Campaign.objects.filter(workspace=workspace).update(state="completed", next_run_at=None)
+    make_campaign(workspace.id, group.id, f"Send x{workers}")
+    for run_id in outbox.runs_start_due():
+        outbox.run_fan_out(run_id=run_id)
+    connections.close_all()
+    queue = mp.Queue()
+    processes = [mp.Process(target=send_child, args=(True, queue)) for _ in range(workers)]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    sent = sum(r[0] for r in results)
+    rss = max(r[2] for r in results)
+    print(
+        f"send     {workers} worker(s): {sent:,} messages in {elapsed:.1f}s = "
+        f"{sent / elapsed:,.0f} msg/s, peak RSS per worker {rss:.0f} MiB"
+    )
+    return {"workers": workers, "rate": sent / elapsed, "rss": rss}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--send", type=int, default=100_000, help="messages in the send test")
+    parser.add_argument("--skip-small", action="store_true", help="skip the N/10 memory check")
+    args = parser.parse_args()
+    ensure_database()
+    setup_django()
+    if not args.skip_small:
+        bench_fan_out(args.contacts // 10)
+    bench_fan_out(args.contacts)
+    for workers in (1, 2):
+        bench_send(args.send, workers)
+
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    main()
