@@ -30,3 +30,36 @@ def import_contacts_task(job_id: int) -> None:
     from .importing import import_job_run
 
     import_job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def contacts_batch_task(
+    workspace_id: int,
+    action: str,
+    filters: dict,
+    source_id: int | None,
+    target_id: int | None,
+    tag: str,
+    actor_id: int | None,
+) -> None:
+    """A batch action over "all N matching" when N is large (C7). Each action is idempotent:
+    a redelivered task re-applies it to whatever still matches."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Workspace
+
+    from .batch import contacts_batch_matching
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    contacts_batch_matching(
+        workspace=workspace,
+        action=action,
+        filters=filters,
+        source_id=source_id,
+        target_id=target_id,
+        tag=tag,
+        actor=actor,
+    )

@@ -22,13 +22,14 @@ from django_tables2.paginators import LazyPaginator
 from accounts.decorators import manager_required, workspace_required
 
 from . import services
+from .batch import contacts_batch, contacts_batch_check, plural
 from .export import export_csv_lines, export_job_create
 from .filters import ContactFilter
 from .forms import DeleteAllForm, GroupForm
 from .models import Contact, ContactGroup, ExportJob, JobStatus
 from .selectors import group_counts
 from .tables import ContactTable
-from .tasks import contacts_delete_all_task
+from .tasks import contacts_batch_task, contacts_delete_all_task
 
 PER_PAGE_CHOICES = (25, 50, 100)
 # Kept out of the filter querystring that travels with the bulk form.
@@ -132,22 +133,17 @@ def contact_count(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/contact_list.html#match-count", {"match_count": count})
 
 
-def _selection(request: HttpRequest, query: QueryDict):
-    """(ids, count) of the chosen contacts: the ticked ones, or every one matching the filters."""
-    workspace = request.workspace
-    if request.POST.get("select_all") == "1":
-        qs = ContactFilter(query, workspace=workspace).qs.order_by()
-        ids = list(qs.values_list("pk", flat=True))
-        return ids, len(ids)
-    raw = request.POST.getlist("ids")
+def _selected_ids(request: HttpRequest) -> list[int]:
+    """The ticked contacts of this workspace (foreign or unknown ids are dropped)."""
     try:
-        wanted = {int(pk) for pk in raw}
+        wanted = {int(pk) for pk in request.POST.getlist("ids")}
     except ValueError:
         raise ValidationError("The selection is not valid; reload the page.") from None
-    ids = list(
-        Contact.objects.for_workspace(workspace).filter(pk__in=wanted).values_list("pk", flat=True)
+    return list(
+        Contact.objects.for_workspace(request.workspace)
+        .filter(pk__in=wanted)
+        .values_list("pk", flat=True)
     )
-    return ids, len(ids)
 
 
 def _require_delete(request: HttpRequest) -> None:
@@ -155,28 +151,47 @@ def _require_delete(request: HttpRequest) -> None:
         raise PermissionDenied("Only owners and admins can delete contacts in this workspace.")
 
 
-def _plural(n: int, word: str = "contact") -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 @workspace_required
 @require_http_methods(["POST"])
 def contacts_bulk(request: HttpRequest) -> HttpResponse:
-    """One batch operation on the selected contacts (C7), then back to the same list."""
+    """One batch operation on the selected contacts (C7), then back to the same list.
+
+    "All N matching" with N above HERALD_EXPORT_SYNC_LIMIT runs in the background.
+    """
     workspace = request.workspace
     query = QueryDict(request.POST.get("query", ""), mutable=True)
     back = f"{reverse('contacts:contact-list')}?{query.urlencode()}"
     action = request.POST.get("action", "")
     source = _group_or_404(workspace, query["group"]) if query.get("group") else None
+    target_id = request.POST.get("target_group") if action in {"copy", "move"} else None
+    target = _group_or_404(workspace, target_id) if target_id else None
+    tag = request.POST.get("tag", "")
     if action == "delete":
         _require_delete(request)
     try:
-        ids, count = _selection(request, query)
+        if action != "export":
+            contacts_batch_check(action=action, source=source, target=target, tag=tag)
+        if request.POST.get("select_all") == "1":
+            qs = ContactFilter(query, workspace=workspace).qs
+            count = qs.count()
+            if count > settings.HERALD_EXPORT_SYNC_LIMIT:
+                return _in_background(request, action, query, source, target, tag, count, back)
+            ids = list(qs.order_by().values_list("pk", flat=True))
+        else:
+            ids = _selected_ids(request)
         if not ids:
             raise ValidationError("Select at least one contact first.")
         if action == "export":
             return _export(request, ids=ids, filters=None)
-        message = _bulk_apply(request, action=action, ids=ids, source=source)
+        message = contacts_batch(
+            workspace=workspace,
+            action=action,
+            contact_ids=ids,
+            source=source,
+            target=target,
+            tag=tag,
+            actor=request.user,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
@@ -184,44 +199,23 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-def _bulk_apply(request: HttpRequest, *, action: str, ids: list[int], source) -> str:
-    workspace = request.workspace
-    post = request.POST
-    if action in {"move", "copy"}:
-        target = _group_or_404(workspace, post.get("target_group") or "x")
-        if action == "copy":
-            n = services.contacts_copy(target=target, contact_ids=ids)
-            return f"{_plural(n)} copied to “{target.name}”."
-        if source is None:
-            raise ValidationError("Open a group first: moving takes contacts out of it.")
-        n = services.contacts_move(source=source, target=target, contact_ids=ids)
-        return f"{_plural(n)} moved from “{source.name}” to “{target.name}”."
-    if action == "remove_from_group":
-        if source is None:
-            raise ValidationError("Open a group first to remove contacts from it.")
-        n = services.group_remove_contacts(group=source, contact_ids=ids)
-        return f"{_plural(n)} removed from “{source.name}” (the contacts themselves are kept)."
-    if action == "delete":
-        n = services.contacts_delete(workspace=workspace, contact_ids=ids)
-        return f"{_plural(n)} deleted."
-    if action in {"add_tag", "remove_tag"}:
-        name = post.get("tag", "").strip()
-        if not name:
-            raise ValidationError("Type the tag to add or remove.")
-        if action == "add_tag":
-            n = services.contacts_add_tag(workspace=workspace, contact_ids=ids, name=name)
-            return f"Tag “{name}” added to {_plural(n)}."
-        n = services.contacts_remove_tag(workspace=workspace, contact_ids=ids, name=name)
-        return f"Tag “{name}” removed from {_plural(n)}."
-    if action == "opt_out":
-        n = services.contacts_opt_out(
-            workspace=workspace,
-            contact_ids=ids,
-            reason=Contact.OptOutReason.MANUAL,
-            actor=request.user,
-        )
-        return f"{_plural(n)} opted out (already opted-out contacts are unchanged)."
-    raise ValidationError("Choose an action.")
+def _in_background(request, action, query, source, target, tag, count, back) -> HttpResponse:
+    filters = query.dict()
+    if action == "export":
+        return _export(request, ids=None, filters=filters)
+    contacts_batch_task.delay_on_commit(
+        request.workspace.pk,
+        action,
+        filters,
+        source.pk if source else None,
+        target.pk if target else None,
+        tag,
+        request.user.pk,
+    )
+    messages.success(
+        request, f"Working on {plural(count)} in the background: reload in a moment to see it."
+    )
+    return redirect(back)
 
 
 def _export(request: HttpRequest, *, ids: list[int] | None, filters: dict | None):
@@ -237,7 +231,7 @@ def _export(request: HttpRequest, *, ids: list[int] | None, filters: dict | None
         job = export_job_create(
             workspace=workspace, filters=filters or {}, contact_ids=ids, created_by=request.user
         )
-        messages.info(request, f"Exporting {_plural(count)} in the background.")
+        messages.info(request, f"Exporting {plural(count)} in the background.")
         return redirect("contacts:export-detail", job.pk)
     response = StreamingHttpResponse(export_csv_lines(qs), content_type="text/csv; charset=utf-8")
     stamp = now().strftime("%Y%m%d-%H%M")
@@ -339,10 +333,10 @@ def contacts_delete_all(request: HttpRequest) -> HttpResponse:
     count = Contact.objects.for_workspace(request.workspace).count()
     if count > settings.HERALD_EXPORT_SYNC_LIMIT:
         contacts_delete_all_task.delay_on_commit(request.workspace.pk)
-        messages.success(request, f"Deleting {_plural(count)} in the background.")
+        messages.success(request, f"Deleting {plural(count)} in the background.")
     else:
         services.contacts_delete_all(workspace=request.workspace)
-        messages.success(request, f"{_plural(count)} deleted.")
+        messages.success(request, f"{plural(count)} deleted.")
     return redirect("contacts:contact-list")
 
 

@@ -473,3 +473,39 @@ def test_group_detail_redirects_to_the_filtered_list(client_logged_in, group):
 def test_anonymous_is_sent_to_login():
     response = Client().get(LIST)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_bulk_over_all_matching_runs_in_background_when_large(
+    client_logged_in, workspace, group, user, settings, monkeypatch
+):
+    from contacts.tasks import contacts_batch_task
+
+    settings.HERALD_EXPORT_SYNC_LIMIT = 2
+    monkeypatch.setattr(
+        "contacts.views.contacts_batch_task.delay_on_commit",
+        lambda *args: queued.append(args),
+    )
+    queued = []
+    members = ContactFactory.create_batch(3, workspace=workspace, in_groups=[group])
+    response = _bulk(client_logged_in, action="opt_out", select_all="1", query=f"group={group.pk}")
+    assert "in the background" in str(list(response.wsgi_request._messages)[0])
+    assert not Contact.objects.filter(status="opted_out").exists()
+    assert queued == [
+        (workspace.pk, "opt_out", {"group": str(group.pk)}, group.pk, None, "", user.pk)
+    ]
+    contacts_batch_task(*queued[0])
+    contacts_batch_task(*queued[0])  # redelivered: no second opt-out event
+    assert set(Contact.objects.filter(status="opted_out")) == set(members)
+    assert ContactEvent.objects.filter(kind="opted_out").count() == 3
+
+
+def test_bulk_checks_the_request_before_any_work(client_logged_in, workspace):
+    contact = ContactFactory(workspace=workspace)
+    for data, text in [
+        ({"action": "add_tag", "tag": " "}, "Type the tag"),
+        ({"action": "copy"}, "Choose the group"),
+        ({"action": "explode"}, "Choose an action"),
+    ]:
+        response = _bulk(client_logged_in, ids=[contact.pk], **data)
+        assert text in str(list(response.wsgi_request._messages)[0])
+    assert not contact.tags.exists() and not contact.groups.exists()
