@@ -243,6 +243,7 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         "columns": columns,
         "meta_keys": meta_keys,
         "labels": FIELDS,
+        "span": len(columns) + len(meta_keys),
     }
     return render(request, "contacts/imports/preview.html", context)
 
