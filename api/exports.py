@@ -12,11 +12,9 @@ from contacts.models import Contact, ExportJob, JobStatus
 
 from .contacts import ContactFilters, contact_filter_data, contact_queryset
 from .errors import require_ids
-from .schemas import ErrorOut, Id, IdList
+from .schemas import ERRORS, ErrorOut, Id, IdList
 
 router = Router(tags=["exports"])
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 class ExportIn(ContactFilters):

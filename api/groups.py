@@ -25,6 +25,7 @@ from contacts.services import (
 from .errors import require_ids
 from .exports import ExportOut, export_out
 from .schemas import (
+    ERRORS,
     ContactIdsIn,
     CountOut,
     ErrorOut,
@@ -39,8 +40,6 @@ from .schemas import (
 )
 
 router = Router(tags=["contact groups"])
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 def groups_of(request):

@@ -157,7 +157,10 @@ def test_openapi_schema_loads_and_documents_every_endpoint(client):
         for method in methods:
             operation = paths[path][method]
             assert operation["security"], (path, method)
-            assert {"401", "404", "422"} <= set(operation["responses"]), (path, method)
+            assert {"401", "404", "413", "422", "429"} <= set(operation["responses"]), (
+                path,
+                method,
+            )
     assert schema["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
     assert "requestBody" in paths["/api/v1/campaigns/contact-groups/{group_id}/move"]["post"]
     assert "409" in paths["/api/v1/campaigns/contact-groups"]["post"]["responses"]

@@ -304,3 +304,18 @@ def test_contact_list_unknown_group_is_404(api_client, workspace):
 
     assert response.status_code == 404
     assert "group_id" in response.json()["errors"]
+
+
+def test_contact_list_count_by_group_counts_members_only(api_client, workspace, settings):
+    settings.HERALD_API_COUNT_CAP = 2
+    group = ContactGroupFactory(workspace=workspace)
+    members = [ContactFactory(workspace=workspace, in_groups=[group]) for _ in range(2)]
+    ContactFactory(workspace=workspace)
+
+    exact = api_client.get(URL, {"group_id": group.pk}).json()
+    ContactFactory(workspace=workspace, in_groups=[group])
+    capped = api_client.get(URL, {"group_id": group.pk}).json()
+
+    assert (exact["count"], exact["count_capped"]) == (2, False)
+    assert sorted(item["id"] for item in exact["items"]) == sorted(m.pk for m in members)
+    assert (capped["count"], capped["count_capped"]) == (2, True)
