@@ -17,7 +17,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.timezone import now
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
 from accounts.decorators import manager_required, workspace_required
 
@@ -28,7 +27,7 @@ from .filters import ContactFilter
 from .forms import DeleteAllForm, GroupForm
 from .models import Contact, ContactGroup, ExportJob, JobStatus
 from .selectors import group_counts
-from .tables import ContactTable
+from .tables import ContactTable, DeepPageLazyPaginator
 from .tasks import contacts_batch_task, contacts_delete_all_task
 
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -78,7 +77,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     table = ContactTable(contact_filter.qs.prefetch_related("tags"))
     per_page = _per_page(request)
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": per_page}
+        request, paginate={"paginator_class": DeepPageLazyPaginator, "per_page": per_page}
     ).configure(table)
     query = _filter_query(request.GET)
     filtered = any(v for k, v in query.items() if k != "group")
@@ -127,9 +126,15 @@ def group_panel(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def contact_count(request: HttpRequest) -> HttpResponse:
     """How many contacts match the filters: asked for by "select all matching", not per page."""
-    if request.GET.get("group"):
-        _group_or_404(request.workspace, request.GET["group"])
-    count = ContactFilter(request.GET, workspace=request.workspace).qs.count()
+    group = (
+        _group_or_404(request.workspace, request.GET["group"]) if request.GET.get("group") else None
+    )
+    filters = {k: v for k, v in _filter_query(request.GET).items() if v and k != "group"}
+    if not filters:  # the whole workspace or one group: counted from the (cached) group counts
+        sizes, total = group_counts(workspace=request.workspace)
+        count = sizes.get(group.pk, 0) if group else total
+    else:
+        count = ContactFilter(request.GET, workspace=request.workspace).qs.count()
     return render(request, "contacts/contact_list.html#match-count", {"match_count": count})
 
 

@@ -45,7 +45,11 @@ def test_list_search_and_filters(client_logged_in, workspace, group):
     assert "Zed" in html and "Yak" not in html and "Remove from this group" in html
 
 
-def test_list_sorts_and_paginates_without_counting(client_logged_in, workspace):
+@pytest.mark.parametrize("deep", [1000, 0])
+def test_list_sorts_and_paginates_without_counting(client_logged_in, workspace, deep, monkeypatch):
+    from contacts.tables import DeepPageLazyPaginator
+
+    monkeypatch.setattr(DeepPageLazyPaginator, "deep", deep)  # 0: every page reads ids first
     for i in range(30):
         ContactFactory(workspace=workspace, first_name=f"N{i:02d}", last_name=f"L{i:02d}")
     html = client_logged_in.get(LIST, {"sort": "name"}, **HTMX).content.decode()
@@ -74,10 +78,16 @@ def test_group_panel_counts_members(client_logged_in, workspace, group, other_wo
 
 
 def test_count_for_select_all_matching(client_logged_in, workspace, group):
-    ContactFactory.create_batch(3, workspace=workspace, in_groups=[group])
+    members = ContactFactory.create_batch(3, workspace=workspace, in_groups=[group])
     ContactFactory(workspace=workspace)
     response = client_logged_in.get(reverse("contacts:contact-count"), {"group": group.pk})
     assert response.content.decode().strip() == '<span id="match-count">3</span>'
+    response = client_logged_in.get(reverse("contacts:contact-count"))
+    assert response.content.decode().strip() == '<span id="match-count">4</span>'
+    response = client_logged_in.get(
+        reverse("contacts:contact-count"), {"group": group.pk, "search": members[0].email}
+    )
+    assert response.content.decode().strip() == '<span id="match-count">1</span>'
 
 
 def test_xss_in_contact_values_is_escaped_in_list_and_detail(client_logged_in, workspace):
