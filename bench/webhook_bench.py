@@ -163,6 +163,34 @@ async def load(requests: list[bytes], port: int, concurrency: int):
     return time.perf_counter() - started, latencies, statuses
 
 
+def _cpu_seconds(pids) -> float:
+    """User + system CPU of these processes so far (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _backends() -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def wait_for(port: int, timeout: float = 20.0) -> None:
     import socket
 
@@ -180,6 +208,7 @@ def main() -> None:
     parser.add_argument("--callbacks", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--port", type=int, default=8199)
     args = parser.parse_args()
@@ -190,11 +219,22 @@ def main() -> None:
     warmup = signed_requests(sids[:200], args.port)
     gunicorn = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "config.wsgi",
-            "--bind", f"127.0.0.1:{args.port}",
-            "--workers", str(args.workers),
-            "--worker-class", "gthread", "--threads", str(args.threads),
-            "--keep-alive", "30", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env={**os.environ, **env},
@@ -202,7 +242,17 @@ def main() -> None:
     try:
         wait_for(args.port)
         asyncio.run(load(warmup, args.port, args.concurrency))  # the same sids again later: no-ops
+        workers, backends = _children(gunicorn.pid), _backends()
+        cpu_app, cpu_db, cpu_gen = (
+            _cpu_seconds(workers),
+            _cpu_seconds(backends),
+            time.process_time(),
+        )
+        load_before = os.getloadavg()[0]
         elapsed, latencies, statuses = asyncio.run(load(requests, args.port, args.concurrency))
+        cpu_app = _cpu_seconds(workers) - cpu_app
+        cpu_db = _cpu_seconds(backends) - cpu_db
+        cpu_gen = time.process_time() - cpu_gen
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
@@ -218,6 +268,15 @@ def main() -> None:
     print(
         f"latency ms:  p50 {statistics.median(ms):.1f}  p90 {ms[int(len(ms) * 0.9)]:.1f}"
         f"  p99 {ms[int(len(ms) * 0.99)]:.1f}  max {ms[-1]:.1f}"
+    )
+    n = len(latencies)
+    per = [1000 * cpu / n for cpu in (cpu_app, cpu_db, cpu_gen)]
+    print(
+        f"cpu ms/req:  gunicorn {per[0]:.2f}  postgres {per[1]:.2f}  load generator {per[2]:.2f}"
+        f"  (machine load average {load_before:.1f} on {os.cpu_count()} cores at the start)"
+    )
+    print(
+        f"capacity:    ~{os.cpu_count() * 1000 / sum(per):,.0f} requests/s if the cores were ours"
     )
     print(f"landed:      {landed}/{len(sids)} messages delivered in the database")
     ok = landed == len(sids) and statuses == {200: len(sids)}
