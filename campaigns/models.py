@@ -105,6 +105,28 @@ class Campaign(models.Model):
     def is_recurring(self) -> bool:
         return bool(self.recurrence)
 
+    @property
+    def schedule_label(self) -> str:
+        """ "On launch", "2026-05-01 09:00 Europe/Paris", "Weekly on Monday, Friday at 09:00 …"."""
+        if self.scheduled_at is None:
+            return "On launch"
+        from campaigns import scheduling
+
+        local = self.timezone == CONTACT_LOCAL
+        wall = scheduling.to_wall(self.scheduled_at, "UTC" if local else self.timezone)
+        zone = "each contact's local time" if local else self.timezone
+        if not self.recurrence:
+            return f"{wall:%Y-%m-%d %H:%M} {zone}"
+        frequency = self.recurrence.get("frequency", "")
+        if frequency == "weekly":
+            what = "Weekly on " + ", ".join(self.recurrence.get("days") or [])
+        elif frequency == "monthly":
+            what = f"Monthly on day {self.recurrence.get('day_of_month')}"
+        else:
+            what = "Daily"
+        until = f", until {self.recurrence['until']}" if self.recurrence.get("until") else ""
+        return f"{what} at {wall:%H:%M} {zone}{until}"
+
 
 class CampaignRun(models.Model):
     """One execution of a campaign: a one-off campaign has one, a recurring one one per date."""

@@ -50,7 +50,8 @@ def zone(name: str) -> ZoneInfo:
 
 @lru_cache(maxsize=1)
 def zone_names() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+    return ["UTC", *zones]
 
 
 def is_valid_zone(name: str) -> bool:

@@ -153,3 +153,22 @@ def test_deleting_the_group_keeps_the_campaign_and_its_page(client_logged_in, wo
     assert "(deleted group)" in page.content.decode()
     review = client_logged_in.get(reverse("campaigns:campaign-build", args=[campaign.pk, "review"]))
     assert review.status_code == 200 and "Choose a contact group" in review.content.decode()
+
+
+def test_schedule_label_describes_each_kind(workspace):
+    from datetime import UTC, datetime
+
+    group = make_group(workspace, 1)
+    assert make_campaign(workspace, group).schedule_label == "On launch"
+    at = datetime(2026, 5, 1, 13, tzinfo=UTC)
+    once = make_campaign(workspace, group, scheduled_at=at)
+    assert once.schedule_label == "2026-05-01 09:00 America/New_York"
+    weekly = make_campaign(
+        workspace,
+        group,
+        scheduled_at=at,
+        recurrence={"frequency": "weekly", "days": ["Monday", "Friday"], "until": "2026-06-01"},
+    )
+    assert weekly.schedule_label == (
+        "Weekly on Monday, Friday at 09:00 America/New_York, until 2026-06-01"
+    )
