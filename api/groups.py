@@ -18,6 +18,7 @@ from contacts.services import (
     contacts_copy,
     contacts_move,
     group_create,
+    group_delete,
     group_remove_contacts,
     group_update,
 )
@@ -115,9 +116,9 @@ def group_patch(request, group_id: Id, payload: GroupPatch):
 
 
 @router.delete("/{group_id}", response={204: None, **ERRORS}, summary="Delete a group")
-def group_delete(request, group_id: Id):
+def group_remove(request, group_id: Id):
     """Deletes the group and its memberships; the contacts stay in the workspace."""
-    get_group(request, group_id).delete()
+    group_delete(group=get_group(request, group_id))
     return Status(204, None)
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from contacts.api_services import group_contacts_upsert
-from contacts.models import Contact, GroupMembership, Tag
+from contacts.models import Contact, ContactEvent, GroupMembership, Tag
 from tests.factories import ContactFactory, ContactGroupFactory
 
 
@@ -132,3 +132,53 @@ def test_upsert_counts_add_up_to_the_batch(workspace, group, existing):
 
     assert result.created + result.updated + result.duplicates + result.invalid == len(items)
     assert other_group.memberships.count() == 2
+
+
+def test_upsert_new_contacts_get_tags_events_and_derived_fields(workspace, group):
+    Tag.objects.create(workspace=workspace, name="vip")
+
+    result = group_contacts_upsert(
+        group=group,
+        items=[
+            {"phone": "(415) 555-0100", "tags": ["vip", "new"]},
+            {"email": "b@example.com", "tags": ["new"], "timezone": "Europe/Paris"},
+        ],
+    )
+
+    first, second = (Contact.objects.get(pk=pk) for pk in result.contact_ids)
+    assert first.phone == "+14155550100"
+    assert first.timezone == "America/Los_Angeles" and first.line_type
+    assert second.timezone == "Europe/Paris"
+    assert sorted(first.tags.values_list("name", flat=True)) == ["new", "vip"]
+    assert list(second.tags.values_list("name", flat=True)) == ["new"]
+    assert Tag.objects.filter(workspace=workspace).count() == 2
+    events = ContactEvent.objects.filter(kind="created", detail="api")
+    assert sorted(events.values_list("contact_id", flat=True)) == sorted(result.contact_ids)
+
+
+def test_upsert_update_merges_into_a_contact_new_in_the_batch(workspace, group):
+    result = group_contacts_upsert(
+        group=group,
+        items=[
+            {"email": "a@example.com", "metadata": {"x": 1}, "tags": ["one"]},
+            {"email": "a@example.com", "first_name": "Ann", "metadata": {"y": 2}, "tags": ["two"]},
+        ],
+        duplicate_strategy="update",
+    )
+
+    contact = Contact.objects.get()
+    assert result.contact_ids == [contact.pk, contact.pk]
+    assert contact.first_name == "Ann"
+    assert contact.metadata == {"x": 1, "y": 2}
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["one", "two"]
+
+
+def test_upsert_uses_a_few_queries_per_batch_not_per_contact(
+    workspace, group, django_assert_max_num_queries
+):
+    items = [{"email": f"n{n}@example.com", "tags": ["t"]} for n in range(50)]
+
+    with django_assert_max_num_queries(20):
+        result = group_contacts_upsert(group=group, items=items)
+
+    assert result.created == 50
