@@ -188,6 +188,7 @@ class _FanoutPlan:
     needs_zone: bool
     agent_name: str
     sender_id: int | None
+    needs_metadata: bool
     send_after_by_zone: dict = field(default_factory=dict)
 
     def send_after(self, recipient_tz: str) -> datetime:
@@ -230,6 +231,11 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
         needs_zone=contact_local or (in_recipient and not window.is_always_open),
         agent_name=campaign.agent.name if campaign.agent_id else "",
         sender_id=campaign.sender_id,
+        needs_metadata=any(
+            v.name not in templating.BUILTIN
+            for t in (_body_template(campaign), campaign.subject, campaign.html_template)
+            for v in templating.variables(t)
+        ),
     )
 
 
@@ -343,8 +349,12 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
                 group_id=plan.campaign.group_id, contact_id__gt=run.fanout_cursor
             )
             .order_by("contact_id")
-            .values_list(*CONTACT_COLUMNS)[:batch]
+            .values_list(*(CONTACT_COLUMNS if plan.needs_metadata else CONTACT_COLUMNS[:-1]))[
+                :batch
+            ]
         )
+        if not plan.needs_metadata:  # metadata is only read when a template uses it
+            rows = [(*row, None) for row in rows]
         if not rows:
             run.state = CampaignRun.State.RUNNING
             run.save(update_fields=["state"])
