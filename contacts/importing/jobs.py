@@ -10,6 +10,8 @@ so after a crash the job resumes at the first unwritten batch and nothing is wri
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -375,14 +377,57 @@ def _run(job: ImportJob) -> None:
         )  # fmt: skip
         rows = islice(table.rows, job.rows_done, None)  # resume after the committed batches
         size = _batch_size()
-        while batch := list(islice(rows, size)):
-            _write_batch(job, writer, batch)
+        batches = (
+            (len(batch), *writer.clean(batch))
+            for batch in iter(lambda: list(islice(rows, size)), [])
+        )
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            _write_pipelined(job, writer, batches)
+        else:
+            for count, valid, invalid in batches:
+                _write_batch(job, writer, count, valid, invalid)
 
 
-def _write_batch(job: ImportJob, writer: ContactWriter, batch) -> None:
+def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:
+    """Clean the next batch here while a second thread (own connection) writes this one.
+
+    Reading and validating is Python; writing is mostly waiting on PostgreSQL: overlapping
+    them uses both cores. Batches are still written one at a time, in order, each in its
+    own transaction with the job's progress.
+    """
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def write_all() -> None:
+        try:
+            while (item := pending.get()) is not None:
+                if failure:
+                    continue  # keep draining so the reader never blocks
+                try:
+                    _write_batch(job, writer, *item)
+                except BaseException as exc:
+                    failure.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=write_all, name=f"import-{job.pk}-writer", daemon=True)
+    thread.start()
+    try:
+        for item in batches:
+            if failure:
+                break
+            pending.put(item)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _write_batch(job: ImportJob, writer: ContactWriter, count: int, valid, invalid) -> None:
     with transaction.atomic():
-        result = writer.write(batch)
-        job.rows_done += len(batch)
+        result = writer.write_clean(valid, invalid)
+        job.rows_done += count
         job.created += result.created
         job.updated += result.updated
         job.duplicates += result.duplicates

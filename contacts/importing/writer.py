@@ -85,7 +85,10 @@ class ContactWriter:
         return valid, invalid
 
     def write(self, rows: list[Row]) -> BatchResult:
-        valid, invalid = self.clean(rows)
+        return self.write_clean(*self.clean(rows))
+
+    def write_clean(self, valid, invalid) -> BatchResult:
+        """The database half of a batch (clean() is pure and can run elsewhere)."""
         result = BatchResult(invalid=invalid)
         new: list[_Pending] = []
         matched_existing: dict[int, Contact] = {}
@@ -139,7 +142,7 @@ class ContactWriter:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"SELECT id, phone, email FROM {Contact._meta.db_table} WHERE workspace_id = %s"
-                    " AND (phone = ANY(%s) OR email = ANY(%s)) ORDER BY id",
+                    " AND (phone = ANY(%s::text[]) OR email = ANY(%s::text[])) ORDER BY id",
                     [self.workspace.pk, list(phones), list(emails)],
                 )
                 found = [_Ref(*row) for row in cursor.fetchall()]
@@ -232,7 +235,7 @@ class ContactWriter:
                 with connection.cursor() as cursor:
                     cursor.execute(
                         f"SELECT contact_id FROM {GroupMembership._meta.db_table}"
-                        " WHERE group_id = %s AND contact_id = ANY(%s)",
+                        " WHERE group_id = %s AND contact_id = ANY(%s::bigint[])",
                         [self.group.pk, list(matched)],
                     )
                     already = {row[0] for row in cursor.fetchall()}

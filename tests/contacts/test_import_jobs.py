@@ -361,3 +361,45 @@ def test_import_contacts_command_with_mapping_and_no_header(workspace, tmp_path,
     )
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["created"] == 2
     assert set(Contact.objects.values_list("first_name", flat=True)) == {"Ann", "Bob"}
+
+
+def test_import_pipelined_writer_failure_keeps_whole_batches(
+    transactional_db, settings, monkeypatch
+):
+    """Outside a transaction (as in a worker) batches are written by a second thread."""
+    from tests.factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory()
+    settings.HERALD_IMPORT_BATCH_SIZE = 10
+    lines = ["Phone,Email"] + [f"+1415555{1000 + i},p{i}@example.com" for i in range(35)]
+    job = _job(workspace, "\n".join(lines), duplicate_strategy="create")
+    real_insert = writer_module.ContactWriter._insert
+    calls = {"n": 0, "threads": set()}
+
+    def crash_on_third_batch(self, new):
+        import threading
+
+        calls["n"] += 1
+        calls["threads"].add(threading.current_thread().name)
+        real_insert(self, new)
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writer_module.ContactWriter, "_insert", crash_on_third_batch)
+    job = import_job_run(job_id=job.pk)
+    assert calls["threads"] == {f"import-{job.pk}-writer"}
+    assert job.status == JobStatus.FAILED
+    job.refresh_from_db()
+    assert (job.rows_done, job.created) == (20, 20)
+    assert Contact.objects.filter(workspace=workspace).count() == 20
+    monkeypatch.setattr(writer_module.ContactWriter, "_insert", real_insert)
+    from contacts.tasks import import_contacts_task
+
+    queued = []
+    monkeypatch.setattr(import_contacts_task, "delay_on_commit", queued.append)
+    import_job_resume(job=job)
+    assert queued == [job.pk]
+    import_contacts_task(job.pk)  # what the worker runs
+    job.refresh_from_db()
+    assert (job.status, job.created) == (JobStatus.COMPLETED, 35)
+    assert Contact.objects.filter(workspace=workspace).count() == 35
