@@ -180,3 +180,27 @@ def test_inbound_custom_responder_is_used(client, settings, sender, contact):
     settings.HERALD_RESPONDER = "tests.messaging.test_webhook_inbound.EchoResponder"
     _send(client, "anything")
     assert Message.objects.get(status="queued").body == "echo: anything"
+
+
+def test_inbound_database_down_is_503(client, sender, monkeypatch):
+    from django.db import OperationalError
+
+    def broken(**kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr("messaging.webhooks.inbound_receive", broken)
+    response = _send(client, "hello")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+
+
+def test_inbound_huge_body_is_413(client, sender, contact):
+    response = _send(client, "x" * 70_000)
+    assert response.status_code == 413
+    assert InboundMessage.objects.count() == 0
+
+
+def test_inbound_reply_text_is_escaped_in_twiml(client, sender, contact, settings):
+    settings.HERALD_HELP_REPLY = "Call <us> & co"
+    response = _send(client, "HELP")
+    assert b"<Message>Call &lt;us&gt; &amp; co</Message>" in response.content
