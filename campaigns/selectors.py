@@ -165,6 +165,7 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
     )[:scan_limit]
     agent_name = campaign.agent.name if campaign.agent_id else ""
     zone_cache: dict[str, bool] = {}
+    first_wall = _first_run_wall(campaign, now)
     for first, last, email, phone, company, metadata, tz in rows.iterator(chunk_size=2000):
         if missing:
             context = templating.contact_context(
@@ -179,10 +180,10 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
             for name in missing:
                 if not str(context.get(name) or ""):
                     missing[name] += 1
-        if not window.is_always_open and campaign.scheduled_at is None:
+        if not window.is_always_open:
             zone = _window_zone(campaign, quiet, tz, phone)
             if zone not in zone_cache:
-                zone_cache[zone] = not scheduling.is_open(now, window, zone)
+                zone_cache[zone] = _waits(campaign, window, quiet, zone, first_wall, now)
             waiting += zone_cache[zone]
     previews = []
     for contact in sendable.order_by("id")[:sample]:
@@ -216,6 +217,29 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
         "previews": previews,
         "scanned_all": total <= scan_limit,
     }
+
+
+def _first_run_wall(campaign: Campaign, now: datetime) -> datetime | None:
+    """The wall time of the first run (None: on launch)."""
+    from messaging.outbox import campaign_first_wall
+
+    first = campaign_first_wall(campaign)
+    if first is None or not campaign.recurrence:
+        return first
+    return scheduling.next_occurrence_wall(campaign.recurrence, first, None, inclusive=True)
+
+
+def _waits(campaign, window, quiet: bool, zone: str, wall, now: datetime) -> bool:
+    """Whether a recipient in `zone` would wait for the window at the first run."""
+    common = {
+        "wall": wall,
+        "campaign_tz": campaign.timezone,
+        "recipient_tz": zone,
+        "window_in_recipient_zone": quiet,
+        "not_before": now,
+    }
+    opened = scheduling.send_after_for(window=window, **common)
+    return opened > scheduling.send_after_for(window=scheduling.ALWAYS, **common)
 
 
 def _window_zone(campaign: Campaign, quiet: bool, tz: str, phone: str) -> str:

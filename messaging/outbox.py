@@ -775,6 +775,24 @@ def _campaign_settle(campaign_id: int, now: datetime) -> None:
     campaign.filter(next_run_at__isnull=False).update(state=Campaign.State.SCHEDULED)
 
 
+def run_fail(*, run_id: int, reason: str) -> None:
+    """A run that cannot go on: it and its campaign become Failed, with the reason (K7).
+
+    Messages already queued for it are skipped so nothing half-prepared is sent.
+    """
+    now = _now()
+    with transaction.atomic():
+        CampaignRun.objects.filter(id=run_id).update(
+            state=CampaignRun.State.FAILED, error=reason[:2000], completed_at=now
+        )
+        Message.objects.filter(run_id=run_id, status=S.QUEUED).update(
+            status=S.SKIPPED, skip_reason=Message.SkipReason.CAMPAIGN_STOPPED, updated_at=now
+        )
+        Campaign.objects.filter(runs__id=run_id).update(
+            state=Campaign.State.FAILED, failure_reason=reason[:2000], completed_at=now
+        )
+
+
 @contextmanager
 def tick_lock():
     """One tick at a time across all workers (PostgreSQL advisory lock); yields False if busy."""
@@ -809,7 +827,11 @@ def tick(*, dispatch=None, fanout_budget: float = 10.0, send_inline: bool = Fals
             state__in=[CampaignRun.State.PENDING, CampaignRun.State.FANNING_OUT], paused=False
         ).values_list("id", flat=True)
         for run_id in list(fanning):
-            run_fan_out(run_id=run_id, time_budget=None if send_inline else fanout_budget)
+            try:
+                run_fan_out(run_id=run_id, time_budget=None if send_inline else fanout_budget)
+            except Exception as exc:  # a bug or bad data must not stop every other campaign
+                logger.exception("fan-out of run %s failed", run_id)
+                run_fail(run_id=run_id, reason=f"Preparing the messages failed: {exc}")
         report["reconciled"] = outbox_reconcile()
         batch = settings.HERALD_SEND_BATCH
         sent: dict[str, int] = {}

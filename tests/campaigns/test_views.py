@@ -172,3 +172,22 @@ def test_schedule_label_describes_each_kind(workspace):
     assert weekly.schedule_label == (
         "Weekly on Monday, Friday at 09:00 America/New_York, until 2026-06-01"
     )
+
+
+def test_review_counts_messages_that_will_wait_for_the_window(client_logged_in, workspace):
+    from datetime import UTC, datetime, timedelta
+
+    group = make_group(workspace, 2)  # contacts in Los Angeles
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).replace(hour=10, minute=0, second=0)
+    campaign = make_campaign(
+        workspace,
+        group,
+        timezone="UTC",
+        scheduled_at=tomorrow,  # 02:00 or 03:00 in LA
+        window_start_hour=None,
+        window_end_hour=None,  # SMS: quiet hours 08-21 recipient-local
+    )
+    html = client_logged_in.get(
+        reverse("campaigns:campaign-build", args=[campaign.pk, "review"])
+    ).content.decode()
+    assert "2 messages will wait for quiet hours to end" in html

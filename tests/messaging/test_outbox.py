@@ -310,3 +310,19 @@ def test_pause_during_a_batch_releases_the_unsent_rest(workspace, scripted, monk
     assert len(scripted.calls) == 1
     queued = Message.objects.filter(status=S.QUEUED)
     assert queued.count() == 4 and set(queued.values_list("attempts", flat=True)) == {0}
+
+
+def test_fan_out_error_fails_the_run_and_campaign_with_the_reason(workspace, scripted, monkeypatch):
+    group = make_group(workspace, 2)
+    campaign = launch(make_campaign(workspace, group))
+
+    def broken(*args, **kwargs):
+        raise ValueError("template exploded")
+
+    monkeypatch.setattr(outbox, "_message_row", broken)
+    outbox.tick(send_inline=True)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.FAILED
+    assert "template exploded" in campaign.failure_reason
+    assert campaign.runs.get().state == CampaignRun.State.FAILED
+    assert scripted.calls == []
