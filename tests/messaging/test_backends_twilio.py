@@ -167,3 +167,21 @@ def test_voice_reconcile_adopts_call(fake_twilio, queued):
     (sid,) = fake_twilio.calls
     result = get_backend("voice").reconcile(queued)
     assert (result.status, result.provider_message_id) == ("sent", sid)
+
+
+def test_sms_wrong_credentials_is_permanent(fake_twilio, queued, settings):
+    from messaging.twilio_client import _client
+
+    settings.TWILIO_AUTH_TOKEN = "not-the-token"
+    _client.cache_clear()
+    with pytest.raises(PermanentError, match="20003"):
+        get_backend("sms").send(queued)
+    assert fake_twilio.messages == {}
+
+
+def test_sms_without_sender_is_permanent(fake_twilio, queued):
+    Message.objects.filter(pk=queued.pk).update(sender=None)
+    queued.refresh_from_db()
+    with pytest.raises(PermanentError, match="no SMS sender"):
+        get_backend("sms").send(queued)
+    assert fake_twilio.creates("Messages") == []
