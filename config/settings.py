@@ -219,6 +219,8 @@ HERALD_HELP_REPLY = os.environ.get(
     "HERALD_HELP_REPLY",
     "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply.",
 )
+# Who answers replies that are not STOP/START/HELP (M7): a dotted path to a Responder class.
+HERALD_RESPONDER = os.environ.get("HERALD_RESPONDER", "messaging.responders.KeywordRuleResponder")
 # Django's SMTP settings, used when HERALD_EMAIL_BACKEND=smtp.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
