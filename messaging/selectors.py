@@ -45,6 +45,7 @@ class ActivityItem:
     subject: str = ""
     detail: str = ""
     error: str = ""
+    delivered_at: datetime | None = None
     key: tuple = ()
 
     @property
@@ -95,6 +96,7 @@ def _messages(workspace: Workspace, contact_id: int, newest_first: bool, limit: 
             campaign_id=m.campaign_id,
             subject=m.subject,
             error=m.last_error if m.status in ("failed", "undelivered") else "",
+            delivered_at=m.delivered_at,
             key=("m", m.pk),
         )
 
