@@ -571,8 +571,16 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
         if len(pending) >= 100 or time_module.monotonic() - last_flush > 1.0:
             _record(pending)
             pending, last_flush = [], time_module.monotonic()
+            _extend_lease([m.id for m in messages[index + 1 :] if m.id not in released])
     _record(pending)
     return counts
+
+
+def _extend_lease(ids: list[int]) -> None:
+    """A slow provider: keep the rest of a live batch from being taken for crashed."""
+    if ids:
+        lease = _now() + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+        Message.objects.filter(id__in=ids, status=S.SENDING).update(lease_expires_at=lease)
 
 
 def _release_if_paused(unsent: list[Message], run_ids: set[int]) -> set[int]:

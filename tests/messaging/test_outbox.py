@@ -326,3 +326,25 @@ def test_fan_out_error_fails_the_run_and_campaign_with_the_reason(workspace, scr
     assert "template exploded" in campaign.failure_reason
     assert campaign.runs.get().state == CampaignRun.State.FAILED
     assert scripted.calls == []
+
+
+def test_a_slow_batch_keeps_its_lease_alive(workspace, scripted, monkeypatch, settings):
+    settings.HERALD_LEASE_SECONDS = 1
+    group = make_group(workspace, 3)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    clock = {"t": 0.0}
+    monkeypatch.setattr(outbox.time_module, "monotonic", lambda: clock["t"])
+
+    def slow_send(self, message):
+        clock["t"] += 2.0  # each send takes longer than the flush interval
+        lease = Message.objects.get(id=message.id).lease_expires_at
+        assert lease > outbox._now()  # the sweeper would not take it for crashed
+        ScriptedBackend.calls.append(message.id)
+        return SendResult(provider_message_id=f"p-{message.id}", status="sent")
+
+    monkeypatch.setattr(ScriptedBackend, "send", slow_send)
+    real_now = timezone.now
+    monkeypatch.setattr(outbox, "_now", lambda: real_now() + timedelta(seconds=clock["t"] / 4))
+    outbox.outbox_send(message_ids=outbox.outbox_claim(limit=10))
+    assert len(scripted.calls) == 3
