@@ -85,6 +85,9 @@ def inbound_receive(
 
 
 def _receive(sender, from_address, body, sid, opt_out_type) -> InboundResult:
+    # One inbound at a time per receiving number: two first messages from the same unknown
+    # number must not create two contacts.
+    Sender.objects.select_for_update().filter(pk=sender.pk).first()
     now = timezone.now()
     contact = _contact_for(sender, from_address)
     keyword = keyword_classify(body, opt_out_type)
