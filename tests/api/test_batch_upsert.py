@@ -182,3 +182,36 @@ def test_upsert_uses_a_few_queries_per_batch_not_per_contact(
         result = group_contacts_upsert(group=group, items=items)
 
     assert result.created == 50
+
+
+def test_upsert_skipped_item_does_not_lend_its_phone_to_the_match(workspace, group):
+    result = group_contacts_upsert(
+        group=group,
+        items=[
+            {"email": "a@example.com"},
+            {"email": "a@example.com", "phone": "+14155550100"},
+            {"phone": "+14155550100"},
+        ],
+    )
+
+    assert (result.created, result.duplicates) == (2, 1)
+    assert Contact.objects.get(pk=result.contact_ids[0]).phone == ""
+
+
+def test_upsert_update_of_many_existing_contacts_in_a_few_queries(
+    workspace, group, django_assert_max_num_queries
+):
+    existing = [
+        ContactFactory(workspace=workspace, email=f"e{n}@example.com", metadata={"a": n})
+        for n in range(30)
+    ]
+    items = [{"email": f"e{n}@example.com", "company": "New", "tags": ["u"]} for n in range(30)]
+
+    with django_assert_max_num_queries(20):
+        result = group_contacts_upsert(group=group, items=items, duplicate_strategy="update")
+
+    assert result.updated == 30
+    contact = Contact.objects.get(pk=existing[7].pk)
+    assert (contact.company, contact.metadata) == ("New", {"a": 7})
+    assert list(contact.tags.values_list("name", flat=True)) == ["u"]
+    assert contact.updated_at > contact.created_at
