@@ -30,7 +30,8 @@ def _signature_ok(token: str, url: str, params, signature: str) -> bool:
     """twilio's RequestValidator; the exact URL is tried first because validate() always
     computes two HMACs (with and without the default port) and this runs on every callback."""
     validator = RequestValidator(token)
-    if compare_digest(validator.compute_signature(url, params), signature):
+    expected = validator.compute_signature(url, params)
+    if compare_digest(expected.encode(), signature.encode()):
         return True
     return validator.validate(url, params, signature)
 

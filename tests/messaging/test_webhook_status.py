@@ -210,3 +210,9 @@ def test_call_busy_requeues_then_fails_after_retries(client, workspace):
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
     assert message.error_code == "no-answer"
+
+
+def test_status_non_ascii_signature_is_403(client, message):
+    params = status_params(message.provider_message_id, "delivered")
+    response = client.post(URL, params, HTTP_X_TWILIO_SIGNATURE="é" * 28)
+    assert response.status_code == 403
