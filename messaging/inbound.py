@@ -75,13 +75,23 @@ def inbound_receive(
     except IntegrityError:  # the same sid stored by a concurrent retry
         return InboundResult(inbound=None, duplicate=True)
     if result.inbound and result.inbound.action == InboundMessage.Action.NONE:
-        reply = get_responder().reply(result.inbound)
+        reply = _agent_reply(result.inbound)
         if reply:
             message_reply_enqueue(inbound=result.inbound, text=reply)
             InboundMessage.objects.filter(pk=result.inbound.pk).update(
                 action=InboundMessage.Action.AGENT_REPLY
             )
     return result
+
+
+def _agent_reply(inbound: InboundMessage) -> str | None:
+    """The responder's answer; a failing responder (an LLM timing out) costs the reply only,
+    since the inbound message is already stored and Twilio's retry would be deduplicated."""
+    try:
+        return get_responder().reply(inbound)
+    except Exception:
+        logger.exception("Responder failed on inbound message %s", inbound.pk)
+        return None
 
 
 def _receive(sender, from_address, body, sid, opt_out_type) -> InboundResult:

@@ -204,3 +204,16 @@ def test_inbound_reply_text_is_escaped_in_twiml(client, sender, contact, setting
     settings.HERALD_HELP_REPLY = "Call <us> & co"
     response = _send(client, "HELP")
     assert b"<Message>Call &lt;us&gt; &amp; co</Message>" in response.content
+
+
+class BrokenResponder:
+    def reply(self, inbound):
+        raise TimeoutError("the model did not answer")
+
+
+def test_inbound_failing_responder_still_stores_reply(client, settings, sender, contact):
+    settings.HERALD_RESPONDER = "tests.messaging.test_webhook_inbound.BrokenResponder"
+    response = _send(client, "anything")
+    assert response.status_code == 200
+    assert InboundMessage.objects.get().body == "anything"
+    assert not Message.objects.filter(status="queued").exists()
