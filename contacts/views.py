@@ -74,6 +74,18 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     group = _group_or_404(workspace, request.GET["group"]) if request.GET.get("group") else None
     contact_filter = ContactFilter(request.GET, workspace=workspace)
+    # Another group changes the page around the table too (title, group actions, bulk bar):
+    # that select swaps the whole of <main>, the other filters only the table.
+    contact_filter.form.fields["group"].widget.attrs.update(
+        {
+            "hx-get": reverse("contacts:contact-list"),
+            "hx-include": "closest form",
+            "hx-target": "#main",
+            "hx-select": "#main",
+            "hx-swap": "outerHTML",
+            "hx-push-url": "true",
+        }
+    )
     table = ContactTable(contact_filter.qs.prefetch_related("tags"))
     per_page = _per_page(request)
     RequestConfig(

@@ -28,6 +28,8 @@ def test_list_full_page_and_htmx_fragment(client_logged_in, workspace, group):
     html = page.content.decode()
     assert "<html" in html and 'id="group-panel"' in html and "Lovelace" in html
     assert page["Vary"].count("HX-Request") == 1
+    # Changing the group re-renders the page around the table; other filters only the table.
+    assert 'name="group" hx-get="/contacts/" hx-include="closest form" hx-target="#main"' in html
     fragment = client_logged_in.get(LIST, {"search": "ada"}, **HTMX)
     body = fragment.content.decode()
     assert fragment.status_code == 200
