@@ -200,6 +200,8 @@ def main() -> None:
         ("api: group_id", api, f"/api/v1/contacts?group_id={group.pk}", {}),
         ("api: deep offset 50000", api, "/api/v1/contacts?offset=50000", {}),
     ]
+    # Other processes on the machine slow every figure: say how busy it was.
+    print(f"\nLoad average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\n{'case':44} {'median ms':>10} {'p95 ms':>8}")
     worst = 0.0
     for label, who, url, headers in cases:
@@ -212,6 +214,7 @@ def main() -> None:
         flag = "" if median <= 150 else "  (over 150 ms)"
         print(f"{label:44} {median:10.1f} {p95:8.1f}{flag}")
     print(f"\nSlowest median: {worst:.1f} ms (target <= 150 ms).")
+    print(f"Load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
