@@ -12,7 +12,7 @@ from contacts.models import Contact, ExportJob, JobStatus
 
 from .contacts import ContactFilters, contact_filter_data, contact_queryset
 from .errors import require_ids
-from .schemas import ERRORS, ErrorOut, Id, IdList
+from .schemas import CSV_RESPONSE, ERRORS, ErrorOut, Id, IdList
 
 router = Router(tags=["exports"])
 
@@ -79,6 +79,7 @@ def export_status(request, export_id: Id):
     "/{export_id}/download",
     response={200: None, 409: ErrorOut, **ERRORS},
     summary="Download an export's CSV",
+    openapi_extra=CSV_RESPONSE,
 )
 def export_download(request, export_id: Id):
     """The finished CSV (409 while the export is still running or if it failed)."""

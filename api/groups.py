@@ -26,6 +26,7 @@ from contacts.services import (
 from .errors import require_ids
 from .exports import ExportOut, export_out
 from .schemas import (
+    CSV_RESPONSE,
     ERRORS,
     ContactIdsIn,
     CountOut,
@@ -176,6 +177,7 @@ def group_contacts_copy(request, group_id: Id, payload: MoveIn):
     "/{group_id}/export",
     response={200: None, 202: ExportOut, **ERRORS},
     summary="Export a group as CSV",
+    openapi_extra=CSV_RESPONSE,
 )
 def group_export(request, group_id: Id):
     """The members as CSV (the C8 columns, then one per metadata key). A group larger than

@@ -70,6 +70,16 @@ class ErrorOut(Schema):
 # The error answers every endpoint documents (A6); each also lists its own 2xx and any 409.
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
+# For endpoints that answer a CSV file rather than JSON.
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The contacts as CSV (UTF-8 with BOM).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
 
 class ContactIn(Input):
     """Writable contact fields; every one optional (PUT treats a missing one as empty)."""

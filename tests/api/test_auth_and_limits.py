@@ -166,6 +166,11 @@ def test_openapi_schema_loads_and_documents_every_endpoint(client):
     assert "409" in paths["/api/v1/campaigns/contact-groups"]["post"]["responses"]
     assert "HERALD_API_COUNT_CAP" in paths["/api/v1/contacts"]["get"]["description"]
     assert "404" in schema["info"]["description"]
+    for path in (
+        "/api/v1/campaigns/contact-groups/{group_id}/export",
+        "/api/v1/exports/{export_id}/download",
+    ):
+        assert "text/csv" in paths[path]["get"]["responses"]["200"]["content"]
 
 
 @pytest.mark.parametrize("body", ["[null, null]", '"text"', "42", "null"])
