@@ -92,5 +92,5 @@ def export_download(request, export_id: Id):
         job.file.open("rb"),
         as_attachment=True,
         filename=f"contacts-export-{job.pk}.csv",
-        content_type="text/csv",
+        content_type="text/csv; charset=utf-8",
     )

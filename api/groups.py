@@ -190,7 +190,9 @@ def group_export(request, group_id: Id):
             workspace=request.workspace, filters={"group": str(group.pk)}, contact_ids=None
         )
         return Status(202, export_out(request, job))
-    response = StreamingHttpResponse(export_csv_lines(members), content_type="text/csv")
+    response = StreamingHttpResponse(
+        export_csv_lines(members), content_type="text/csv; charset=utf-8"
+    )
     filename = f"{slugify(group.name) or 'group'}-{group.pk}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -15,7 +15,7 @@ def start(client, body):
 def download_rows(client, url):
     response = client.get(url)
     assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 

@@ -192,7 +192,7 @@ def test_group_export_streams_csv(api_client, workspace, group, contact):
     response = api_client.get(f"{URL}/{group.pk}/export")
 
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
