@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
@@ -284,11 +285,15 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     context = _live_context(campaign)
     if request.htmx and request.htmx.target == "campaign-live":
-        return render(request, "campaigns/campaign_detail.html#live", context)
+        response = render(request, "campaigns/campaign_detail.html#live", context)
+        patch_vary_headers(response, ("HX-Request", "HX-Target"))
+        return response
     context["runs"] = selectors.campaign_runs(campaign=campaign)
     context["next_runs"] = selectors.next_runs(campaign=campaign) if campaign.is_recurring else []
     context["scheduled_local"] = _scheduled_local(campaign)
-    return render(request, "campaigns/campaign_detail.html", context)
+    response = render(request, "campaigns/campaign_detail.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 @require_http_methods(["POST"])
