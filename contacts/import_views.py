@@ -120,7 +120,11 @@ def import_start(request: HttpRequest) -> HttpResponse:
                 import_job_set_mapping(job=job, mapping=None)
                 return redirect("contacts:import-preview", job.pk)
             return redirect("contacts:import-map", job.pk)
-    recent = ImportJob.objects.for_workspace(request.workspace).exclude(confirmed_at=None)[:10]
+    recent = (
+        ImportJob.objects.for_workspace(request.workspace)
+        .exclude(confirmed_at=None)
+        .select_related("group")[:10]
+    )
     return render(
         request, "contacts/imports/start.html", {"form": form, "recent": recent}, status=status
     )

@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from uuid import uuid4
 
+import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import connection, transaction
@@ -233,6 +234,7 @@ def import_job_set_mapping(
     return job
 
 
+@transaction.atomic
 def import_job_confirm(
     *,
     job: ImportJob,
@@ -249,6 +251,10 @@ def import_job_confirm(
         raise ImportFileError(
             f"Unknown duplicate strategy “{duplicate_strategy}”; use skip, update or create."
         )
+    if default_region and default_region.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImportFileError(
+            f"“{default_region}” is not a country code phone numbers know (like US, GB, DE)."
+        )
     if group is None:
         name = " ".join((group_name or "").split())
         if not name:
@@ -262,7 +268,7 @@ def import_job_confirm(
         import_job_set_mapping(job=job, mapping=None)
     options = dict(job.options or {})
     if default_region:
-        options["default_region"] = default_region.strip().upper()[:2]
+        options["default_region"] = default_region.strip().upper()
     job.options = options
     job.group = group
     job.duplicate_strategy = duplicate_strategy

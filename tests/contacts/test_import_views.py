@@ -262,3 +262,18 @@ def test_api_imports_are_workspace_scoped(api_client, other_workspace):
     )
     assert response.status_code == 404
     assert Client().get(f"/api/v1/imports/{job.pk}").status_code == 401
+
+
+def test_wizard_unknown_region_is_refused(client_logged_in):
+    _upload(client_logged_in)
+    job = ImportJob.objects.get()
+    client_logged_in.post(
+        f"/contacts/import/{job.pk}/map/", {"map-0": "full_name", "map-1": "phone"}
+    )
+    page = client_logged_in.post(
+        f"/contacts/import/{job.pk}/preview/",
+        {"new_group": "X", "duplicate_strategy": "skip", "default_region": "ZZ"},
+    ).content.decode()
+    assert "“ZZ” is not a country code" in page
+    job.refresh_from_db()
+    assert job.confirmed_at is None and not ContactGroup.objects.filter(name="X").exists()
