@@ -19,7 +19,9 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="tag_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="tag_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -104,7 +106,9 @@ class Contact(models.Model):
 
 
 class ContactGroup(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contact_groups")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="contact_groups"
+    )
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
@@ -141,6 +145,9 @@ class GroupMembership(models.Model):
         ]
         indexes = [models.Index(fields=["contact", "group"], name="membership_contact")]
 
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.group_id} ({self.source})"
+
 
 class ContactEvent(models.Model):
     """Opt-out, opt-in and other status changes, for the activity log (C10, C11)."""
@@ -165,6 +172,9 @@ class ContactEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["contact", "-created_at"], name="contactevent_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 class JobStatus(models.TextChoices):
@@ -239,6 +249,9 @@ class ImportRowError(models.Model):
     class Meta:
         ordering = ["job", "row_number"]
         indexes = [models.Index(fields=["job", "row_number"], name="importrowerror_job_row")]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number}: {self.error[:80]}"
 
 
 class ExportJob(models.Model):

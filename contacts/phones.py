@@ -81,5 +81,8 @@ def _prefix_data(prefix: str, length: int, number) -> tuple[str, str]:
         if len(_prefix_cache) > 100_000:
             _prefix_cache.clear()
         zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
-        _prefix_cache[key] = (zones[0] if len(zones) == 1 else "", carrier.name_for_number(number, "en"))
+        _prefix_cache[key] = (
+            zones[0] if len(zones) == 1 else "",
+            carrier.name_for_number(number, "en"),
+        )
     return _prefix_cache[key]

@@ -4,6 +4,7 @@ move them to another group → export (issue 2's browser flow, on Debian's Chrom
 import csv
 import io
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -67,7 +68,7 @@ def test_contacts_flow(logged_in_page):
     page.goto(f"{page.base_url}/contacts/?group={hot.pk}")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV").click()
-    text = open(download_info.value.path(), encoding="utf-8-sig").read()
+    text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["first_name"] for r in rows) == ["Ada", "Sam"]
     assert {r["phone"] for r in rows} >= {"+14155550134"}
