@@ -521,3 +521,14 @@ def test_bulk_checks_the_request_before_any_work(client_logged_in, workspace):
         response = _bulk(client_logged_in, ids=[contact.pk], **data)
         assert text in str(list(response.wsgi_request._messages)[-1])
     assert not contact.tags.exists() and not contact.groups.exists()
+
+
+def test_create_contact_refuses_a_group_of_another_workspace(client_logged_in, foreign):
+    _, their_group, _ = foreign
+    response = client_logged_in.post(
+        reverse("contacts:contact-create"), {"email": "new@example.com", "groups": [their_group.pk]}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Contact.objects.filter(email="new@example.com").exists()
+    assert their_group.memberships.count() == 1
