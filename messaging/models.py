@@ -58,10 +58,13 @@ class Message(models.Model):
         DELETED = "deleted", "Contact deleted"
         CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
 
-    # FK indexes that the composite indexes below already cover are left out: every index
-    # costs on each of the millions of rows a fan-out inserts.
+    # FK indexes that the composite indexes below already cover are left out, and so are the
+    # database constraints of the workspace, run, campaign and sender keys: each costs a check
+    # on every one of the millions of rows a fan-out inserts, the fan-out takes those ids from
+    # the row it has locked, and Django's collector performs their CASCADE / SET_NULL. The
+    # contact key keeps its constraint (contacts are deleted in bulk elsewhere).
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     run = models.ForeignKey(
         "campaigns.CampaignRun",
@@ -70,6 +73,7 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         related_name="messages",
         db_index=False,
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
         "campaigns.Campaign",
@@ -78,6 +82,7 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         related_name="messages",
         db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(
         "contacts.Contact",
@@ -93,7 +98,12 @@ class Message(models.Model):
     body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
     sender = models.ForeignKey(
-        Sender, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Sender,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_constraint=False,
     )
     send_after = models.DateTimeField(default=now)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)

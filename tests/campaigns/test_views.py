@@ -191,3 +191,27 @@ def test_review_counts_messages_that_will_wait_for_the_window(client_logged_in, 
         reverse("campaigns:campaign-build", args=[campaign.pk, "review"])
     ).content.decode()
     assert "2 messages will wait for quiet hours to end" in html
+
+
+def test_delete_campaign_removes_its_messages_and_keeps_replies(client_logged_in, workspace):
+    from campaigns.services import campaign_launch
+    from messaging.models import InboundMessage, Message
+
+    campaign = make_campaign(workspace, make_group(workspace, 2))
+    campaign_launch(campaign=campaign)
+    outbox.tick(send_inline=True)
+    message = Message.objects.first()
+    reply = InboundMessage.objects.create(
+        workspace=workspace,
+        from_address=message.to_address,
+        body="Yes",
+        provider_message_id="SMreply1",
+        in_reply_to=message,
+    )
+    response = client_logged_in.post(
+        reverse("campaigns:campaign-state", args=[campaign.pk, "delete"])
+    )
+    assert response.status_code == 302
+    assert not Campaign.objects.exists() and not Message.objects.exists()
+    reply.refresh_from_db()
+    assert reply.in_reply_to is None
