@@ -44,7 +44,7 @@ LABELS = {
     "line_type": "Line type",
 }
 MAX_METADATA_VALUE = 2000
-_CACHE_LIMIT = 300_000
+_CACHE_LIMIT = 100_000
 _email_validator = EmailValidator()
 _zones: set[str] | None = None
 
