@@ -237,12 +237,16 @@ def main():
         "--reuse", action="store_true", help="keep contacts loaded by an earlier run with this N"
     )
     parser.add_argument("--no-send", action="store_true", help="measure the fan-out only")
+    parser.add_argument(
+        "--send-only", action="store_true", help="measure sending only (contacts already loaded)"
+    )
     args = parser.parse_args()
     ensure_database()
     setup_django()
-    if not args.skip_small:
-        bench_fan_out(args.contacts // 10)
-    bench_fan_out(args.contacts, reuse=args.reuse)
+    if not args.send_only:
+        if not args.skip_small:
+            bench_fan_out(args.contacts // 10)
+        bench_fan_out(args.contacts, reuse=args.reuse)
     if not args.no_send:
         for workers in (1, 2):
             bench_send(args.send, workers)

@@ -425,7 +425,7 @@ def outbox_claim(*, limit: int, now: datetime | None = None) -> list[int]:
 
 def _lock(queryset, limit: int) -> list[int]:
     return list(
-        queryset.order_by("send_after", "id")
+        queryset.order_by("send_after")  # the pump index order: no sort of all due rows
         .select_for_update(skip_locked=True, of=("self",))
         .values_list("id", flat=True)[:limit]
     )
