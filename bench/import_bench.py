@@ -108,7 +108,7 @@ def run_import(workspace, path: Path, group_name: str):
         import_job_set_mapping,
     )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), os.times()
     with path.open("rb") as handle:
         job = import_job_create(
             workspace=workspace,
@@ -120,6 +120,8 @@ def run_import(workspace, path: Path, group_name: str):
     import_job_set_mapping(job=job, mapping=None)
     import_job_confirm(job=job, group_name=group_name, duplicate_strategy="skip", enqueue=False)
     job = import_job_run(job_id=job.pk)
+    after = os.times()
+    run_import.cpu = (after.user + after.system) - (cpu.user + cpu.system)
     return job, time.perf_counter() - started
 
 
@@ -166,7 +168,10 @@ def main() -> None:
             print(
                 f"{label}: {job.status} in {seconds:.1f}s = "
                 f"{job.total_rows / seconds:,.0f} rows/s; "
-                f"peak RSS so far {_peak_rss_mb():.0f} MB; {counts}"
+                f"peak RSS so far {_peak_rss_mb():.0f} MB; {counts}; "
+                f"this process's CPU {run_import.cpu:.1f}s "
+                f"({1e6 * run_import.cpu / job.total_rows:.0f} µs/row); "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
             if job.error_message:
                 print(f"  error: {job.error_message}")
