@@ -7,7 +7,7 @@ from django.core.management import call_command
 from contacts import export
 from contacts.export import FIELDS, export_job_run, export_to_file, neutralise
 from contacts.models import Contact, ExportJob, JobStatus
-from contacts.services import clean_contact_data, contact_create
+from contacts.services import clean_contact_data, contact_create, contacts_add_tag
 from tests.factories import ContactFactory, ContactGroupFactory, WorkspaceFactory
 
 # (value a contact supplied, the cell a spreadsheet must receive)
@@ -166,3 +166,15 @@ def test_export_job_failure_is_recorded(workspace, monkeypatch):
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "disk full" in job.error_message
+
+
+def test_export_reads_in_chunks_without_losing_or_repeating_rows(workspace, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK", 2)
+    group = ContactGroupFactory(workspace=workspace, name="G")
+    contacts = ContactFactory.create_batch(5, workspace=workspace, in_groups=[group])
+    contacts_add_tag(workspace=workspace, contact_ids=[contacts[4].pk], name="vip")
+    rows = _rows(Contact.objects.for_workspace(workspace))
+    header = rows[0]
+    assert sorted(r[header.index("email")] for r in rows[1:]) == sorted(c.email for c in contacts)
+    assert {r[header.index("groups")] for r in rows[1:]} == {"G"}
+    assert [r[header.index("tags")] for r in rows[1:]].count("vip") == 1
