@@ -10,11 +10,9 @@ from .jobs import (
     import_job_get,
     import_job_inspect,
     import_job_preview,
-    import_job_refresh,
-    import_job_resume,
-    import_job_run,
     import_job_set_mapping,
 )
+from .runner import import_job_refresh, import_job_resume, import_job_run
 
 __all__ = [
     "ImportFileError",

@@ -1,0 +1,246 @@
+"""Running import jobs (I5, I7): lock, count, write batches, detect dead workers, resume.
+
+`import_job_run` is what the Celery task, the command line and the tests all call. It holds a
+lock for the job (a PostgreSQL advisory lock, released by the server if the worker dies),
+counts the rows (limits are checked before anything is written), then writes batches; each
+batch commits together with the job's progress (`rows_done` and counts), so after a crash the
+job resumes at the first unwritten batch and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from itertools import islice
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils.timezone import now
+
+from contacts.models import ImportJob, ImportRowError, JobStatus
+
+from .errors import ImportFileError, ImportTooLarge
+from .mapping import mapping_plan
+from .readers import open_table
+from .validation import RowCleaner
+from .writer import ContactWriter
+
+logger = logging.getLogger(__name__)
+LOCK_CLASS = 0x484C44  # "HLD": the advisory-lock namespace for import jobs
+STALE_AFTER = timedelta(minutes=10)  # without advisory locks (SQLite), a silent job is dead
+KEPT_ERRORS = 50  # errors listed on the job itself; all of them are in ImportRowError
+
+
+def _batch_size() -> int:
+    return int(getattr(settings, "HERALD_IMPORT_BATCH_SIZE", 2000))
+
+
+@contextmanager
+def _job_lock(job_id: int) -> Iterator[bool]:
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, job_id])
+        locked = cursor.fetchone()[0]
+    try:
+        yield locked
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, job_id])
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run (or resume) a confirmed job. Idempotent: a finished or locked job is left alone."""
+    job = ImportJob.objects.filter(pk=job_id).select_related("workspace", "group").first()
+    if job is None or job.confirmed_at is None:
+        return job
+    with _job_lock(job.pk) as locked:
+        job.refresh_from_db()
+        if not locked or job.status == JobStatus.COMPLETED:
+            return job
+        claimed = ImportJob.objects.filter(pk=job.pk).exclude(status=JobStatus.COMPLETED).update(
+            status=JobStatus.RUNNING, error_message="", heartbeat_at=now(),
+            started_at=job.started_at or now(), finished_at=None,
+        )  # fmt: skip
+        if not claimed:
+            return job
+        job.refresh_from_db()
+        try:
+            _run(job)
+        except ImportFileError as exc:
+            _finish(job, JobStatus.FAILED, exc.message)
+        except Exception as exc:
+            logger.exception("Import %s failed", job.pk)
+            _finish(
+                job,
+                JobStatus.FAILED,
+                f"The import stopped because of an internal error ({type(exc).__name__}).",
+            )
+        else:
+            _finish(job, JobStatus.COMPLETED, "")
+    return job
+
+
+def _finish(job: ImportJob, status: str, message: str) -> None:
+    job.status, job.error_message, job.finished_at = status, message, now()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, error_message=message, finished_at=job.finished_at
+    )
+
+
+def open_job_table(job: ImportJob):
+    """The job's file as a Table, read with the job's options (header row, sheet)."""
+    options = job.options or {}
+    return open_table(
+        job.file.path,
+        job.format,
+        has_header=options.get("has_header", True),
+        sheet=options.get("sheet", ""),
+    )
+
+
+def _run(job: ImportJob) -> None:
+    if job.group is None:
+        raise ImportFileError("The target group was deleted; start a new import.")
+    max_rows = settings.HERALD_IMPORT_MAX_ROWS
+    total = 0
+    with open_job_table(job) as table:
+        for _ in table.rows:
+            total += 1
+            if total > max_rows:
+                raise ImportTooLarge(
+                    f"The file has more than {max_rows:,} rows, the most an import can take."
+                )
+    if total == 0 and job.rows_done == 0:
+        raise ImportFileError("The file has a header but no data rows.")
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+    job.total_rows = total
+    with open_job_table(job) as table:
+        plan = mapping_plan(job.mapping or None, table.headers)
+        writer = ContactWriter(
+            workspace=job.workspace, group=job.group, strategy=job.duplicate_strategy,
+            cleaner=RowCleaner(plan, (job.options or {}).get("default_region", "US")),
+        )  # fmt: skip
+        rows = islice(table.rows, job.rows_done, None)  # resume after the committed batches
+        size = _batch_size()
+        batches = (
+            (len(batch), *writer.clean(batch))
+            for batch in iter(lambda: list(islice(rows, size)), [])
+        )
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            _write_pipelined(job, writer, batches)
+        else:
+            for count, valid, invalid in batches:
+                _write_batch(job, writer, count, valid, invalid)
+
+
+def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:
+    """Clean the next batch here while a second thread (own connection) writes this one.
+
+    Reading and validating is Python; writing is mostly waiting on PostgreSQL: overlapping
+    them uses both cores. Batches are still written one at a time, in order, each in its
+    own transaction with the job's progress.
+    """
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def write_all() -> None:
+        try:
+            while (item := pending.get()) is not None:
+                if failure:
+                    continue  # keep draining so the reader never blocks
+                try:
+                    _write_batch(job, writer, *item)
+                except BaseException as exc:
+                    failure.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=write_all, name=f"import-{job.pk}-writer", daemon=True)
+    thread.start()
+    try:
+        for item in batches:
+            if failure:
+                break
+            pending.put(item)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _write_batch(job: ImportJob, writer: ContactWriter, count: int, valid, invalid) -> None:
+    with transaction.atomic():
+        result = writer.write_clean(valid, invalid)
+        job.rows_done += count
+        job.created += result.created
+        job.updated += result.updated
+        job.duplicates += result.duplicates
+        job.invalid += len(result.invalid)
+        if result.invalid:
+            ImportRowError.objects.bulk_create(
+                [
+                    ImportRowError(job=job, row_number=n, values=cells, error=e)
+                    for n, cells, e in result.invalid
+                ],
+                batch_size=1000,
+            )
+            room = KEPT_ERRORS - len(job.errors or [])
+            if room > 0:
+                job.errors = [
+                    *(job.errors or []),
+                    *({"row": n, "error": e} for n, _, e in result.invalid[:room]),
+                ]
+        job.heartbeat_at = now()
+        ImportJob.objects.filter(pk=job.pk).update(
+            rows_done=job.rows_done, created=job.created, updated=job.updated,
+            duplicates=job.duplicates, invalid=job.invalid, errors=job.errors,
+            heartbeat_at=job.heartbeat_at,
+        )  # fmt: skip
+
+
+def import_job_refresh(*, job: ImportJob) -> ImportJob:
+    """Mark a running job whose worker died as failed, so nobody waits on it forever."""
+    if job.status != JobStatus.RUNNING:
+        return job
+    dead = False
+    if connection.vendor == "postgresql":
+        with _job_lock(job.pk) as locked:
+            if locked:  # a live runner holds the lock for the whole run
+                job.refresh_from_db()
+                dead = job.status == JobStatus.RUNNING
+    else:
+        dead = job.heartbeat_at is not None and now() - job.heartbeat_at > STALE_AFTER
+    if dead:
+        message = (
+            f"The import stopped unexpectedly (its worker crashed or was stopped) after "
+            f"{job.rows_done:,} of {job.total_rows:,} rows. Resume it to import the rest; "
+            "rows already imported are not imported twice."
+        )
+        if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, error_message=message, finished_at=now()
+        ):
+            job.refresh_from_db()
+    return job
+
+
+def import_job_resume(*, job: ImportJob) -> ImportJob:
+    """Queue a failed (or stuck) job again; it continues after its last committed batch."""
+    job = import_job_refresh(job=job)
+    if job.confirmed_at is None or job.status != JobStatus.FAILED:
+        raise ImportFileError("Only a failed import can be resumed.")
+    ImportJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).update(
+        status=JobStatus.PENDING, error_message=""
+    )
+    job.refresh_from_db()
+    from contacts.tasks import import_contacts_task
+
+    import_contacts_task.delay_on_commit(job.pk)
+    return job
