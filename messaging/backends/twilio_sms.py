@@ -11,6 +11,7 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from twilio.base.exceptions import TwilioRestException
 
 from messaging.provider_errors import contact_apply_error, contact_reason_for_error
@@ -22,6 +23,8 @@ logger = logging.getLogger("herald.twilio")
 
 # Clock skew allowed between us and Twilio when matching records to an unknown message.
 RECONCILE_SLACK = timedelta(minutes=5)
+# How long a send must have been unknown before Twilio's silence means it never arrived.
+RECONCILE_SETTLE = timedelta(minutes=2)
 
 
 def status_callback_url(message) -> str:
@@ -87,6 +90,10 @@ def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
     )
     candidates = [r for r in candidates if r.sid not in taken]
     if not candidates:
+        # Twilio's list may lag just behind a create; "never got it" (which lets the engine
+        # send again) is only concluded once the outcome has been unknown for a while.
+        if timezone.now() - message.updated_at < RECONCILE_SETTLE:
+            return ReconcileResult(status="unknown")
         return ReconcileResult(status="not_found")
     found = min(candidates, key=lambda r: (r.date_created is None, r.date_created))
     status = _map_status(found.status) if kind == "sms" else _map_call_status(found.status)

@@ -76,12 +76,24 @@ def test_sms_500_after_create_is_unknown_then_reconciled_not_resent(fake_twilio,
     assert len(fake_twilio.creates("Messages")) == 1
 
 
-def test_sms_500_without_create_reconciles_as_not_found_and_requeues(fake_twilio, queued):
+def _age(message, minutes=3):
+    Message.objects.filter(pk=message.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    message.refresh_from_db()
+
+
+def test_sms_500_without_create_waits_then_reconciles_as_not_found(fake_twilio, queued):
     fake_twilio.fail_next(500)
     outbox_send(message_ids=[queued.pk])
     outbox_reconcile()
     queued.refresh_from_db()
+    assert queued.status == "unknown"  # Twilio's list may lag: not concluded yet
+    _age(queued)
+    outbox_reconcile()
+    queued.refresh_from_db()
     assert queued.status == "queued"
+    assert len(fake_twilio.creates("Messages")) == 1
 
 
 def test_sms_reconcile_ignores_other_messages_sids(fake_twilio, queued, workspace):
@@ -89,6 +101,8 @@ def test_sms_reconcile_ignores_other_messages_sids(fake_twilio, queued, workspac
     outbox_send(message_ids=[queued.pk])
     (sid,) = fake_twilio.messages
     MessageFactory(workspace=workspace, provider_message_id=sid)
+    queued.refresh_from_db()
+    _age(queued)
     assert get_backend("sms").reconcile(queued).status == "not_found"
 
 
