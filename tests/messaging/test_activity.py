@@ -171,3 +171,14 @@ def test_activity_panel_requires_login(client, history):
     response = client.get(f"/messaging/contacts/{history.pk}/activity/")
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def test_activity_api_in_openapi_schema(api_client):
+    schema = api_client.get("/api/v1/openapi.json").json()
+    operation = schema["paths"]["/api/v1/campaigns/contacts/{contact_id}/activity"]["get"]
+    assert "200" in operation["responses"]
+
+
+def test_activity_api_bad_page_is_422(api_client, history):
+    response = api_client.get(f"/api/v1/campaigns/contacts/{history.pk}/activity?page=0")
+    assert response.status_code == 422
