@@ -45,3 +45,12 @@ def test_the_count_starts_again_in_the_next_minute(settings):
 
     with mock.patch("api.ratelimit.time.time", return_value=6_000_061.0):
         api_rate_limit_hit(key_hash=key)
+
+
+def test_an_unavailable_cache_lets_requests_through(settings, caplog):
+    settings.HERALD_API_RATE_LIMIT = 1
+    with mock.patch("api.ratelimit.cache.add", side_effect=ConnectionError("down")):
+        api_rate_limit_hit(key_hash="k" * 32)
+        api_rate_limit_hit(key_hash="k" * 32)
+
+    assert "cache is unavailable" in caplog.text
