@@ -67,7 +67,7 @@ class RowCleaner:
         for index, field in self.plan.fields:
             value = cells[index]
             if value:
-                values[field] = value
+                values[field] = value.replace("\x00", "") if "\x00" in value else value
         full = values.pop("full_name", "")
         if full:
             first, _, last = " ".join(full.split()).partition(" ")
@@ -97,6 +97,8 @@ class RowCleaner:
         for index, key in self.plan.metadata:
             value = cells[index]
             if value:
+                if "\x00" in value:  # PostgreSQL text cannot hold NUL
+                    value = value.replace("\x00", "")
                 if len(value) > MAX_METADATA_VALUE:
                     raise RowInvalid(f"“{key}” is longer than {MAX_METADATA_VALUE} characters.")
                 metadata[key] = value

@@ -403,3 +403,12 @@ def test_import_pipelined_writer_failure_keeps_whole_batches(
     job.refresh_from_db()
     assert (job.status, job.created) == (JobStatus.COMPLETED, 35)
     assert Contact.objects.filter(workspace=workspace).count() == 35
+
+
+def test_import_stores_awkward_characters_exactly(workspace):
+    text = 'Name,Email,Note\n"Zoë \\\\ O\'Brien\tJr",zoe@example.com,"a\tb\\\\c\r\nd ""q"" é"\n'
+    job = _run(_job(workspace, text))
+    assert job.created == 1, job.errors
+    zoe = Contact.objects.get(workspace=workspace)
+    assert (zoe.first_name, zoe.last_name) == ("Zoë", "\\\\ O'Brien Jr")  # names: spaces collapsed
+    assert zoe.metadata == {"note": 'a\tb\\\\c\r\nd "q" é'}
