@@ -67,3 +67,16 @@ def test_missing_variables_ignore_those_with_fallback():
 def test_sms_segments(text, encoding, chars, segments):
     info = t.sms_segments(text)
     assert (info.encoding, info.characters, info.segments) == (encoding, chars, segments)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["", "plain", "{{a}}", "x{{a}}y{{b|fb}}z", "{{a}}{{a}}", "{% x %}{{ a.b }}{{a|}}", "{{a"],
+)
+def test_compiled_rendering_matches_the_regular_expression(template):
+    context = {"a": "<A>", "b": ""}
+    expected = t.VARIABLE.sub(
+        lambda m: str(context.get(m.group(1)) or (m.group(2) or "")), template
+    )
+    assert t.render(template, context) == expected
+    assert t.render_compiled(t.compile_template(template), context) == expected

@@ -348,3 +348,14 @@ def test_a_slow_batch_keeps_its_lease_alive(workspace, scripted, monkeypatch, se
     monkeypatch.setattr(outbox, "_now", lambda: real_now() + timedelta(seconds=clock["t"] / 4))
     outbox.outbox_send(message_ids=outbox.outbox_claim(limit=10))
     assert len(scripted.calls) == 3
+
+
+def test_fan_out_copies_awkward_text_exactly(workspace, scripted):
+    group = make_group(workspace, 1)
+    Contact.objects.update(first_name="Zoë\t\\N", last_name="O'Brien\r\n<b>")
+    template = "Hi {{first_name}} {{last_name}}\\n\tend \\ ünïcode 😀"
+    campaign = launch(make_campaign(workspace, group, message_template=template))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    message = Message.objects.get(campaign=campaign)
+    assert message.body == "Hi Zoë\t\\N O'Brien\r\n<b>\\n\tend \\ ünïcode 😀"
+    assert message.send_after is not None and message.status == S.QUEUED
