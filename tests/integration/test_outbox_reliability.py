@@ -167,7 +167,7 @@ def test_redis_restart_without_persistence_mid_run_completes(celery_worker, work
     broker = f"redis://127.0.0.1:{port}/0"
     try:
         _wait_redis(port)
-        campaign = _campaign(workspace, 2000)
+        campaign = _campaign(workspace, 1200)
         celery_worker(env=_env(tmp_path, CELERY_BROKER_URL=broker, HERALD_TEST_SEND_DELAY="0.002"))
         campaign_launch(campaign=campaign)
         _drive(lambda: len(_sends(tmp_path)) >= 300, timeout=15, broker_url=broker)
@@ -176,7 +176,7 @@ def test_redis_restart_without_persistence_mid_run_completes(celery_worker, work
         subprocess.run(args, check=True)
         _wait_redis(port)
         _drive(_completed(campaign), timeout=25, broker_url=broker)
-        _assert_exactly_once(tmp_path, campaign, 2000)
+        _assert_exactly_once(tmp_path, campaign, 1200)
     finally:
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
 
@@ -193,7 +193,7 @@ def _wait_redis(port: int) -> None:
 def test_pause_stops_sending_within_one_tick_and_resume_finishes(
     celery_worker, workspace, tmp_path
 ):
-    campaign = _campaign(workspace, 1500)
+    campaign = _campaign(workspace, 900)
     celery_worker(env=_env(tmp_path, HERALD_TEST_SEND_DELAY="0.003"))
     campaign_launch(campaign=campaign)
     _drive(lambda: len(_sends(tmp_path)) >= 200, timeout=15)
@@ -201,8 +201,8 @@ def test_pause_stops_sending_within_one_tick_and_resume_finishes(
     time.sleep(TICK + 1.0)  # one tick, plus the batch's pause check
     after_pause = len(_sends(tmp_path))
     time.sleep(2.0)
-    assert len(_sends(tmp_path)) == after_pause < 1500
+    assert len(_sends(tmp_path)) == after_pause < 900
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.PAUSED
     campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
     _drive(_completed(campaign), timeout=25)
-    _assert_exactly_once(tmp_path, campaign, 1500)
+    _assert_exactly_once(tmp_path, campaign, 900)
