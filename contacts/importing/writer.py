@@ -131,21 +131,15 @@ class ContactWriter:
         return result
 
     def _existing(self, valid) -> tuple[dict, dict]:
-        """Contacts sharing a phone or an email with the batch: two index scans, one query."""
+        """Contacts sharing a phone or an email with the batch: looked up per batch, not per row."""
         phones = {v["phone"] for _, v in valid if v.get("phone")}
         emails = {v["email"] for _, v in valid if v.get("email")}
         by_phone: dict = {}
         by_email: dict = {}
         if not phones and not emails:
             return by_phone, by_email
-        if self.use_copy:  # arrays, not IN (...) lists of thousands of parameters
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT id, phone, email FROM {Contact._meta.db_table} WHERE workspace_id = %s"
-                    " AND (phone = ANY(%s::text[]) OR email = ANY(%s::text[])) ORDER BY id",
-                    [self.workspace.pk, list(phones), list(emails)],
-                )
-                found = [_Ref(*row) for row in cursor.fetchall()]
+        if self.use_copy:
+            found = self._existing_pg(phones, emails)
         else:
             query = Q(phone__in=phones) | Q(email__in=emails)
             contacts = Contact.objects.for_workspace(self.workspace).filter(query).order_by("id")
@@ -159,6 +153,23 @@ class ContactWriter:
             if contact.email in emails:
                 by_email.setdefault(contact.email, contact)
         return by_phone, by_email
+
+    def _existing_pg(self, phones: set[str], emails: set[str]) -> list[_Ref]:
+        # Plain btree index scans, one per key: with bitmap scans allowed the planner likes the
+        # trigram GIN index on phone for `= ANY(...)`, which is ~1000x slower at this size.
+        table, found = Contact._meta.db_table, {}
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            for column, keys in (("phone", phones), ("email", emails)):
+                if keys:
+                    cursor.execute(
+                        f"SELECT id, phone, email FROM {table}"  # noqa: S608 (fixed names)
+                        f" WHERE workspace_id = %s AND {column} = ANY(%s::text[])",
+                        [self.workspace.pk, list(keys)],
+                    )
+                    found.update((row[0], row) for row in cursor.fetchall())
+            cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
+        return [_Ref(*found[pk]) for pk in sorted(found)]
 
     @staticmethod
     def _merge(target, values: dict, changed: dict) -> None:
