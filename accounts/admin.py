@@ -11,7 +11,14 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "default_region", "timezone", "members_can_delete", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "default_region",
+        "timezone",
+        "members_can_delete",
+        "created_at",
+    ]
     list_filter = ["default_region", "members_can_delete"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

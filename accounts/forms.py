@@ -33,9 +33,8 @@ class WorkspaceSettingsForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         start, end = data.get("quiet_start_hour"), data.get("quiet_end_hour")
-        if start is not None and end is not None:
-            if not (0 <= start < end <= 24):
-                self.add_error("quiet_end_hour", "Hours run 0–24 and the end must be after the start.")
+        if start is not None and end is not None and not (0 <= start < end <= 24):
+            self.add_error("quiet_end_hour", "Hours run 0–24 and the end must be after the start.")
         return data
 
 

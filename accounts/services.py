@@ -43,7 +43,7 @@ def api_key_revoke(*, workspace: Workspace, key_id: int) -> ApiKey:
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
-    """The active key for a bearer secret, with its last-used time refreshed (at most once a minute)."""
+    """The active key for a bearer secret; its last-used time is refreshed at most once a minute."""
     if not raw_key or not raw_key.startswith(ApiKey.PREFIX):
         return None
     key = (

@@ -8,5 +8,7 @@ urlpatterns = [
     path("switch/", views.workspace_switch, name="workspace-switch"),
     path("settings/", views.workspace_settings, name="workspace-settings"),
     path("settings/api-keys/", views.api_key_new, name="api-key-create"),
-    path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+    path(
+        "settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"
+    ),
 ]

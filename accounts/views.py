@@ -58,7 +58,9 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
         )
         # Shown once, on the next page, then gone: only its hash is stored.
         request.session["new_api_key"] = {"name": key.name, "secret": raw}
-        messages.success(request, f"API key “{key.name}” created. Copy it now: it is shown only once.")
+        messages.success(
+            request, f"API key “{key.name}” created. Copy it now: it is shown only once."
+        )
     else:
         messages.error(request, "Give the key a name.")
     return redirect("accounts:workspace-settings")

@@ -42,15 +42,20 @@ def test_user_without_workspace_sees_how_to_get_one(client):
 def test_switch_changes_the_current_workspace(client_logged_in, user, other_workspace):
     MembershipFactory(user=user, workspace=other_workspace, role=Membership.Role.MEMBER)
     response = client_logged_in.post(
-        reverse("accounts:workspace-switch"), {"workspace": other_workspace.pk, "next": "/workspace/settings/"}
+        reverse("accounts:workspace-switch"),
+        {"workspace": other_workspace.pk, "next": "/workspace/settings/"},
     )
     assert response.status_code == 302 and response.url == "/workspace/settings/"
     response = client_logged_in.get(reverse("accounts:workspace-settings"))
     assert response.wsgi_request.workspace == other_workspace
 
 
-def test_switch_to_a_workspace_the_user_is_not_in_is_404(client_logged_in, workspace, other_workspace):
-    response = client_logged_in.post(reverse("accounts:workspace-switch"), {"workspace": other_workspace.pk})
+def test_switch_to_a_workspace_the_user_is_not_in_is_404(
+    client_logged_in, workspace, other_workspace
+):
+    response = client_logged_in.post(
+        reverse("accounts:workspace-switch"), {"workspace": other_workspace.pk}
+    )
     assert response.status_code == 404
     response = client_logged_in.get(reverse("accounts:workspace-settings"))
     assert response.wsgi_request.workspace == workspace
@@ -121,8 +126,13 @@ def test_revoking_another_workspaces_key_is_404(client_logged_in, other_workspac
 def test_settings_form_rejects_inverted_quiet_hours(client_logged_in, workspace):
     response = client_logged_in.post(
         reverse("accounts:workspace-settings"),
-        {"name": "Acme", "default_region": "US", "timezone": "America/New_York",
-         "quiet_start_hour": 21, "quiet_end_hour": 8},
+        {
+            "name": "Acme",
+            "default_region": "US",
+            "timezone": "America/New_York",
+            "quiet_start_hour": 21,
+            "quiet_end_hour": 8,
+        },
     )
     assert response.status_code == 200
     assert "end must be after the start" in response.content.decode()
@@ -132,7 +142,15 @@ def test_settings_form_rejects_inverted_quiet_hours(client_logged_in, workspace)
 
 def test_create_workspace_command_with_owner():
     UserFactory(username="alice")
-    call_command("create_workspace", "sales", "--name", "Sales team", "--owner", "alice", stdout=io.StringIO())
+    call_command(
+        "create_workspace",
+        "sales",
+        "--name",
+        "Sales team",
+        "--owner",
+        "alice",
+        stdout=io.StringIO(),
+    )
     ws = Workspace.objects.get(slug="sales")
     assert ws.name == "Sales team"
     assert ws.memberships.get().user.username == "alice"

@@ -43,7 +43,7 @@ def page(browser):
 
 @pytest.fixture
 def logged_in_page(page, live_server, transactional_db):
-    """A browser page logged in as the owner of workspace “acme” (password correct-horse-battery)."""
+    """A browser page logged in as the owner of workspace “acme”."""
     from accounts.models import Membership
     from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 

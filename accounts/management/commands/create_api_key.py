@@ -20,5 +20,7 @@ class Command(BaseCommand):
             key, raw = api_key_create(workspace=ws, name=name)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(f"Created API key “{key.name}” for {ws.slug}. Store it now, it is not shown again:")
+        self.stdout.write(
+            f"Created API key “{key.name}” for {ws.slug}. Store it now, it is not shown again:"
+        )
         self.stdout.write(raw)
