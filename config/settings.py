@@ -202,8 +202,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HERALD_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The tick runs every two seconds: Celery's own received/succeeded lines for it would
+        # drown everything else. Task failures are still logged at ERROR.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+    },
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Messaging providers (M1): HERALD_SMS/VOICE_BACKEND console|twilio, HERALD_EMAIL_BACKEND
 # console|smtp (set above). Credentials come from the environment.
