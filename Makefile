@@ -29,6 +29,10 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait
 
+# The integration tests run real Celery workers on PostgreSQL and Redis: by default the
+# local servers (CI's .ci/run starts them); set DATABASE_URL / CELERY_BROKER_URL to use others.
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
+test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 test: install
 	$(PY) -m pytest
 
