@@ -22,7 +22,7 @@ from django.utils.timezone import now
 from accounts.models import Workspace
 
 from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
-from .services import _apply, clean_contact_data, group_add_contacts
+from .services import clean_contact_data, contact_fill, group_add_contacts
 
 DUPLICATE_STRATEGIES = ("skip", "update", "create")
 UPDATED_FIELDS = (
@@ -106,7 +106,7 @@ def contacts_bulk_update(*, updates: list[_Update]) -> None:
         contact, data = update.contact, update.data
         changes = {k: v for k, v in data.items() if k not in ("metadata", "tags")}
         changes["metadata"] = {**(contact.metadata or {}), **(data.get("metadata") or {})}
-        _apply(contact, changes)
+        contact_fill(contact, changes)
         contact.updated_at = stamp
     _write_updates([u.contact for u in updates], stamp)
     _tags_add(
@@ -173,7 +173,7 @@ def contacts_bulk_create(*, workspace: Workspace, new: list[_New], source: str) 
     """Insert the batch's new contacts with a few queries (not a few per contact)."""
     for item in new:
         item.contact = Contact(workspace=workspace)
-        _apply(item.contact, {k: v for k, v in item.data.items() if k != "tags"})
+        contact_fill(item.contact, {k: v for k, v in item.data.items() if k != "tags"})
     Contact.objects.bulk_create([item.contact for item in new], batch_size=500)
     _tags_add(
         workspace=workspace,

@@ -37,8 +37,12 @@ def clean_email(raw: str) -> str:
     return email
 
 
-def clean_contact_data(*, workspace: Workspace, data: dict, partial: bool = False) -> dict:
-    """Validated, normalised contact fields from user input (C1-C3); raises with field errors."""
+def clean_contact_data(*, workspace: Workspace, data: dict, current: Contact | None = None) -> dict:
+    """Validated, normalised contact fields from user input (C1-C3); raises with field errors.
+
+    With `current` (an update), only the given fields are cleaned, and the contact must still
+    have a phone or an email once they are applied.
+    """
     errors: dict[str, list[str]] = {}
     cleaned: dict = {}
     for field in TEXT_FIELDS:
@@ -75,9 +79,9 @@ def clean_contact_data(*, workspace: Workspace, data: dict, partial: bool = Fals
         if isinstance(tags, str):
             tags = tags.split(",")
         cleaned["tags"] = sorted({str(t).strip()[:64] for t in tags if str(t).strip()})
-    if not partial or "phone" in cleaned or "email" in cleaned:
-        has_phone = cleaned.get("phone", data.get("_current_phone", ""))
-        has_email = cleaned.get("email", data.get("_current_email", ""))
+    if current is None or "phone" in cleaned or "email" in cleaned:
+        has_phone = cleaned.get("phone", current.phone if current else "")
+        has_email = cleaned.get("email", current.email if current else "")
         if not has_phone and not has_email and "phone" not in errors and "email" not in errors:
             errors["__all__"] = ["Give a phone number or an email address (at least one)."]
     if errors:
@@ -85,7 +89,8 @@ def clean_contact_data(*, workspace: Workspace, data: dict, partial: bool = Fals
     return cleaned
 
 
-def _apply(contact: Contact, cleaned: dict) -> None:
+def contact_fill(contact: Contact, cleaned: dict) -> None:
+    """Set cleaned fields on an unsaved contact, with what the phone number implies."""
     for field, value in cleaned.items():
         if field != "tags":
             setattr(contact, field, value)
@@ -121,7 +126,7 @@ def contact_create(
 ) -> Contact:
     cleaned = clean_contact_data(workspace=workspace, data=data)
     contact = Contact(workspace=workspace)
-    _apply(contact, cleaned)
+    contact_fill(contact, cleaned)
     contact.save()
     if cleaned.get("tags"):
         _set_tags(contact, cleaned["tags"])
@@ -144,9 +149,8 @@ def contact_create(
 def contact_update(*, contact: Contact, data: dict, actor=None) -> Contact:
     """Change the given fields only; a contact must keep a phone or an email."""
     data = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
-    data |= {"_current_phone": contact.phone, "_current_email": contact.email}
-    cleaned = clean_contact_data(workspace=contact.workspace, data=data, partial=True)
-    _apply(contact, cleaned)
+    cleaned = clean_contact_data(workspace=contact.workspace, data=data, current=contact)
+    contact_fill(contact, cleaned)
     contact.save()
     if "tags" in cleaned:
         _set_tags(contact, cleaned["tags"])
