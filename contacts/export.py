@@ -78,6 +78,12 @@ def metadata_keys(queryset: QuerySet) -> list[str]:
     return sorted(found)
 
 
+def metadata_header(key: str) -> str:
+    """A metadata key's column: its name, or `metadata:<key>` when a fixed column has that
+    name (the API accepts e.g. metadata.company), so no header is repeated."""
+    return f"metadata:{key}" if key in FIELDS else key
+
+
 ROW_COLUMNS = ("pk", *(f for f in FIELDS if f not in {"tags", "groups"}), "metadata")
 
 
@@ -107,7 +113,7 @@ def _row_chunks(queryset: QuerySet) -> Iterator[tuple[list[dict], dict, dict]]:
 def export_rows(queryset: QuerySet) -> Iterator[list[str]]:
     """The header, then one row per contact of `queryset` (already workspace-scoped)."""
     keys = metadata_keys(queryset)
-    yield [*FIELDS, *(neutralise(k) for k in keys)]
+    yield [*FIELDS, *(neutralise(metadata_header(k)) for k in keys)]
     for rows, tags, groups in _row_chunks(queryset):
         for row in rows:
             row["tags"] = ", ".join(sorted(tags.get(row["pk"], ())))

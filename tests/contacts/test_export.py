@@ -71,6 +71,14 @@ def test_export_header_and_metadata_columns(workspace):
     assert ada["status"] == "active"
 
 
+def test_export_metadata_key_named_like_a_field_gets_its_own_column(workspace):
+    ContactFactory(workspace=workspace, company="Globex", metadata={"company": "Acme Corp"})
+    header, row = _rows(Contact.objects.for_workspace(workspace))
+    assert len(header) == len(set(header))
+    values = dict(zip(header, row, strict=True))
+    assert (values["company"], values["metadata:company"]) == ("Globex", "Acme Corp")
+
+
 def test_export_neutralises_every_golden_payload_in_every_column(workspace):
     metadata = {f"m{i}": value for i, (value, _) in enumerate(GOLDEN)}
     for value, _expected in GOLDEN:
