@@ -1,6 +1,8 @@
 """Row validation (I3): the import's fast phone path agrees with contacts.phones exactly."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +71,21 @@ def test_clean_row_rules():
         cleaner.clean(["+14155550132", "ann@"])  # one bad method spoils the row
     with pytest.raises(RowInvalid, match="not a phone number"):
         cleaner.clean(["call me", "ann@example.com"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    user=st.text(alphabet='ab.-+_"@ \\é[]', max_size=8),
+    domain=st.text(alphabet="ab.-_0123456789[]:@é", max_size=12)
+    | st.sampled_from(["example.com", "localhost", "[127.0.0.1]", "[::1]", "xn--bcher-kva.de"]),
+)
+def test_email_check_matches_django_email_validator(user, domain):
+    email = f"{user}@{domain}".lower()
+    try:
+        validate_email(email)
+        expected = True
+    except ValidationError:
+        expected = False
+    cleaner = _cleaner()
+    assert cleaner.email_valid(email) == expected
+    assert cleaner.email_valid(email) == expected  # the cached domain verdict too
