@@ -4,9 +4,10 @@
         bench/webhook_bench.py [--callbacks 20000] [--concurrency 32] [--workers 2]
 
 It creates the database's tables (migrate), one workspace with N sent messages, starts
-gunicorn (`--workers`, sync or gthread) bound to loopback, and posts one `delivered`
-callback per message, each signed with twilio's RequestValidator exactly as Twilio signs
-it, from an asyncio load generator over keep-alive connections. It reports requests/s and
+gunicorn (`--workers`; gthread with 16 threads as the README runs it, or sync) bound to
+loopback, and posts one `delivered` callback per message, each signed with twilio's
+RequestValidator exactly as Twilio signs it, from an asyncio load generator over keep-alive
+connections. It reports requests/s and
 latency percentiles, then checks in the database that every status landed (none lost).
 Target on a 2-core machine: >= 1,500 callbacks/s, p99 <= 50 ms, none lost.
 """
@@ -209,7 +210,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=16, help="gthread threads per worker")
     parser.add_argument("--port", type=int, default=8199)
     args = parser.parse_args()
 

@@ -8,6 +8,7 @@ rank, so a late `sent` after `delivered` and a replayed callback change nothing.
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection
@@ -100,24 +101,42 @@ def _forward(rows, status: str, sid: str, error_code: str) -> int:
     return rows.filter(status__in=_lower_ranks(status)).update(**updates)
 
 
-def _forward_by_sid(sid: str, status: str) -> int:
-    """_forward for one sid as a plain statement: the webhook's hot path skips the ORM's
-    query compilation, which costs more CPU than the database does for this UPDATE."""
-    lower = _lower_ranks(status)
-    stamps = (
-        "sent_at = %s"
-        if status == S.SENT
-        else f"sent_at = COALESCE(sent_at, %s), {_TIMESTAMP[status]} = %s"
+@cache
+def _forward_sql(count: int) -> str:
+    """The UPDATE of statuses_forward for `count` sids, in plain SQL: the webhook's hot path,
+    where the ORM's query compilation would cost more CPU than the database spends on it."""
+    rank = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
+    stamped: dict[str, list[str]] = {}
+    for status, column in _TIMESTAMP.items():
+        if column != "sent_at":
+            stamped.setdefault(column, []).append(f"'{status}'")
+    stamps = "".join(
+        f", {column} = CASE WHEN v.status IN ({', '.join(statuses)}) THEN t.now ELSE m.{column} END"
+        for column, statuses in stamped.items()
     )
-    sql = (
-        f"UPDATE {Message._meta.db_table} SET status = %s, updated_at = %s, {stamps} "
-        f"WHERE provider_message_id = %s AND status IN ({', '.join(['%s'] * len(lower))})"
+    return (
+        f"UPDATE {Message._meta.db_table} AS m SET status = v.status, updated_at = t.now, "
+        "sent_at = CASE WHEN v.status = 'sent' THEN t.now ELSE COALESCE(m.sent_at, t.now) END"
+        f"{stamps} "
+        f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * count)}) AS v(sid, status, rank), "
+        "(SELECT %s::timestamptz AS now) AS t "
+        "WHERE m.provider_message_id = v.sid AND m.provider_message_id <> '' "
+        f"AND (CASE m.status {rank} END) < v.rank "
+        "RETURNING m.provider_message_id"
     )
-    now = timezone.now()
-    params = [status, now, now] + ([] if status == S.SENT else [now]) + [sid, *lower]
+
+
+def statuses_forward(statuses: dict[str, str]) -> set[str]:
+    """Move the messages with these provider sids to their new status (sid → status) in one
+    UPDATE that only matches rows of a lower rank, as _forward does; returns the sids moved.
+    A final status may be the first we hear of, so sent_at is filled if it was empty."""
+    params: list = []
+    for sid, status in statuses.items():
+        params += [sid, status, RANK[status]]
+    params.append(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+        cursor.execute(_forward_sql(len(statuses)), params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def message_status_apply(
@@ -136,14 +155,25 @@ def message_status_apply(
     return StatusOutcome(found=True, changed=bool(changed))
 
 
+def forward_status(provider_status: str, error_code: str) -> str | None:
+    """Our status for a callback that statuses_forward can settle alone (no error code to act
+    on, not a call to retry), else None."""
+    return None if error_code else TWILIO_STATUS.get(provider_status)
+
+
+def callback_forward(*, sid: str, provider_status: str, error_code: str = "") -> bool:
+    """The common case of a callback, in a single UPDATE: moving the message with this sid
+    forward. False when it needs callback_apply."""
+    status = forward_status(provider_status, error_code)
+    return status is not None and bool(statuses_forward({sid: status}))
+
+
 def callback_apply(
     *, sid: str, message_id: str | None, provider_status: str, error_code: str = ""
 ) -> StatusOutcome:
-    """Apply one status callback. The common case (a new status for a known sid) is a single
-    UPDATE statement; the message row is read only when that matches nothing, or when the
-    failure needs the contact."""
-    status = TWILIO_STATUS.get(provider_status)
-    if status is not None and not error_code and _forward_by_sid(sid, status):
+    """Apply one status callback. The common case is callback_forward; the message row is
+    read only when that matches nothing, or when the failure needs the contact."""
+    if callback_forward(sid=sid, provider_status=provider_status, error_code=error_code):
         return StatusOutcome(found=True, changed=True)
     message = message_for_callback(sid=sid, message_id=message_id)
     if message is None:

@@ -26,14 +26,28 @@ logger = logging.getLogger("herald.webhooks")
 MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's callbacks are a few hundred bytes; an SMS body < 2 KB
 
 
-def _signature_ok(token: str, url: str, params, signature: str) -> bool:
-    """twilio's RequestValidator; the exact URL is tried first because validate() always
+def signature_valid(url: str, params, signature: str) -> bool:
+    """Whether Twilio signed these params posted to `url` (PUBLIC_BASE_URL + path and query).
+
+    twilio's RequestValidator; the exact URL is tried first because validate() always
     computes two HMACs (with and without the default port) and this runs on every callback."""
+    token = settings.TWILIO_AUTH_TOKEN
+    if not token or not signature:
+        return False
     validator = RequestValidator(token)
     expected = validator.compute_signature(url, params)
     if compare_digest(expected.encode(), signature.encode()):
         return True
     return validator.validate(url, params, signature)
+
+
+def status_fields(post) -> tuple[str, str, str] | None:
+    """(sid, provider status, error code) of a status callback, or None when it lacks one."""
+    sid = post.get("MessageSid") or post.get("CallSid") or ""
+    status = (post.get("MessageStatus") or post.get("CallStatus") or "").strip().lower()
+    if not sid or not status or len(sid) > 64:
+        return None
+    return sid, status, post.get("ErrorCode", "")
 
 
 def _reject(request: HttpRequest) -> HttpResponse | None:
@@ -49,9 +63,8 @@ def _reject(request: HttpRequest) -> HttpResponse | None:
     except (RequestDataTooBig, TooManyFieldsSent):
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
     signature = request.headers.get("X-Twilio-Signature", "")
-    token = settings.TWILIO_AUTH_TOKEN
     url = settings.PUBLIC_BASE_URL + request.get_full_path()
-    if not token or not signature or not _signature_ok(token, url, params, signature):
+    if not signature_valid(url, params, signature):
         logger.warning("Rejected webhook with a missing or invalid signature: %s", url)
         return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
     return None
@@ -69,17 +82,12 @@ def _unavailable(exc: Exception) -> HttpResponse:
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if (refused := _reject(request)) is not None:
         return refused
-    post = request.POST
-    sid = post.get("MessageSid") or post.get("CallSid") or ""
-    status = (post.get("MessageStatus") or post.get("CallStatus") or "").strip().lower()
-    if not sid or not status or len(sid) > 64:
+    if (fields := status_fields(request.POST)) is None:
         return HttpResponse("MessageSid and MessageStatus are required.", status=400)
+    sid, status, error_code = fields
     try:
         outcome = callback_apply(
-            sid=sid,
-            message_id=request.GET.get("m"),
-            provider_status=status,
-            error_code=post.get("ErrorCode", ""),
+            sid=sid, message_id=request.GET.get("m"), provider_status=status, error_code=error_code
         )
     except DatabaseError as exc:
         return _unavailable(exc)

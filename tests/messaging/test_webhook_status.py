@@ -6,10 +6,17 @@ from messaging.models import Message
 from tests.factories import ContactFactory
 
 from .factories import MessageFactory
-from .helpers import signed_post, status_params
+from .helpers import WsgiClient, signed_post, status_params
 
 URL = "/webhooks/twilio/status"
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["view", "wsgi"])
+def client(request, client):
+    """Each test runs against the view (Django's test client) and against the WSGI application
+    gunicorn serves, where the fast path answers the common callback before Django does."""
+    return client if request.param == "view" else WsgiClient()
 
 
 @pytest.fixture
@@ -130,6 +137,7 @@ def test_status_database_down_is_503(client, message, monkeypatch):
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr("messaging.webhooks.callback_apply", broken)
+    monkeypatch.setattr("messaging.fastpath.statuses_forward", lambda statuses: broken())
     response = signed_post(client, URL, status_params(message.provider_message_id, "delivered"))
     assert response.status_code == 503
 
