@@ -134,6 +134,17 @@ def test_import_counts_validation_and_group_membership(workspace):
     }
 
 
+def test_import_duplicates_join_the_group_once_keeping_existing_memberships(workspace):
+    group = ContactGroupFactory(workspace=workspace, name="Imported")
+    member = ContactFactory(workspace=workspace, email="kurt@example.com", phone="")
+    outsider = ContactFactory(workspace=workspace, email="ada@example.com", phone="")
+    GroupMembership.objects.create(group=group, contact=member, source="manual")
+    job = _run(_job(workspace))
+    assert (job.created, job.duplicates) == (0, 3)
+    members = set(group.memberships.values_list("contact_id", "source"))
+    assert members == {(member.pk, "manual"), (outsider.pk, "import")}
+
+
 def test_import_error_rows_csv_has_original_columns_and_error(workspace):
     job = _run(_job(workspace))
     rows = list(import_job_error_rows(job=job))
