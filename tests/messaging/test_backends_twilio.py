@@ -107,7 +107,7 @@ def test_sms_reconcile_ignores_other_messages_sids(fake_twilio, queued, workspac
 
 
 def test_sms_timeout_is_unknown(fake_twilio, queued):
-    fake_twilio.fail_next(201, hang_seconds=1.5, after_create=True)
+    fake_twilio.fail_next(201, hang_seconds=3.5, after_create=True)
     with pytest.raises(UnknownOutcome):
         get_backend("sms").send(queued)
 
