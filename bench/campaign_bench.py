@@ -112,20 +112,46 @@ def make_campaign(workspace_id: int, group_id: int, name: str):
     )
 
 
+def backends_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to this database (the
+    benchmark's database is its own, so these are the fan-out's connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # PostgreSQL on another machine: backend CPU not measured
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
 def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
     setup_django()
     from messaging import outbox
 
-    campaign = make_campaign(workspace_id, group_id, "Fan-out")
+    make_campaign(workspace_id, group_id, "Fan-out")
     (run_id,) = outbox.runs_start_due()
+    pg_before = backends_cpu()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     outbox.run_fan_out(run_id=run_id)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    pg_cpu = backends_cpu() - pg_before
     from campaigns.models import CampaignRun
 
     run = CampaignRun.objects.get(pk=run_id)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((run.total, run.skipped, elapsed, rss, campaign.id))
+    queue.put((run.total, run.skipped, elapsed, rss, cpu, pg_cpu))
 
 
 def send_child(until_empty: bool, queue) -> None:
@@ -177,11 +203,13 @@ def bench_fan_out(n: int, *, reuse: bool = False) -> dict:
     truncate_messages()
     found = existing_group(n) if reuse else None
     workspace_id, group_id = found or load_contacts(n)
-    total, skipped, elapsed, rss, _ = run_child(fan_out_child, workspace_id, group_id)
+    total, skipped, elapsed, rss, cpu, pg_cpu = run_child(fan_out_child, workspace_id, group_id)
     rate = total / elapsed
     print(
         f"fan-out  N={n:>9,}: {total:,} messages ({skipped:,} skipped) in {elapsed:.1f}s = "
-        f"{rate:,.0f} msg/s, peak RSS {rss:.0f} MiB"
+        f"{rate:,.0f} msg/s, peak RSS {rss:.0f} MiB; CPU per message: "
+        f"fan-out process {cpu / total * 1e6:.0f} µs, "
+        f"PostgreSQL backend {pg_cpu / total * 1e6:.0f} µs"
     )
     return {"n": n, "rate": rate, "rss": rss}
 

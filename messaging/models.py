@@ -59,10 +59,11 @@ class Message(models.Model):
         CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
 
     # FK indexes that the composite indexes below already cover are left out, and so are the
-    # database constraints of the workspace, run, campaign and sender keys: each costs a check
-    # on every one of the millions of rows a fan-out inserts, the fan-out takes those ids from
-    # the row it has locked, and Django's collector performs their CASCADE / SET_NULL. The
-    # contact key keeps its constraint (contacts are deleted in bulk elsewhere).
+    # database constraints: each costs a check on every one of the millions of rows a fan-out
+    # inserts (the contact one also locks every contact row), the fan-out takes the ids from
+    # rows it has just read, and Django's collector performs their CASCADE / SET_NULL. A
+    # contact deleted while its batch is being written can leave a message pointing nowhere:
+    # the send skips it like any message whose contact was deleted.
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
@@ -91,6 +92,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
         db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField(max_length=10, choices=Sender.Channel.choices)
     to_address = models.CharField(max_length=254, blank=True)

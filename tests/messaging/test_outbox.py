@@ -359,3 +359,42 @@ def test_fan_out_copies_awkward_text_exactly(workspace, scripted):
     message = Message.objects.get(campaign=campaign)
     assert message.body == "Hi Zoë\t\\N O'Brien\r\n<b>\\n\tend \\ ünïcode 😀"
     assert message.send_after is not None and message.status == S.QUEUED
+
+
+def test_fan_out_renders_subject_html_and_custom_fields(workspace, scripted):
+    group = make_group(workspace, 1)
+    long = "x" * 300
+    Contact.objects.update(
+        last_name="<Lee>", metadata={"plan": "gold", "first_name": "X", "long": long}
+    )
+    campaign = make_campaign(
+        workspace,
+        group,
+        channel="email",
+        subject="{{first_name}}, your {{plan}} plan {{long}}",
+        message_template="{{plan}} for {{first_name}} {{last_name}}",
+        html_template="<p>{{last_name}}: {{missing|none}}</p>",
+    )
+    launch(campaign)
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    message = Message.objects.get(campaign=campaign)
+    assert message.subject == f"Ann0, your gold plan {long}"[:255]
+    assert message.body == "gold for Ann0 <Lee>"
+    assert message.html_body == "<p>&lt;Lee&gt;: none</p>"
+    assert (message.to_address, message.channel) == (Contact.objects.get().email, "email")
+
+
+def test_message_whose_contact_is_gone_is_skipped_not_sent(workspace, scripted):
+    # A contact deleted while its batch was being written leaves an id that points nowhere
+    # (the key has no database constraint): the send must treat it as deleted.
+    group = make_group(workspace, 2)
+    launch(make_campaign(workspace, group))
+    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    gone = Message.objects.order_by("id").first()
+    Message.objects.filter(pk=gone.pk).update(
+        contact_id=Contact.objects.order_by("id").last().pk + 1
+    )
+    outbox.tick(send_inline=True)
+    gone.refresh_from_db()
+    assert (gone.status, gone.skip_reason) == (S.SKIPPED, "deleted")
+    assert len(scripted.calls) == 1
