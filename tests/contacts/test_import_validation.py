@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import _number_type_helper
 
 from contacts.importing.mapping import mapping_plan
-from contacts.importing.validation import RowCleaner, RowInvalid
+from contacts.importing.validation import RowCleaner, RowInvalid, _us_type
 from contacts.phones import InvalidPhone, normalize_phone, phone_info
 
 FORMATS = [
@@ -47,6 +49,19 @@ def test_phone_fast_path_matches_normalize_phone(area, exchange, line, fmt, regi
     e164, tz, carrier, line_type = _cleaner(region).phone(raw)
     info = phone_info(expected)
     assert (e164, tz, carrier, line_type) == (expected, info.timezone, info.carrier, info.line_type)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    national=st.integers(0, 9_999_999_999).map(lambda n: f"{n:010d}")
+    | st.sampled_from(["800", "888", "900", "500", "523", "524", "533"]).flatmap(
+        lambda prefix: st.integers(0, 9_999_999).map(lambda n: f"{prefix}{n:07d}")
+    )
+)
+def test_us_type_matches_phonenumbers(national):
+    assert _us_type(national) == _number_type_helper(
+        national, PhoneMetadata.metadata_for_region("US")
+    )
 
 
 @pytest.mark.parametrize(
