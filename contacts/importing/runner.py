@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,10 @@ def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:
     """
     pending: queue.Queue = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
+    # The writer wakes from each of a batch's dozen round trips to PostgreSQL needing the GIL,
+    # which the cleaning thread gives up only every switch interval (5 ms by default).
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
 
     def write_all() -> None:
         try:
@@ -172,6 +177,7 @@ def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:
     finally:
         pending.put(None)
         thread.join()
+        sys.setswitchinterval(switch_interval)
     if failure:
         raise failure[0]
 

@@ -57,6 +57,7 @@ class _Ref:
 @dataclass
 class _Pending:
     values: dict
+    text: str = ""  # the row's COPY text from clean(), "" when it must be (re)made
     contact_id: int | None = None
 
 
@@ -70,15 +71,25 @@ class ContactWriter:
         self.cleaner = cleaner
         self.use_copy = connection.vendor == "postgresql"
         self._sequence: str | None = None  # the contacts id sequence, looked up once
+        self._mostly_new = True  # did the last batch create most of its rows?
 
     def clean(
         self, rows: list[Row]
-    ) -> tuple[list[tuple[int, dict]], list[tuple[int, list[str], str]]]:
+    ) -> tuple[list[tuple[int, dict, str]], list[tuple[int, list[str], str]]]:
+        """Valid rows as (row number, values, COPY text), invalid ones with their reason.
+
+        The runner cleans the next batch while the previous one is being written, and the
+        writer's own time is what limits a first import: while batches are mostly new contacts,
+        their COPY text is made here rather than in write_clean(). (A re-import, all
+        duplicates, would only waste it.)
+        """
+        render = self.use_copy and self._mostly_new
         valid, invalid = [], []
         for number, cells, error in rows:
             if error is None:
                 try:
-                    valid.append((number, self.cleaner.clean(cells)))
+                    values = self.cleaner.clean(cells)
+                    valid.append((number, values, _copy_text(values) if render else ""))
                     continue
                 except RowInvalid as exc:
                     error = str(exc)
@@ -95,16 +106,16 @@ class ContactWriter:
         matched_existing: dict[int, Contact] = {}
         changed: dict[int, Contact] = {}
         if self.strategy == "create":
-            new = [_Pending(values) for _, values in valid]
+            new = [_Pending(values, text) for _, values, text in valid]
         else:
             by_phone, by_email = self._existing(valid)
-            for _, values in valid:
+            for _, values, text in valid:
                 phone, email = values.get("phone"), values.get("email")
                 target = (by_phone.get(phone) if phone else None) or (
                     by_email.get(email) if email else None
                 )
                 if target is None:
-                    target = _Pending(values)
+                    target = _Pending(values, text)
                     new.append(target)
                 elif self.strategy == "skip":
                     result.duplicates += 1
@@ -120,6 +131,7 @@ class ContactWriter:
                 if email:
                     by_email.setdefault(email, target)
         result.created = len(new)
+        self._mostly_new = 2 * len(new) >= len(valid)
         self._insert(new)
         if changed:
             stamp = now()
@@ -133,8 +145,8 @@ class ContactWriter:
 
     def _existing(self, valid) -> tuple[dict, dict]:
         """Contacts sharing a phone or an email with the batch: looked up per batch, not per row."""
-        phones = {v["phone"] for _, v in valid if v.get("phone")}
-        emails = {v["email"] for _, v in valid if v.get("email")}
+        phones = {v["phone"] for _, v, _ in valid if v.get("phone")}
+        emails = {v["email"] for _, v, _ in valid if v.get("email")}
         by_phone: dict = {}
         by_email: dict = {}
         if not phones and not emails:
@@ -173,10 +185,10 @@ class ContactWriter:
                 )
                 params += ["\n".join(keys), self.workspace.pk]
         with connection.cursor() as cursor:
+            # For the rest of the batch's transaction too: its other reads probe btrees by key.
             cursor.execute("SET LOCAL enable_bitmapscan = off")
             cursor.execute(" UNION ALL ".join(parts), params)
             found = {row[0]: row for row in cursor.fetchall()}
-            cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
         return [_Ref(*found[pk]) for pk in sorted(found)]
 
     @staticmethod
@@ -185,6 +197,7 @@ class ContactWriter:
             metadata = {**target.values.get("metadata", {}), **values.get("metadata", {})}
             target.values.update({k: v for k, v in values.items() if v})
             target.values["metadata"] = metadata
+            target.text = ""
             return
         for name in UPDATABLE:
             if values.get(name):
@@ -210,19 +223,12 @@ class ContactWriter:
                 )
                 ids = [int(pk) for pk in cursor.fetchone()[0].split(",")]
                 columns = ", ".join(COPY_COLUMNS)
-                # One text block per batch, escaped once: psycopg's per-row adaptation is
-                # most of the client's cost of a COPY. Values never hold NUL (the cleaner
-                # strips it), so NUL separates the fields until one translate() per row
-                # escapes the text and turns the separators into tabs.
                 ws, stamp_text = str(self.workspace.pk), stamp.isoformat()
-                tail = f"\x00t\x00active\x00\x00{{}}\x00{stamp_text}\x00{stamp_text}"
                 lines = []
                 for pending, pk in zip(new, ids, strict=True):
                     pending.contact_id = pk
-                    v = pending.values
-                    metadata = json.dumps(v.get("metadata") or {}, ensure_ascii=False)
-                    line = "\x00".join([str(pk), ws, *(v.get(n, "") for n in _COPY_TEXT_FIELDS)])
-                    lines.append((line + tail.format(metadata)).translate(_COPY_ESCAPES) + "\n")
+                    text = pending.text or _copy_text(pending.values)
+                    lines.append(f"{pk}\t{ws}\t{text}\t{stamp_text}\t{stamp_text}\n")
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     copy.write("".join(lines))
             return
@@ -293,6 +299,19 @@ _COPY_TEXT_FIELDS = (
 )  # fmt: skip
 # COPY text format: backslash, tab, newline and CR escaped; NUL is our field separator.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\t"})
+
+
+def _copy_text(values: dict) -> str:
+    """A new contact's COPY text from first_name to metadata (COPY_COLUMNS less the id and
+    workspace before, and the timestamps after).
+
+    One translate() per row escapes it: psycopg's per-value adaptation would be most of the
+    client's cost of a COPY. Values never hold NUL (the cleaner strips it), so NUL separates
+    the fields until translate() escapes the text and turns the separators into tabs.
+    """
+    metadata = json.dumps(values.get("metadata") or {}, ensure_ascii=False)
+    fields = [*(values.get(n, "") for n in _COPY_TEXT_FIELDS), "t", "active", "", metadata]
+    return "\x00".join(fields).translate(_COPY_ESCAPES)
 
 
 def _current(target, name: str) -> str:
