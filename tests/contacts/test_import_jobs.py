@@ -184,6 +184,40 @@ def test_import_update_overwrites_non_empty_keeps_empty_and_merges_metadata(work
     assert contact.first_name == "Ada" and contact.last_name == "L"
 
 
+def test_import_update_merges_rows_of_the_file_into_the_new_contact(workspace):
+    text = (
+        "Name,Email,Company,Plan\n"
+        "Ada,ada@example.com,Engines,gold\n"
+        "Ada L,ada@example.com,,\n"
+        "Bob,bob@example.com,,silver\n"
+        "Bob B,bob@example.com,Acme,\n"
+    )
+    job = _run(_job(workspace, text, duplicate_strategy="update"))
+    assert (job.created, job.updated) == (2, 2)
+    stored = {
+        c.email: (c.first_name, c.last_name, c.company, c.metadata)
+        for c in Contact.objects.filter(workspace=workspace)
+    }
+    assert stored == {
+        "ada@example.com": ("Ada", "L", "Engines", {"plan": "gold"}),
+        "bob@example.com": ("Bob", "B", "Acme", {"plan": "silver"}),
+    }
+
+
+def test_import_new_rows_after_a_batch_of_duplicates_are_stored_whole(workspace, settings):
+    settings.HERALD_IMPORT_BATCH_SIZE = 3
+    for i in range(3):
+        ContactFactory(workspace=workspace, email=f"old{i}@example.com", phone="")
+    rows = [f"Old,old{i}@example.com,,x" for i in range(3)]
+    rows += [f"New {i},new{i}@example.com,+1415555{1000 + i},note {i}" for i in range(4)]
+    job = _run(_job(workspace, "Name,Email,Phone,Note\n" + "\n".join(rows)))
+    assert (job.created, job.duplicates) == (4, 3)
+    new = Contact.objects.filter(workspace=workspace, email__startswith="new").order_by("email")
+    assert [(c.first_name, c.phone, c.metadata) for c in new] == [
+        ("New", f"+1415555{1000 + i}", {"note": f"note {i}"}) for i in range(4)
+    ]
+
+
 def test_import_create_strategy_creates_duplicates_anyway(workspace):
     ContactFactory(workspace=workspace, email="ada@example.com")
     job = _run(_job(workspace, duplicate_strategy="create"))
