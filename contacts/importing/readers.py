@@ -200,8 +200,9 @@ def _headers_and_rows(records: Iterator[tuple[int, list[str]]], *, has_header: b
         if not has_header:
             yield first[0], first[1], None
         width = len(headers)
+        strip = str.strip
         for number, record in records:
-            cells = [c.strip() for c in record]
+            cells = list(map(strip, record))
             if not any(cells):
                 continue
             if len(cells) < width:

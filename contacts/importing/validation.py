@@ -64,6 +64,10 @@ class RowCleaner:
         self._phones: dict[str, tuple[str, str, str, str] | str] = {}
         self._prefixes: dict[tuple[str, int], tuple[str, str]] = {}
         self._domains: dict[str, bool] = {}
+        mapped = {field for _, field in plan.fields}
+        if "full_name" in mapped:
+            mapped |= {"first_name", "last_name"}
+        self._limits = [(f, limit) for f, limit in MAX_LENGTHS.items() if f in mapped]
 
     def clean(self, cells: list[str]) -> dict:
         values: dict = {}
@@ -75,7 +79,7 @@ class RowCleaner:
         if full:
             first, _, last = " ".join(full.split()).partition(" ")
             values["first_name"], values["last_name"] = first, last
-        for field, limit in MAX_LENGTHS.items():
+        for field, limit in self._limits:  # the fields this mapping can fill
             if len(values.get(field, "")) > limit:
                 raise RowInvalid(f"{LABELS[field]} is longer than {limit} characters.")
         phone_raw, email_raw = values.get("phone", ""), values.get("email", "")
@@ -139,13 +143,18 @@ class RowCleaner:
         text = raw.strip()
         if text.startswith("00"):
             text = "+" + text[2:]
-        number = self._nanpa(text)
+        national = self._nanpa(text)
+        kind = _us_type(national) if national else PhoneNumberType.UNKNOWN
+        if kind != PhoneNumberType.UNKNOWN:  # a valid US number: "+1" and its ten digits
+            e164 = "+1" + national
+            tz, operator = self._prefix_data(e164, None)
+            return e164, tz, operator, LINE_TYPES.get(kind, "unknown")
         try:
-            if number is None:
+            if national is None:
                 number = phonenumbers.parse(text, self.region)
-                kind = phonenumbers.number_type(number)  # UNKNOWN exactly when invalid
-            else:
-                kind = _nanpa_type(number)
+            else:  # +1 but not the US: Canada, the Caribbean, or invalid
+                number = PhoneNumber(country_code=1, national_number=int(national))
+            kind = phonenumbers.number_type(number)  # UNKNOWN exactly when invalid
         except NumberParseException:
             kind = PhoneNumberType.UNKNOWN
         if kind == PhoneNumberType.UNKNOWN:
@@ -157,8 +166,9 @@ class RowCleaner:
         tz, operator = self._prefix_data(e164, number)
         return e164, tz, operator, LINE_TYPES.get(kind, "unknown")
 
-    def _nanpa(self, text: str) -> PhoneNumber | None:
-        """+1 / US / CA numbers written with only digits and punctuation, without parse().
+    def _nanpa(self, text: str) -> str | None:
+        """The ten-digit national number of a +1 / US / CA number written with only digits and
+        punctuation, without parse().
 
         parse() is half the cost of a number; for these inputs its result is known: country
         code 1 and the last ten digits. Anything else takes the general path.
@@ -179,13 +189,14 @@ class RowCleaner:
             return None
         if digits[0] in "01":
             return None
-        return PhoneNumber(country_code=1, national_number=int(digits))
+        return digits
 
-    def _prefix_data(self, e164: str, number) -> tuple[str, str]:
+    def _prefix_data(self, e164: str, number: PhoneNumber | None) -> tuple[str, str]:
         # Zones and carriers are assigned by prefix: numbers sharing their first digits share them.
         key = (e164[:9], len(e164))
         found = self._prefixes.get(key)
         if found is None:
+            number = number or phonenumbers.parse(e164)
             zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
             found = (zones[0] if len(zones) == 1 else "", carrier.name_for_number(number, "en"))
             self._prefixes[key] = found
@@ -230,7 +241,11 @@ _US_CHECKS = [
 
 
 def _us_type(national: str) -> int:
-    """_number_type_helper(national, US metadata) for a ten-digit national number."""
+    """_number_type_helper(national, US metadata) for a ten-digit national number.
+
+    number_type() finds a +1 number's region by trying each +1 region in turn, the US first:
+    for a number valid in the US, this is its answer; UNKNOWN sends it to number_type().
+    """
     if _US_GENERAL is None or not _US_GENERAL.fullmatch(national):
         return PhoneNumberType.UNKNOWN
     for pattern, kind in _US_CHECKS:
@@ -241,15 +256,6 @@ def _us_type(national: str) -> int:
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
             return kind
     return PhoneNumberType.UNKNOWN
-
-
-def _nanpa_type(number: PhoneNumber) -> int:
-    # number_type() first finds the number's region by trying each +1 region in turn, the
-    # US first; asking the US metadata directly is the same answer for a US number.
-    kind = _us_type(str(number.national_number))
-    if kind == PhoneNumberType.UNKNOWN:
-        kind = phonenumbers.number_type(number)  # Canada, the Caribbean, or invalid
-    return kind
 
 
 def _valid_zone(name: str) -> bool:
