@@ -5,7 +5,9 @@
 
 1. Loads N contacts into one group with COPY (not timed).
 2. Fan-out: one run of an SMS campaign to the whole group (rendering, time zones, quiet-hours
-   window, bulk COPY of Message rows), in a child process so its peak RSS is its own.
+   window, bulk COPY of Message rows), in a fresh child process so its peak RSS is its own,
+   with the CPU time it and its PostgreSQL backend used per message (comparable across
+   machines when the wall clock is not).
    Repeated for N/10 to show memory is flat in N.
 3. Sending: a campaign to the first --send contacts, sent on the console backend by 1 and then
    2 worker processes, each running the loop the Celery send task runs (claim with
@@ -170,11 +172,11 @@ def send_child(until_empty: bool, queue) -> None:
 
 
 def run_child(target, *args):
-    from django.db import connections
-
-    connections.close_all()  # a forked child must not share the parent's connection
-    queue = mp.Queue()
-    process = mp.Process(target=target, args=(*args, queue))
+    """Run target in a fresh interpreter: a forked child's peak RSS would start at the
+    parent's (which deleted and loaded the contacts)."""
+    spawn = mp.get_context("spawn")
+    queue = spawn.Queue()
+    process = spawn.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()
