@@ -123,8 +123,11 @@ class BackendCpu:
             try:
                 if pid not in self.ours:
                     cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ")
-                    self.ours[pid] = cmdline.startswith(b"postgres: ") and self.marker in cmdline
-                if self.ours[pid]:
+                    if cmdline.startswith(b"postgres: "):
+                        self.ours[pid] = self.marker in cmdline
+                    elif b"postgres" not in cmdline:  # else a backend not yet renamed
+                        self.ours[pid] = False
+                if self.ours.get(pid):
                     fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
                     found[pid] = int(fields[11]) + int(fields[12])  # utime + stime
             except OSError:
