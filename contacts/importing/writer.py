@@ -313,7 +313,13 @@ def _copy_text(values: dict) -> str:
     until they become tabs; translate() escapes the rare text that needs it (it is slow).
     """
     metadata = _json(values.get("metadata") or {})
-    fields = [*(values.get(n, "") for n in _COPY_TEXT_FIELDS), "t", "active", "", metadata]
+    return copy_fields(
+        [*(values.get(n, "") for n in _COPY_TEXT_FIELDS), "t", "active", "", metadata]
+    )
+
+
+def copy_fields(fields: list[str]) -> str:
+    """Fields (none holding NUL) as tab-separated COPY text, escaped."""
     text = "\x00".join(fields)
     if _COPY_SPECIAL.search(text) is None:
         return text.replace("\x00", "\t")

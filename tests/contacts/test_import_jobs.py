@@ -465,3 +465,16 @@ def test_import_stores_awkward_characters_exactly(workspace):
     zoe = Contact.objects.get(workspace=workspace)
     assert (zoe.first_name, zoe.last_name) == ("Zoë", "\\\\ O'Brien Jr")  # names: spaces collapsed
     assert zoe.metadata == {"note": 'a\tb\\\\c\r\nd "q" é'}
+
+
+def test_import_keeps_awkward_characters_of_skipped_rows_exactly(workspace):
+    text = 'Name,Email,Note\n"Zoë \\ O\'Brien",zoe\\\t@x,"a\tb\\c\r\nd ""q"" é"\n'
+    job = _run(_job(workspace, text))
+    assert job.invalid == 1
+    rows = list(import_job_error_rows(job=job))
+    assert rows[1] == [
+        "Zoë \\ O'Brien",
+        "zoe\\\t@x",
+        'a\tb\\c\r\nd "q" é',
+        "“zoe\\\t@x” is not a valid email address.",
+    ]
