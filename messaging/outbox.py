@@ -794,7 +794,9 @@ def _record_pg(rows: list[dict], now: datetime) -> set[int]:
 def runs_complete_finished(*, now: datetime | None = None) -> list[int]:
     """Runs with nothing queued or sending complete; so do one-off campaigns with all runs done."""
     now = now or _now()
-    open_messages = Message.objects.filter(run=OuterRef("pk"), status__in=OPEN_STATUSES)
+    open_messages = Message.objects.filter(  # the campaign id makes it an exact index lookup
+        campaign_id=OuterRef("campaign_id"), run=OuterRef("pk"), status__in=OPEN_STATUSES
+    )
     finished = list(
         CampaignRun.objects.filter(state=CampaignRun.State.RUNNING)
         .annotate(has_open=Exists(open_messages))
