@@ -152,7 +152,7 @@ def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:
     """
     pending: queue.Queue = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
-    # The writer wakes from each of a batch's dozen round trips to PostgreSQL needing the GIL,
+    # The writer wakes from each of a batch's ~10 round trips to PostgreSQL needing the GIL,
     # which the cleaning thread gives up only every switch interval (5 ms by default).
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, 0.0005))

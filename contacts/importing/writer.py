@@ -186,10 +186,10 @@ class ContactWriter:
                 )
                 params += ["\n".join(keys), self.workspace.pk]
         with connection.cursor() as cursor:
-            # For the rest of the batch's transaction too: its other reads probe btrees by key.
             cursor.execute("SET LOCAL enable_bitmapscan = off")
             cursor.execute(" UNION ".join(parts), params)  # a contact found twice comes once
             found = {row[0]: row for row in cursor.fetchall()}
+            cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
         return [_Ref(*found[pk]) for pk in sorted(found)]
 
     @staticmethod
