@@ -6,8 +6,11 @@
 Generates a CSV of N rows (5% invalid, 5% duplicates of earlier rows with the phone written
 differently, three custom columns, US phones in mixed national formats), then imports it into
 a fresh workspace and group with import_job_create -> import_job_set_mapping ->
-import_job_confirm -> import_job_run (what the Celery task runs), and reports rows/s and the
-process's peak RSS. Then imports the same file again (all duplicates, strategy skip).
+import_job_confirm -> import_job_run (what the Celery task runs), and reports rows/s, the
+process's peak RSS, and CPU time per row of this process and of the database's PostgreSQL
+processes (read from /proc: the server must run on this machine), which compare across
+machines and loads better than wall time. Then imports the same file again (all duplicates,
+strategy skip).
 Targets: >= 15,000 rows/s first run, >= 20,000 rows/s re-import, peak RSS <= 400 MB.
 The database is created and migrated if missing; earlier bench data in it is truncated.
 """
