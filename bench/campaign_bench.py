@@ -136,6 +136,18 @@ def backends_cpu() -> float:
     return total
 
 
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM belongs to the current memory map; ru_maxrss also
+    counts what the parent had resident when it forked (even when the child then execs)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
     setup_django()
     from messaging import outbox
@@ -152,7 +164,7 @@ def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
     from campaigns.models import CampaignRun
 
     run = CampaignRun.objects.get(pk=run_id)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mib()
     queue.put((run.total, run.skipped, elapsed, rss, cpu, pg_cpu))
 
 
@@ -167,13 +179,13 @@ def send_child(until_empty: bool, queue) -> None:
     while ids := outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH):
         for count in outbox.outbox_send(message_ids=ids).values():
             sent += count
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mib()
     queue.put((sent, time.perf_counter() - started, rss))
 
 
 def run_child(target, *args):
-    """Run target in a fresh interpreter: a forked child's peak RSS would start at the
-    parent's (which deleted and loaded the contacts)."""
+    """Run target in a fresh interpreter: a forked child shares the parent's memory (which
+    deleted and loaded the contacts), so its peak RSS would not be its own."""
     spawn = mp.get_context("spawn")
     queue = spawn.Queue()
     process = spawn.Process(target=target, args=(*args, queue))
