@@ -179,7 +179,7 @@ def send_child(until_empty: bool, queue) -> None:
     while ids := outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH):
         for count in outbox.outbox_send(message_ids=ids).values():
             sent += count
-    rss = peak_rss_mib()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put((sent, time.perf_counter() - started, rss))
 
 
