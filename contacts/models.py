@@ -47,7 +47,10 @@ class Contact(models.Model):
         COMPLAINT = "complaint", "Spam complaint"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed by email link"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
+    # No index of its own: every contact index starts with the workspace.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254, blank=True, help_text="Stored lower-case.")
@@ -134,8 +137,14 @@ class GroupMembership(models.Model):
         API = "api", "API"
         INBOUND = "inbound", "Inbound message"
 
-    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="memberships")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by the two (group, contact) and (contact, group) indexes below, not one each:
+    # every index is written for every contact an import adds to a group.
+    group = models.ForeignKey(
+        ContactGroup, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(default=now)
 
