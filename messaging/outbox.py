@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, TextField, Value
+from django.db.models import Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -899,8 +899,3 @@ def tick(*, dispatch=None, fanout_budget: float = 10.0, send_inline: bool = Fals
         report["sent"] = sent
         report["completed"] = runs_complete_finished()
     return report
-
-
-def run_counts(*, run_ids: list[int]) -> dict[str, int]:
-    rows = Message.objects.filter(run_id__in=run_ids).values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
