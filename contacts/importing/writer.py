@@ -170,8 +170,8 @@ class ContactWriter:
 
     def _existing_pg(self, phones: set[str], emails: set[str]) -> list[_Ref]:
         # One index probe per key, whatever the statistics say: with a plain `= ANY(...)` the
-        # planner may prefer scanning the whole workspace (the workspace_id index) or, with
-        # bitmap scans allowed, the trigram GIN index on phone; both are ~10x slower at scale.
+        # planner may prefer scanning all of the workspace's contacts or, with bitmap scans
+        # allowed, the trigram GIN index on phone; both are ~10x slower at scale.
         # OFFSET 0 keeps each probe a separate parameterised scan of (workspace_id, column).
         # The keys travel as one newline-separated string (psycopg adapts a list item by
         # item, slowly); cleaned phones and emails never hold a newline.
