@@ -155,6 +155,15 @@ def message_status_apply(
     return StatusOutcome(found=True, changed=bool(changed))
 
 
+def sids_known(sids: set[str]) -> set[str]:
+    """Which of these provider sids a message carries."""
+    return set(
+        Message.objects.exclude(provider_message_id="")
+        .filter(provider_message_id__in=sids)
+        .values_list("provider_message_id", flat=True)
+    )
+
+
 def forward_status(provider_status: str, error_code: str) -> str | None:
     """Our status for a callback that statuses_forward can settle alone (no error code to act
     on, not a call to retry), else None."""

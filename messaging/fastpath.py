@@ -3,14 +3,14 @@
 Twilio posts a status callback for every message at every step, so a campaign brings them by
 the thousand a second. Django's request cycle (request object, eleven middleware, URL
 resolution, response) costs several times the callback's own work, so the WSGI application
-answers the common case here: a correctly signed callback whose status, without an error
-code, moves a known message forward. It runs the view's own signature check and the same
-UPDATE (`statuses_forward`), one for all the callbacks that arrive together on a worker's
-threads.
+answers the common case here: a correctly signed callback, without an error code, about a
+known message, which its status moves forward or (late or repeated) leaves as it is. It runs
+the view's own signature check and the same UPDATE (`statuses_forward`), one for all the
+callbacks that arrive together on a worker's threads.
 
 Everything else goes on to the view untouched, which answers it exactly as it always has: a
 bad or missing signature (403), a malformed or oversized body, a failure with an error code,
-an unknown sid, a late or repeated status, a database error, another content type.
+a call to retry, an unknown sid, a database error, another content type.
 
 What this skips has nothing to say about a signed callback: sessions, CSRF (the view is
 exempt), users, workspaces, and the Host and HTTPS checks (the signature covers
@@ -26,7 +26,7 @@ from django.db import DatabaseError, close_old_connections
 from django.urls import reverse
 from django.utils.encoding import iri_to_uri
 
-from .delivery import forward_status, statuses_forward
+from .delivery import forward_status, sids_known, statuses_forward
 from .webhooks import MAX_WEBHOOK_BYTES, signature_valid, status_fields
 
 FORM = "application/x-www-form-urlencoded"
@@ -65,7 +65,8 @@ class _Batches:
 
     While one thread's UPDATE is in the database, the callbacks of the other threads queue;
     the first of them to wake applies the whole queue in one UPDATE on its own connection and
-    tells each thread whether its message moved. A sid already queued is left to the view.
+    tells each thread whether its callback is settled: its message moved, or exists and had
+    moved past that status already. A sid already queued is left to the view.
     """
 
     def __init__(self):
@@ -89,15 +90,17 @@ class _Batches:
     def _apply_queue(self) -> None:
         """Apply the queue, the lock held on entry and exit but not while in the database."""
         batch, self._queue, self._applying = self._queue, {}, True
-        moved: set[str] = set()
+        settled: set[str] = set()
         self._changed.release()
         try:
-            moved = statuses_forward(batch)
+            settled = statuses_forward(batch)
+            if unmoved := batch.keys() - settled:
+                settled |= sids_known(unmoved)
         except DatabaseError:
             pass  # each thread hands its callback to the view, which answers 503 if need be
         finally:
             self._changed.acquire()
-            self._results.update((sid, sid in moved) for sid in batch)
+            self._results.update((sid, sid in settled) for sid in batch)
             self._applying = False
             self._changed.notify_all()
 

@@ -2,11 +2,13 @@
 
 import threading
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
 from django.db import DatabaseError, connection
 from django.test import RequestFactory
+from django.utils import timezone
 
 from messaging.delivery import statuses_forward
 from messaging.fastpath import StatusCallbackFastPath, _Batches
@@ -68,9 +70,19 @@ def test_signed_status_is_applied_without_django(send, workspace):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("status", ["sent", "delivered"])
+def test_late_or_repeated_status_is_answered_without_change(send, workspace, status):
+    delivered_at = timezone.now() - timedelta(minutes=5)
+    message = MessageFactory(workspace=workspace, status="delivered", delivered_at=delivered_at)
+    assert send(status_params(message.provider_message_id, status)) == 200
+    assert send.inner.bodies == []
+    message.refresh_from_db()
+    assert (message.status, message.delivered_at) == ("delivered", delivered_at)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
-    "case",
-    ["bad signature", "error code", "unknown sid", "late status", "call retry", "no status"],
+    "case", ["bad signature", "error code", "unknown sid", "call retry", "no status"]
 )
 def test_anything_else_is_handed_on_with_its_body(send, workspace, monkeypatch, case):
     message = MessageFactory(workspace=workspace, status="delivered")
@@ -79,7 +91,6 @@ def test_anything_else_is_handed_on_with_its_body(send, workspace, monkeypatch, 
         "bad signature": status_params(sid, "read"),
         "error code": status_params(sid, "failed", ErrorCode="30003"),
         "unknown sid": status_params("SM" + "e" * 32, "delivered"),
-        "late status": status_params(sid, "sent"),
         "call retry": {"CallSid": sid, "CallStatus": "busy"},
         "no status": {"MessageSid": sid},
     }[case]
@@ -142,17 +153,17 @@ def test_callbacks_arriving_together_share_one_update(workspace, monkeypatch):
         sizes.append(len(statuses))
         if len(sizes) == 1:
             all_queued.wait(timeout=10)
-        try:
-            return statuses_forward(statuses)
-        finally:
-            connection.close()  # each worker thread's own connection
+        return statuses_forward(statuses)
 
     monkeypatch.setattr("messaging.fastpath.statuses_forward", slow_first)
     sids = [m.provider_message_id for m in messages] + [unknown]
     results: dict[str, bool] = {}
 
     def callback(sid):
-        results[sid] = batches.forward(sid, "delivered")
+        try:
+            results[sid] = batches.forward(sid, "delivered")
+        finally:
+            connection.close()  # each thread's own
 
     first = threading.Thread(target=callback, args=(sids[0],))
     first.start()
