@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Web, Celery worker and beat together on the embedded SQLite database and filesystem broker.
-# Ctrl-C stops all three. Safe to run again: migrations and demo data are idempotent.
+# Ctrl-C stops all three, and so does stopping make alone (kill <make's pid>): make does not
+# pass its signal on, so a watcher stops the rest when make is gone. Safe to run again:
+# migrations and demo data are idempotent.
 run: export DJANGO_DEBUG ?= 1
 run: install
 	@mkdir -p var/static
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	@trap 'kill 0' INT TERM; \
+	make_pid=$$PPID; \
+	( while kill -0 $$make_pid 2>/dev/null; do sleep 1; done; kill 0 ) & \
 	$(VENV)/bin/celery -A config worker --beat --pool=solo --loglevel=INFO \
 		--schedule var/celerybeat-schedule & \
 	$(PY) manage.py runserver $(HOST):$(PORT) & \
