@@ -228,7 +228,7 @@ def _store_errors(job: ImportJob, invalid: list[tuple[int, list[str], str]]) -> 
     # own time (not PostgreSQL's) is what a batch waits on.
     table = ImportRowError._meta.db_table
     lines = "".join(
-        copy_fields([str(job.pk), str(n), _json(cells), error.replace("\x00", "")]) + "\n"
+        copy_fields([str(job.pk), str(n), _json(cells), error]) + "\n"
         for n, cells, error in invalid
     )
     with (

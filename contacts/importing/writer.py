@@ -94,6 +94,11 @@ class ContactWriter:
                     continue
                 except RowInvalid as exc:
                     error = str(exc)
+            # Kept to be stored, where PostgreSQL's text and jsonb cannot hold NUL; the binary
+            # file check only reads a file's head, and the cleaner strips NUL from valid rows.
+            if "\x00" in error or any("\x00" in cell for cell in cells):
+                cells = [cell.replace("\x00", "") for cell in cells]
+                error = error.replace("\x00", "")
             invalid.append((number, cells, error))
         return valid, invalid
 

@@ -478,3 +478,19 @@ def test_import_keeps_awkward_characters_of_skipped_rows_exactly(workspace):
         'a\tb\\c\r\nd "q" é',
         "“zoe\\\t@x” is not a valid email address.",
     ]
+
+
+def test_import_skipped_row_with_a_nul_past_the_sniffed_head_is_stored_without_it(workspace):
+    # The binary-file check reads only the head; PostgreSQL text and jsonb cannot hold NUL.
+    padding = "".join(f"Person {i},p{i}@example.com,\n" for i in range(3000))
+    text = f"Name,Email,Note\n{padding}No\x00body,,a\x00b\n"
+    job = _run(_job(workspace, text))
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    assert (job.created, job.invalid) == (3000, 1)
+    rows = list(import_job_error_rows(job=job))
+    assert rows[1] == [
+        "Nobody",
+        "",
+        "ab",
+        "The row has neither a phone number nor an email address.",
+    ]
