@@ -164,7 +164,7 @@ COPY_COLUMNS = (
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
 )
-STATUS_INDEX = 11
+STATUS_INDEX = [name for name, _ in COPY_COLUMNS].index("status")
 CONTACT_COLUMNS = (
     "id",
     "first_name",
