@@ -82,7 +82,9 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
 def _setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "1")
+    # As a production worker runs: with DEBUG on, Django also records every query it sends.
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
     os.environ.setdefault("HERALD_MEDIA_ROOT", tempfile.mkdtemp(prefix="herald-import-bench-"))
     import psycopg
 
