@@ -16,7 +16,6 @@ from django.utils.timezone import now
 
 from accounts.models import Workspace
 
-from .importing.mapping import FIELDS
 from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
 from .phones import InvalidPhone, normalize_phone, phone_info
 from .selectors import group_counts_changed
@@ -75,12 +74,6 @@ def clean_contact_data(*, workspace: Workspace, data: dict, current: Contact | N
             errors["metadata"] = ["Custom fields must be an object of names to values."]
         else:
             cleaned["metadata"] = {k.strip(): v for k, v in metadata.items() if k.strip()}
-            # As the importer: a template's {{email}} must not mean two things.
-            if taken := sorted(set(cleaned["metadata"]) & set(FIELDS)):
-                errors["metadata"] = [
-                    f"A custom field cannot be named “{name}”: that is a contact field."
-                    for name in taken
-                ]
     if "tags" in data:
         tags = data["tags"] or []
         if isinstance(tags, str):

@@ -119,16 +119,6 @@ def test_contact_create_without_phone_or_email_is_refused(api_client, workspace)
     assert "__all__" in response.json()["errors"]
 
 
-def test_contact_create_refuses_a_custom_field_named_like_a_contact_field(api_client, workspace):
-    response = api_client.post(
-        URL, {"email": "a@example.com", "metadata": {"email": "b@example.com"}}, "application/json"
-    )
-
-    assert response.status_code == 400
-    assert "contact field" in response.json()["errors"]["metadata"][0]
-    assert not Contact.objects.exists()
-
-
 def test_contact_create_wrong_types_are_422(api_client, workspace):
     response = api_client.post(
         URL,
