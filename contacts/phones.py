@@ -60,7 +60,7 @@ def normalize_phone(raw: str, region: str = "US") -> str:
 def phone_info(e164: str) -> PhoneInfo:
     """Timezone, carrier and line type of a valid E.164 number (cached by its first digits)."""
     number = phonenumbers.parse(e164)
-    tz, operator = _prefix_data(e164[:9], len(e164), number)
+    tz, operator = prefix_data(e164, number)
     return PhoneInfo(
         e164=e164,
         timezone=tz,
@@ -72,17 +72,20 @@ def phone_info(e164: str) -> PhoneInfo:
 _prefix_cache: dict[tuple[str, int], tuple[str, str]] = {}
 
 
-def _prefix_data(prefix: str, length: int, number) -> tuple[str, str]:
-    # Time zones and carriers are assigned by prefix, so numbers sharing their first digits
-    # (and length) share the answer: cache by prefix, not by number. A number that maps to
-    # several zones (non-geographic) gets none; the workspace zone applies instead.
-    key = (prefix, length)
-    if key not in _prefix_cache:
-        if len(_prefix_cache) > 100_000:
-            _prefix_cache.clear()
+def prefix_data(e164: str, number: phonenumbers.PhoneNumber | None = None) -> tuple[str, str]:
+    """Timezone and carrier of a valid E.164 number (`number` is its parse, if at hand).
+
+    Both are assigned by prefix, so numbers sharing their first digits (and length) share the
+    answer: cached by prefix, not by number. A number that maps to several zones
+    (non-geographic) gets none; the workspace zone applies instead.
+    """
+    key = (e164[:9], len(e164))
+    found = _prefix_cache.get(key)
+    if found is None:
+        number = number or phonenumbers.parse(e164)
         zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
-        _prefix_cache[key] = (
-            zones[0] if len(zones) == 1 else "",
-            carrier.name_for_number(number, "en"),
-        )
-    return _prefix_cache[key]
+        found = (zones[0] if len(zones) == 1 else "", carrier.name_for_number(number, "en"))
+        if len(_prefix_cache) >= 100_000:
+            _prefix_cache.clear()
+        _prefix_cache[key] = found
+    return found

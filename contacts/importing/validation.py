@@ -18,11 +18,9 @@ from phonenumbers import (
     PhoneMetadata,
     PhoneNumber,
     PhoneNumberType,
-    carrier,
-    timezone,
 )
 
-from contacts.phones import LINE_TYPES, InvalidPhone, normalize_phone
+from contacts.phones import LINE_TYPES, InvalidPhone, normalize_phone, prefix_data
 
 from .mapping import Plan
 
@@ -62,7 +60,6 @@ class RowCleaner:
         self.plan = plan
         self.region = (region or "US").upper()
         self._phones: dict[str, tuple[str, str, str, str] | str] = {}
-        self._prefixes: dict[tuple[str, int], tuple[str, str]] = {}
         self._domains: dict[str, bool] = {}
         mapped = {field for _, field in plan.fields}
         if "full_name" in mapped:
@@ -147,7 +144,7 @@ class RowCleaner:
         kind = _us_type(national) if national else PhoneNumberType.UNKNOWN
         if kind != PhoneNumberType.UNKNOWN:  # a valid US number: "+1" and its ten digits
             e164 = "+1" + national
-            tz, operator = self._prefix_data(e164, None)
+            tz, operator = prefix_data(e164)
             return e164, tz, operator, LINE_TYPES.get(kind, "unknown")
         try:
             if national is None:
@@ -163,7 +160,7 @@ class RowCleaner:
             number = phonenumbers.parse(e164)
             kind = phonenumbers.number_type(number)
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        tz, operator = self._prefix_data(e164, number)
+        tz, operator = prefix_data(e164, number)
         return e164, tz, operator, LINE_TYPES.get(kind, "unknown")
 
     def _nanpa(self, text: str) -> str | None:
@@ -190,17 +187,6 @@ class RowCleaner:
         if digits[0] in "01":
             return None
         return digits
-
-    def _prefix_data(self, e164: str, number: PhoneNumber | None) -> tuple[str, str]:
-        # Zones and carriers are assigned by prefix: numbers sharing their first digits share them.
-        key = (e164[:9], len(e164))
-        found = self._prefixes.get(key)
-        if found is None:
-            number = number or phonenumbers.parse(e164)
-            zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
-            found = (zones[0] if len(zones) == 1 else "", carrier.name_for_number(number, "en"))
-            self._prefixes[key] = found
-        return found
 
 
 _NANPA_REGIONS = {"US", "CA"}
