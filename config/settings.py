@@ -238,3 +238,21 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")
+
+# AI agents (V3-V5): any OpenAI-compatible Chat Completions server. Without a base URL and a
+# model, agents answer their keyword rules only and every other reply waits for a person.
+HERALD_LLM_BASE_URL = os.environ.get("HERALD_LLM_BASE_URL", "").rstrip("/")
+HERALD_LLM_API_KEY = os.environ.get("HERALD_LLM_API_KEY", "")
+HERALD_LLM_MODEL = os.environ.get("HERALD_LLM_MODEL", "")
+HERALD_LLM_TIMEOUT_SECONDS = float(os.environ.get("HERALD_LLM_TIMEOUT_SECONDS", "20"))
+HERALD_LLM_CONNECT_TIMEOUT_SECONDS = float(
+    os.environ.get("HERALD_LLM_CONNECT_TIMEOUT_SECONDS", "5")
+)
+# Attempts per answer (errors, timeouts and invalid answers), then the thread goes to a person.
+HERALD_LLM_ATTEMPTS = int(os.environ.get("HERALD_LLM_ATTEMPTS", "3"))
+# json_schema (falls back to json_object by itself where a server refuses it) or json_object.
+HERALD_LLM_RESPONSE_FORMAT = os.environ.get("HERALD_LLM_RESPONSE_FORMAT", "json_schema")
+HERALD_LLM_MAX_TOKENS = int(os.environ.get("HERALD_LLM_MAX_TOKENS", "400"))
+# max_tokens (Ollama, vLLM, llama.cpp, most models) or max_completion_tokens (OpenAI o-series).
+HERALD_LLM_MAX_TOKENS_FIELD = os.environ.get("HERALD_LLM_MAX_TOKENS_FIELD", "max_tokens")
+HERALD_LLM_TEMPERATURE = float(os.environ.get("HERALD_LLM_TEMPERATURE", "0.3"))
