@@ -5,14 +5,13 @@ from typing import Annotated
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from ninja import Router, Status
 from pydantic import Field
 
 from contacts.api_services import group_contacts_upsert
-from contacts.export import export_csv_lines, export_job_create
+from contacts.export import export_job_create, export_rows
 from contacts.models import Contact, ContactGroup, GroupMembership
 from contacts.services import (
     contacts_copy,
@@ -22,6 +21,7 @@ from contacts.services import (
     group_remove_contacts,
     group_update,
 )
+from core.csv import csv_response
 
 from .errors import require_ids
 from .exports import ExportOut, export_out
@@ -190,9 +190,5 @@ def group_export(request, group_id: Id):
             workspace=request.workspace, filters={"group": str(group.pk)}, contact_ids=None
         )
         return Status(202, export_out(request, job))
-    response = StreamingHttpResponse(
-        export_csv_lines(members), content_type="text/csv; charset=utf-8"
-    )
     filename = f"{slugify(group.name) or 'group'}-{group.pk}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(export_rows(members), filename=filename)

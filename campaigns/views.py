@@ -1,7 +1,6 @@
 """Campaign pages: list, builder steps, campaign page with live counts, senders, agents."""
 
 import csv
-from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -338,12 +337,9 @@ class _Echo:
 
 def _csv_cell(value) -> str:
     """Neutralise spreadsheet formulas in contact-supplied text (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not text[1:2].isdigit():
-        return "'" + text
-    return text
+    from core.csv import csv_cell
+
+    return csv_cell(value)
 
 
 @require_http_methods(["GET"])

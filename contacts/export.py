@@ -1,17 +1,14 @@
 """CSV export of contacts (C8): the fixed columns, then one column per metadata key.
 
-Rows stream from the database in chunks, so memory does not grow with the export. Cells a
-spreadsheet would run as a formula are neutralised with a leading apostrophe, except an
-E.164 number (`+` and digits), which stays as it is so an export re-imports unchanged.
+Rows stream from the database in chunks, so memory does not grow with the export. Cells are
+written by core.csv, which neutralises formulas (an E.164 number stays as it is, so an export
+re-imports unchanged).
 """
 
-import csv
 import io
-import json
 import logging
-import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.core.files.base import File
 from django.db import connection, transaction
@@ -19,6 +16,7 @@ from django.db.models import F, Func, QuerySet
 from django.utils.timezone import now
 
 from accounts.models import Workspace
+from core.csv import csv_write
 
 from .models import Contact, ExportJob, GroupMembership, JobStatus
 
@@ -39,27 +37,8 @@ FIELDS = (
     "groups",
     "created_at",
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-E164 = re.compile(r"^\+\d{1,15}$")
 CHUNK = 2000
 logger = logging.getLogger(__name__)
-
-
-def neutralise(value: str) -> str:
-    """The cell as a spreadsheet will show it, never run it (CSV injection, OWASP)."""
-    if value.startswith(FORMULA_START) and not E164.match(value):
-        return "'" + value
-    return value
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False)
-    return neutralise(str(value))
 
 
 def metadata_keys(queryset: QuerySet) -> list[str]:
@@ -111,30 +90,16 @@ def _row_chunks(queryset: QuerySet) -> Iterator[tuple[list[dict], dict, dict]]:
 
 
 def export_rows(queryset: QuerySet) -> Iterator[list[str]]:
-    """The header, then one row per contact of `queryset` (already workspace-scoped)."""
+    """The header, then one row per contact of `queryset` (already workspace-scoped), as
+    values for core.csv (which formats and neutralises them)."""
     keys = metadata_keys(queryset)
-    yield [*FIELDS, *(neutralise(metadata_header(k)) for k in keys)]
+    yield [*FIELDS, *(metadata_header(k) for k in keys)]
     for rows, tags, groups in _row_chunks(queryset):
         for row in rows:
             row["tags"] = ", ".join(sorted(tags.get(row["pk"], ())))
             row["groups"] = ", ".join(sorted(groups.get(row["pk"], ())))
-            for field in ("opted_out_at", "created_at"):
-                row[field] = row[field] and row[field].isoformat()
             metadata = row["metadata"] or {}
-            yield [_cell(row[f]) for f in FIELDS] + [_cell(metadata.get(k)) for k in keys]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def export_csv_lines(queryset: QuerySet) -> Iterable[str]:
-    """CSV text line by line, for a StreamingHttpResponse."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # Excel reads UTF-8 only with a BOM
-    for row in export_rows(queryset):
-        yield writer.writerow(row)
+            yield [row[f] for f in FIELDS] + [metadata.get(k) for k in keys]
 
 
 def export_to_file(queryset: QuerySet, fileobj, *, bom: bool = True) -> int:
@@ -142,14 +107,7 @@ def export_to_file(queryset: QuerySet, fileobj, *, bom: bool = True) -> int:
 
     `bom` starts the file with a UTF-8 byte order mark, which Excel needs to read accents.
     """
-    writer = csv.writer(fileobj)
-    if bom:
-        fileobj.write("\ufeff")
-    count = -1
-    for row in export_rows(queryset):
-        writer.writerow(row)
-        count += 1
-    return count
+    return csv_write(export_rows(queryset), fileobj, bom=bom) - 1  # less the header
 
 
 def export_job_create(

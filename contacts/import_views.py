@@ -1,14 +1,14 @@
 """The import wizard (I2, I5): upload/paste -> map -> preview + confirm -> progress -> summary."""
 
-import csv
-
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
+from core.csv import csv_response
+from core.htmx import render_htmx
 
 from .importing import (
     ImportFileError,
@@ -264,12 +264,9 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0,
         "active": job.status in (JobStatus.PENDING, JobStatus.RUNNING),
     }
-    template = "contacts/imports/detail.html"
-    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
-        template += "#progress"
-    response = render(request, template, context)
-    response["Vary"] = "HX-Request"
-    return response
+    return render_htmx(
+        request, "contacts/imports/detail.html", context, fragments={"import-progress": "progress"}
+    )
 
 
 @workspace_required
@@ -285,40 +282,12 @@ def import_resume(request: HttpRequest, job_id: int) -> HttpResponse:
     return redirect("contacts:import-detail", job.pk)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @workspace_required
 @require_http_methods(["GET"])
 def import_errors_csv(request: HttpRequest, job_id: int) -> HttpResponse:
     job = import_job_get(workspace=request.workspace, job_id=job_id)
-    writer = csv.writer(_Echo())
-    rows = (
-        writer.writerow([_neutralise(c) for c in row]) for row in import_job_error_rows(job=job)
-    )
-    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-skipped-rows.csv"'
-    return response
-
-
-def _with_bom(rows):
-    yield "\ufeff"  # Excel reads UTF-8 only with a BOM
-    yield from rows
-
-
-def _neutralise(cell: str) -> str:
-    # The file came from outside: a cell that a spreadsheet would run as a formula is defused,
-    # except a phone number written +digits, which must stay importable.
-    text = str(cell)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_plain_number(text):
-        return "'" + text
-    return text
-
-
-def _is_plain_number(text: str) -> bool:
-    return len(text) > 1 and text[0] in "+-" and text[1:].replace(" ", "").isdigit()
+    rows = import_job_error_rows(job=job)
+    return csv_response(rows, filename=f"import-{job.pk}-skipped-rows.csv")
 
 
 @workspace_required

@@ -9,20 +9,20 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     QueryDict,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.timezone import now
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
 from accounts.decorators import manager_required, workspace_required
+from core.csv import csv_response
+from core.htmx import render_htmx
 
 from . import services
 from .batch import contacts_batch, contacts_batch_check, plural
-from .export import export_csv_lines, export_job_create
+from .export import export_job_create, export_rows
 from .filters import ContactFilter
 from .forms import DeleteAllForm, GroupForm
 from .models import Contact, ContactGroup, ExportJob, JobStatus
@@ -33,16 +33,6 @@ from .tasks import contacts_batch_task, contacts_delete_all_task
 PER_PAGE_CHOICES = (25, 50, 100)
 # Kept out of the filter querystring that travels with the bulk form.
 NON_FILTER_PARAMS = {"page", "sort", "per_page"}
-
-
-def render_htmx(request: HttpRequest, template: str, context: dict, partials=()) -> HttpResponse:
-    """The full page, or for an htmx request aimed at one of `partials` just that fragment."""
-    htmx = request.htmx
-    if htmx and not htmx.boosted and not htmx.history_restore_request and htmx.target in partials:
-        template = f"{template}#{htmx.target}"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _group_or_404(workspace, group_id) -> ContactGroup:
@@ -112,7 +102,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "per_page_choices": PER_PAGE_CHOICES,
         "can_delete": request.membership.can_delete_contacts,
     }
-    return render_htmx(request, "contacts/contact_list.html", context, partials={"contact-table"})
+    return render_htmx(request, "contacts/contact_list.html", context, fragments={"contact-table"})
 
 
 @workspace_required
@@ -250,12 +240,8 @@ def _export(request: HttpRequest, *, ids: list[int] | None, filters: dict | None
         )
         messages.info(request, f"Exporting {plural(count)} in the background.")
         return redirect("contacts:export-detail", job.pk)
-    response = StreamingHttpResponse(export_csv_lines(qs), content_type="text/csv; charset=utf-8")
     stamp = now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = (
-        f'attachment; filename="contacts-{workspace.slug}-{stamp}.csv"'
-    )
-    return response
+    return csv_response(export_rows(qs), filename=f"contacts-{workspace.slug}-{stamp}.csv")
 
 
 @workspace_required
@@ -272,7 +258,7 @@ def contacts_export(request: HttpRequest) -> HttpResponse:
 def export_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ExportJob.objects.for_workspace(request.workspace), pk=job_id)
     context = {"job": job, "running": job.status in {JobStatus.PENDING, JobStatus.RUNNING}}
-    return render_htmx(request, "contacts/export_detail.html", context, partials={"export-status"})
+    return render_htmx(request, "contacts/export_detail.html", context, fragments={"export-status"})
 
 
 @workspace_required

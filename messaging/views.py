@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from campaigns.models import Agent
 from contacts.models import Contact
+from core.htmx import render_htmx
 
 from .agent_rules import agent_rule_create, agent_rule_delete
 from .models import AgentRule
@@ -48,13 +49,12 @@ def contact_activity(request: HttpRequest, contact_id: int) -> HttpResponse:
     if not request.htmx:
         url = reverse("contacts:contact-detail", args=[contact.pk])
         return redirect(f"{url}?activity_page={page}#activity")
-    response = render(
+    return render_htmx(
         request,
-        "messaging/_contact_activity.html#activity-panel",
+        "messaging/_contact_activity.html",
         activity_context(request, contact, page),
+        fragments={"contact-activity": "activity-panel"},
     )
-    response["Vary"] = "HX-Request"
-    return response
 
 
 @workspace_required

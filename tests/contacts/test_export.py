@@ -5,35 +5,11 @@ import pytest
 from django.core.management import call_command
 
 from contacts import export
-from contacts.export import FIELDS, export_job_run, export_to_file, neutralise
+from contacts.export import FIELDS, export_job_run, export_to_file
 from contacts.models import Contact, ExportJob, JobStatus
 from contacts.services import clean_contact_data, contact_create, contacts_add_tag
+from tests.core.test_csv import GOLDEN
 from tests.factories import ContactFactory, ContactGroupFactory, WorkspaceFactory
-
-# (value a contact supplied, the cell a spreadsheet must receive)
-GOLDEN = [
-    ("=1+1", "'=1+1"),
-    ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
-    ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
-    ("\t=1", "'\t=1"),
-    ("\r=1", "'\r=1"),
-    ("\n=1", "'\n=1"),
-    ("+14155550134", "+14155550134"),
-    ("+33612345678", "+33612345678"),
-    ("+1 415", "'+1 415"),
-    ("+1415abc", "'+1415abc"),
-    ("plain text", "plain text"),
-    ("a=b", "a=b"),
-    ("", ""),
-    ("<script>alert(1)</script>", "<script>alert(1)</script>"),
-]
-
-
-@pytest.mark.parametrize(("value", "expected"), GOLDEN)
-def test_neutralise_golden_payloads(value, expected):
-    assert neutralise(value) == expected
 
 
 def _rows(queryset, bom=False):

@@ -53,7 +53,7 @@ def test_wizard_upload_map_preview_confirm_progress_summary(client_logged_in, wo
     assert 'hx-trigger="every 1s"' in page  # polls while it waits
     import_job_run(job_id=job.pk)
     fragment = client_logged_in.get(
-        f"/contacts/import/{job.pk}/", HTTP_HX_REQUEST="true"
+        f"/contacts/import/{job.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="import-progress"
     ).content.decode()
     assert "<html" not in fragment and "every 1s" not in fragment
     assert 'id="count-created">1<' in fragment and "Download skipped rows" in fragment

@@ -153,7 +153,7 @@ def test_contact_page_shows_activity_escaped(client_logged_in, history):
 
 def test_activity_panel_htmx_page(client_logged_in, history):
     url = f"/messaging/contacts/{history.pk}/activity/?page=1"
-    response = client_logged_in.get(url, HTTP_HX_REQUEST="true")
+    response = client_logged_in.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="contact-activity")
     assert response.status_code == 200
     assert response.content.decode().lstrip().startswith('<div id="contact-activity">')
     plain = client_logged_in.get(url)
