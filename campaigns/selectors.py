@@ -10,9 +10,10 @@ from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from contacts.models import Contact, GroupMembership
+from messaging import templating
 from messaging.models import InboundMessage, Message
 
-from . import scheduling, templating
+from . import scheduling
 from .models import Campaign, CampaignRun
 
 S = Message.Status

@@ -12,10 +12,11 @@ from django.utils import timezone
 from accounts.models import Workspace
 from contacts.models import ContactGroup
 from contacts.phones import InvalidPhone, normalize_phone
+from messaging import templating
 from messaging.backends import PermanentError, RetryableError, UnknownOutcome, get_backend
 from messaging.models import InboundMessage, Message, Sender
 
-from . import scheduling, templating
+from . import scheduling
 from .models import Agent, Campaign, CampaignRun, Channel
 
 EDITABLE_WHILE_ACTIVE = {"name", "max_retries", "retry_interval"}

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
 from contacts.models import ContactGroup
+from messaging import templating
 from messaging.models import Message, Sender
 
-from . import scheduling, selectors, services, templating
+from . import scheduling, selectors, services
 from .models import Agent, Campaign, Channel
 
 STEPS = [

@@ -28,6 +28,8 @@ from functools import lru_cache
 import openai
 from django.conf import settings
 
+from messaging.templating import sms_segments
+
 logger = logging.getLogger("herald.llm")
 
 ACTIONS = ("reply", "handoff", "end", "opt_out")
@@ -325,8 +327,6 @@ def _check_length(reply: str, limit: ReplyLimit) -> None:
     if len(reply) > limit.max_chars:
         raise InvalidAnswer(f"the reply was too long ({len(reply)} > {limit.max_chars} characters)")
     if limit.max_segments:
-        from campaigns.templating import sms_segments
-
         segments = sms_segments(reply).segments
         if segments > limit.max_segments:
             raise InvalidAnswer(

@@ -29,10 +29,11 @@ from django.db.models import Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from campaigns import scheduling, templating
+from campaigns import scheduling
 from campaigns.models import Campaign, CampaignRun
 from contacts.models import Contact
 
+from . import templating
 from .backends import (
     PermanentError,
     RetryableError,

@@ -12,10 +12,9 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from campaigns.templating import contact_context, render
-
 from .keywords import normalize_keyword
 from .models import AgentRule, InboundMessage
+from .templating import contact_context, render
 
 
 class Responder(Protocol):

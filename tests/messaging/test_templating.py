@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaigns import templating as t
+from messaging import templating as t
 
 
 def test_render_substitutes_variables_and_fallbacks():
