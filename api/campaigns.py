@@ -7,11 +7,10 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
 from campaigns import scheduling
-from campaigns.models import Agent, Campaign
+from campaigns.models import Campaign
 from campaigns.selectors import campaign_results
 from campaigns.services import (
     StateError,
-    agent_create,
     campaign_create,
     campaign_launch,
     campaign_pause,
@@ -19,6 +18,8 @@ from campaigns.services import (
     campaign_update,
     sender_create,
 )
+from conversations.models import Agent
+from conversations.services import agent_create
 from messaging.models import Message, Sender
 
 from .schemas import ErrorOut

@@ -1,4 +1,4 @@
-"""Campaigns, their runs (one per execution) and voice agents (K1-K11)."""
+"""Campaigns and their runs, one per execution (K1-K11)."""
 
 from django.db import models
 from django.utils.timezone import now
@@ -14,26 +14,6 @@ class Channel(models.TextChoices):
     SMS = "sms", "SMS"
     EMAIL = "email", "Email"
     VOICE = "voice", "Voice call"
-
-
-class Agent(models.Model):
-    """A voice agent: what it says first and how it behaves on a call."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="agents")
-    name = models.CharField(max_length=120)
-    instructions = models.TextField(blank=True)
-    opening_message = models.TextField(blank=True)
-    voice = models.CharField(max_length=60, default="Polly.Joanna")
-    max_call_seconds = models.PositiveIntegerField(default=300)
-    created_at = models.DateTimeField(default=now)
-
-    objects = WorkspaceQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Campaign(models.Model):
@@ -57,7 +37,11 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     agent = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+        "conversations.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
     )
     sender = models.ForeignKey(
         "messaging.Sender",

@@ -1,4 +1,4 @@
-"""Campaign writes with rules: create, update, launch, pause, resume, test send; senders, agents."""
+"""Campaign writes with rules: create, update, launch, pause, resume, test send; senders."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from django.utils import timezone
 from accounts.models import Workspace
 from contacts.models import ContactGroup
 from contacts.phones import InvalidPhone, normalize_phone
+from conversations.models import Agent
 from messaging import templating
 from messaging.backends import PermanentError, RetryableError, UnknownOutcome, get_backend
 from messaging.models import InboundMessage, Message, Sender
 
 from . import scheduling
-from .models import Agent, Campaign, CampaignRun, Channel
+from .models import Campaign, CampaignRun, Channel
 
 EDITABLE_WHILE_ACTIVE = {"name", "max_retries", "retry_interval"}
 CAMPAIGN_FIELDS = (
@@ -391,7 +392,7 @@ def _contact_values(contact) -> dict:
     }
 
 
-# Senders and agents ---------------------------------------------------------------------------
+# Senders ---------------------------------------------------------------------------------
 
 
 def sender_clean(*, workspace: Workspace, data: dict, instance: Sender | None = None) -> dict:
@@ -445,37 +446,3 @@ def sender_update(*, sender: Sender, data: dict) -> Sender:
         setattr(sender, key, value)
     sender.save()
     return sender
-
-
-def agent_clean(*, data: dict) -> dict:
-    errors = {}
-    name = (data.get("name") or "").strip()[:120]
-    if not name:
-        errors["name"] = "Give the agent a name."
-    try:
-        seconds = int(data.get("max_call_seconds") or 300)
-        if not 10 <= seconds <= 14400:
-            errors["max_call_seconds"] = "Between 10 and 14400 seconds (4 hours)."
-    except (TypeError, ValueError):
-        errors["max_call_seconds"] = "Must be a whole number of seconds."
-        seconds = 300
-    if errors:
-        raise ValidationError(errors)
-    return {
-        "name": name,
-        "instructions": data.get("instructions") or "",
-        "opening_message": data.get("opening_message") or "",
-        "voice": (data.get("voice") or "Polly.Joanna").strip()[:60],
-        "max_call_seconds": seconds,
-    }
-
-
-def agent_create(*, workspace: Workspace, data: dict) -> Agent:
-    return Agent.objects.create(workspace=workspace, **agent_clean(data=data))
-
-
-def agent_update(*, agent: Agent, data: dict) -> Agent:
-    for key, value in agent_clean(data=data).items():
-        setattr(agent, key, value)
-    agent.save()
-    return agent

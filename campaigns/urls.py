@@ -18,7 +18,4 @@ urlpatterns = [
     path("senders/", views.sender_list, name="sender-list"),
     path("senders/new/", views.sender_edit, name="sender-new"),
     path("senders/<int:pk>/", views.sender_edit, name="sender-edit"),
-    path("agents/", views.agent_list, name="agent-list"),
-    path("agents/new/", views.agent_edit, name="agent-new"),
-    path("agents/<int:pk>/", views.agent_edit, name="agent-edit"),
 ]

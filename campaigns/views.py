@@ -1,4 +1,4 @@
-"""Campaign pages: list, builder steps, campaign page with live counts, senders, agents."""
+"""Campaign pages: list, builder steps, campaign page with live counts, senders."""
 
 import csv
 
@@ -13,11 +13,12 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
 from contacts.models import ContactGroup
+from conversations.models import Agent
 from messaging import templating
 from messaging.models import Message, Sender
 
 from . import scheduling, selectors, services
-from .models import Agent, Campaign, Channel
+from .models import Campaign, Channel
 
 STEPS = [
     ("group", "Group"),
@@ -404,17 +405,10 @@ def campaign_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return response
 
 
-# Senders and agents ------------------------------------------------------------------------------
+# Senders ------------------------------------------------------------------------------------
 
 
 SENDER_DEFAULTS = {"channel": "sms", "address": "", "name": "", "rate_limit_per_second": 1.0}
-AGENT_DEFAULTS = {
-    "name": "",
-    "opening_message": "",
-    "instructions": "",
-    "voice": "Polly.Joanna",
-    "max_call_seconds": 300,
-}
 
 
 def _initial(obj, defaults: dict) -> dict:
@@ -453,37 +447,6 @@ def sender_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         request,
         "campaigns/sender_form.html",
         {"sender": sender, "data": data, "errors": errors, "channels": Sender.Channel.choices},
-    )
-
-
-@require_http_methods(["GET"])
-@workspace_required
-def agent_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "campaigns/agent_list.html",
-        {"agents": Agent.objects.for_workspace(request.workspace)},
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@workspace_required
-def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    agent = get_object_or_404(Agent.objects.for_workspace(request.workspace), pk=pk) if pk else None
-    data = request.POST if request.method == "POST" else _initial(agent, AGENT_DEFAULTS)
-    errors: dict = {}
-    if request.method == "POST":
-        try:
-            if agent is None:
-                services.agent_create(workspace=request.workspace, data=data)
-            else:
-                services.agent_update(agent=agent, data=data)
-            messages.success(request, "Agent saved.")
-            return redirect("campaigns:agent-list")
-        except ValidationError as exc:
-            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
-    return render(
-        request, "campaigns/agent_form.html", {"agent": agent, "data": data, "errors": errors}
     )
 
 

@@ -44,8 +44,9 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "accounts",
     "contacts",
-    "campaigns",
     "messaging",
+    "conversations",
+    "campaigns",
     "api",
 ]
 
@@ -82,8 +83,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'herald.sqlite3'}",
+    # An empty DATABASE_URL means the embedded default too (`DATABASE_URL= make …`).
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'herald.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
@@ -227,8 +229,17 @@ HERALD_HELP_REPLY = os.environ.get(
     "HERALD_HELP_REPLY",
     "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply.",
 )
+# What messaging tells the apps above it (it never imports them): event → functions to call.
+# The events and their arguments are documented in messaging/hooks.py.
+HERALD_MESSAGING_HOOKS = {
+    "inbound": ["conversations.hooks.inbound_received"],
+    "status": [],
+    "requeued": ["campaigns.hooks.messages_requeued"],
+}
 # Who answers replies that are not STOP/START/HELP (M7): a dotted path to a Responder class.
-HERALD_RESPONDER = os.environ.get("HERALD_RESPONDER", "messaging.responders.KeywordRuleResponder")
+HERALD_RESPONDER = os.environ.get(
+    "HERALD_RESPONDER", "conversations.responders.KeywordRuleResponder"
+)
 # Django's SMTP settings, used when HERALD_EMAIL_BACKEND=smtp.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))

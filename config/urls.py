@@ -14,6 +14,7 @@ urlpatterns = [
     path("workspace/", include("accounts.urls")),
     path("contacts/", include("contacts.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("conversations/", include("conversations.urls")),
     path("", include("messaging.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

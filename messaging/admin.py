@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AgentRule, InboundMessage, Message, Sender
+from .models import InboundMessage, Message, Sender
 
 
 @admin.register(Sender)
@@ -59,16 +59,3 @@ class InboundMessageAdmin(admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, obj: InboundMessage) -> str:
         return obj.body[:60]
-
-
-@admin.register(AgentRule)
-class AgentRuleAdmin(admin.ModelAdmin):
-    list_display = ("keyword", "agent", "short_reply", "workspace", "created_at")
-    list_filter = ("workspace",)
-    search_fields = ("keyword", "reply", "agent__name")
-    raw_id_fields = ("workspace", "agent")
-    list_select_related = ("workspace", "agent")
-
-    @admin.display(description="Reply")
-    def short_reply(self, obj: AgentRule) -> str:
-        return obj.reply[:60]

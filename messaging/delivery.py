@@ -16,6 +16,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import hooks
 from .models import Message
 from .provider_errors import CARRIER_FAILURE_CODES, contact_apply_error
 
@@ -122,7 +123,7 @@ def _forward_sql(count: int) -> str:
         "(SELECT %s::timestamptz AS now) AS t "
         "WHERE m.provider_message_id = v.sid AND m.provider_message_id <> '' "
         f"AND (CASE m.status {rank} END) < v.rank "
-        "RETURNING m.provider_message_id"
+        "RETURNING m.id, m.provider_message_id"
     )
 
 
@@ -136,7 +137,9 @@ def statuses_forward(statuses: dict[str, str]) -> set[str]:
     params.append(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(_forward_sql(len(statuses)), params)
-        return {row[0] for row in cursor.fetchall()}
+        moved = cursor.fetchall()
+    hooks.statuses_changed((message_id, statuses[sid]) for message_id, sid in moved)
+    return {sid for _, sid in moved}
 
 
 def message_status_apply(
@@ -150,6 +153,8 @@ def message_status_apply(
     if status is None:
         return StatusOutcome(found=True, changed=_call_retry(message, provider_status, sid))
     changed = _forward(Message.objects.filter(pk=message.pk), status, sid, error_code)
+    if changed:
+        hooks.statuses_changed([(message.pk, status)])
     if changed and status in (S.UNDELIVERED, S.FAILED) and error_code:
         _contact_after_failure(message, error_code)
     return StatusOutcome(found=True, changed=bool(changed))
@@ -200,7 +205,7 @@ def _call_retry(message: Message, provider_status: str, sid: str) -> bool:
     now = timezone.now()
     active = [S.SENT, S.SENDING, S.UNKNOWN]
     base = Message.objects.filter(pk=message.pk, status__in=active, provider_message_id=sid)
-    if message.attempts <= max_retries:
+    if message.attempts <= max_retries:  # not a status the hooks hear about: it goes again
         return bool(
             base.update(
                 status=S.QUEUED,
@@ -211,15 +216,16 @@ def _call_retry(message: Message, provider_status: str, sid: str) -> bool:
                 updated_at=now,
             )
         )
-    return bool(
-        base.update(
-            status=S.FAILED,
-            failed_at=now,
-            last_error=f"Call {provider_status} on every attempt.",
-            error_code=provider_status,
-            updated_at=now,
-        )
+    failed = base.update(
+        status=S.FAILED,
+        failed_at=now,
+        last_error=f"Call {provider_status} on every attempt.",
+        error_code=provider_status,
+        updated_at=now,
     )
+    if failed:
+        hooks.statuses_changed([(message.pk, S.FAILED)])
+    return bool(failed)
 
 
 def _contact_after_failure(message: Message, error_code: str) -> None:

@@ -17,9 +17,9 @@ from django.utils import timezone
 from contacts.models import Contact, GroupMembership
 from contacts.services import contact_create, contact_opt_in, contact_opt_out
 
+from . import hooks
 from .keywords import START_REPLY, STOP_REPLY, Keyword, keyword_classify
 from .models import InboundMessage, Message, Sender
-from .responders import get_responder
 
 logger = logging.getLogger("herald.webhooks")
 
@@ -62,7 +62,8 @@ def _contact_for(sender: Sender, phone: str) -> Contact | None:
 def inbound_receive(
     *, to_address: str, from_address: str, body: str, sid: str, opt_out_type: str = ""
 ) -> InboundResult:
-    """Store one inbound SMS and apply its effects once; a replayed sid changes nothing."""
+    """Store one inbound SMS, apply its keyword once, then tell the apps above (the `inbound`
+    hook, which answers it); a replayed sid changes nothing."""
     sender = sender_for_number(to_address)
     if sender is None:
         logger.warning("Inbound %s to %s: no workspace owns this number; ignored", sid, to_address)
@@ -74,24 +75,9 @@ def inbound_receive(
             result = _receive(sender, from_address, body, sid, opt_out_type)
     except IntegrityError:  # the same sid stored by a concurrent retry
         return InboundResult(inbound=None, duplicate=True)
-    if result.inbound and result.inbound.action == InboundMessage.Action.NONE:
-        reply = _agent_reply(result.inbound)
-        if reply:
-            message_reply_enqueue(inbound=result.inbound, text=reply)
-            InboundMessage.objects.filter(pk=result.inbound.pk).update(
-                action=InboundMessage.Action.AGENT_REPLY
-            )
+    if result.inbound is not None:
+        hooks.fire("inbound", inbound=result.inbound)
     return result
-
-
-def _agent_reply(inbound: InboundMessage) -> str | None:
-    """The responder's answer; a failing responder (an LLM timing out) costs the reply only,
-    since the inbound message is already stored and Twilio's retry would be deduplicated."""
-    try:
-        return get_responder().reply(inbound)
-    except Exception:
-        logger.exception("Responder failed on inbound message %s", inbound.pk)
-        return None
 
 
 def _receive(sender, from_address, body, sid, opt_out_type) -> InboundResult:
@@ -140,17 +126,3 @@ def _apply_keyword(sender: Sender, keyword: Keyword | None, phone: str) -> str |
         else:
             contact_opt_in(contact=contact, detail=f"Texted START to {sender}")
     return STOP_REPLY if keyword == Keyword.OPT_OUT else START_REPLY
-
-
-def message_reply_enqueue(*, inbound: InboundMessage, text: str) -> Message:
-    """Queue an agent's reply in the outbox, from the number the contact wrote to."""
-    return Message.objects.create(
-        workspace=inbound.workspace,
-        contact=inbound.contact,
-        channel="sms",
-        to_address=inbound.from_address,
-        body=text,
-        sender=inbound.sender,
-        send_after=timezone.now(),
-        status=Message.Status.QUEUED,
-    )

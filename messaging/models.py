@@ -202,24 +202,3 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"from {self.from_address}: {self.body[:40]}"
-
-
-class AgentRule(models.Model):
-    """An agent's keyword → reply rule (M7): a reply that is exactly `keyword` gets `reply`."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey("campaigns.Agent", on_delete=models.CASCADE, related_name="rules")
-    keyword = models.CharField(max_length=40, help_text="Matched case-insensitively, e.g. CONFIRM.")
-    reply = models.TextField(help_text="Sent back as SMS; may use {{first_name}} etc.")
-    created_at = models.DateTimeField(default=now)
-
-    objects = WorkspaceQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["keyword"]
-        constraints = [
-            models.UniqueConstraint(fields=["agent", "keyword"], name="agentrule_unique_keyword")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.keyword} → {self.reply[:40]}"

@@ -29,11 +29,12 @@ from django.db.models import Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from accounts.models import Workspace
 from campaigns import scheduling
 from campaigns.models import Campaign, CampaignRun
 from contacts.models import Contact
 
-from . import templating
+from . import hooks, templating
 from .backends import (
     PermanentError,
     RetryableError,
@@ -432,7 +433,33 @@ def _message_writer():
     )
 
 
-# Claim, sweep ---------------------------------------------------------------------------------
+# Enqueue, claim, sweep ------------------------------------------------------------------------
+
+
+def message_enqueue(
+    *,
+    workspace: Workspace,
+    channel: str,
+    to_address: str,
+    body: str,
+    contact: Contact | None = None,
+    sender: Sender | None = None,
+    subject: str = "",
+    html_body: str = "",
+) -> Message:
+    """Queue one message outside any campaign (a reply, a test send); the pump sends it."""
+    return Message.objects.create(
+        workspace=workspace,
+        contact=contact,
+        channel=channel,
+        to_address=to_address,
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        sender=sender,
+        send_after=_now(),
+        status=S.QUEUED,
+    )
 
 
 def _claimable(now: datetime):
@@ -508,45 +535,41 @@ def outbox_sweep(*, now: datetime | None = None) -> tuple[int, int]:
 
 
 def outbox_reconcile(*, limit: int = 200, now: datetime | None = None) -> int:
-    """Ask the provider about `unknown` messages: record what it says, re-queue what it lacks."""
+    """Ask the provider about `unknown` messages: record what it says, re-queue what it lacks
+    (the `requeued` hook hears of those, the `status` hook of the others)."""
     now = now or _now()
-    done = 0
+    moved: list[tuple[int, str]] = []
     for message in Message.objects.filter(status=S.UNKNOWN).select_related("sender")[:limit]:
-        result = get_backend(message.channel).reconcile(message)
-        if result.status == "not_found":
-            updated = Message.objects.filter(id=message.id, status=S.UNKNOWN).update(
-                status=S.QUEUED, send_after=now, last_error="", updated_at=now
-            )
-            if updated and message.run_id:
-                _reopen_run(message.run_id)
-        elif result.status in (S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED):
-            fields = {"status": result.status, "updated_at": now}
-            fields[_timestamp_field(result.status)] = now
-            if result.provider_message_id:
-                fields["provider_message_id"] = result.provider_message_id
-            if result.error:
-                fields.update(last_error=result.error[:1000], error_code=result.error_code[:32])
-            updated = Message.objects.filter(id=message.id, status=S.UNKNOWN).update(**fields)
-        elif now - message.updated_at > UNKNOWN_GIVE_UP:
-            updated = Message.objects.filter(id=message.id, status=S.UNKNOWN).update(
-                status=S.FAILED,
-                failed_at=now,
-                last_error="Outcome unknown: the provider could not confirm the send.",
-                updated_at=now,
-            )
-        else:
-            continue
-        done += 1
-    return done
+        status = _reconcile_one(message, now)
+        if status is not None:
+            moved.append((message.id, status))
+    if requeued := [message_id for message_id, status in moved if status == S.QUEUED]:
+        hooks.fire("requeued", message_ids=requeued)
+    hooks.statuses_changed(moved)
+    return len(moved)
 
 
-def _reopen_run(run_id: int) -> None:
-    CampaignRun.objects.filter(id=run_id, state=CampaignRun.State.COMPLETED).update(
-        state=CampaignRun.State.RUNNING, completed_at=None
-    )
-    Campaign.objects.filter(
-        runs__id=run_id, state__in=[Campaign.State.COMPLETED, Campaign.State.SCHEDULED]
-    ).update(state=Campaign.State.RUNNING, completed_at=None)
+def _reconcile_one(message: Message, now: datetime) -> str | None:
+    """The status the provider's answer moved the message to, or None."""
+    result = get_backend(message.channel).reconcile(message)
+    unknown = Message.objects.filter(id=message.id, status=S.UNKNOWN)
+    if result.status == "not_found":
+        fields = {"status": S.QUEUED, "send_after": now, "last_error": ""}
+    elif result.status in (S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED):
+        fields = {"status": result.status, _timestamp_field(result.status): now}
+        if result.provider_message_id:
+            fields["provider_message_id"] = result.provider_message_id
+        if result.error:
+            fields.update(last_error=result.error[:1000], error_code=result.error_code[:32])
+    elif now - message.updated_at > UNKNOWN_GIVE_UP:
+        fields = {
+            "status": S.FAILED,
+            "failed_at": now,
+            "last_error": "Outcome unknown: the provider could not confirm the send.",
+        }
+    else:
+        return None
+    return fields["status"] if unknown.update(**fields, updated_at=now) else None
 
 
 def _timestamp_field(status: str) -> str:
@@ -733,6 +756,7 @@ def _record(outcomes: list[_Outcome]) -> None:
                 Message.objects.filter(id=o.id, provider_message_id="").update(
                     provider_message_id=o.provider_message_id, lease_expires_at=None
                 )
+    hooks.statuses_changed((o.id, o.status) for o in outcomes if o.id in changed)
 
 
 RECORD_COLUMNS = (

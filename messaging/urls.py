@@ -8,12 +8,6 @@ urlpatterns = [
     path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound", webhooks.twilio_inbound, name="twilio-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
-    path("messaging/agents/<int:agent_id>/replies/", views.agent_rules, name="agent-rules"),
-    path(
-        "messaging/agents/<int:agent_id>/replies/<int:rule_id>/delete/",
-        views.agent_rule_remove,
-        name="agent-rule-delete",
-    ),
     path(
         "messaging/contacts/<int:contact_id>/activity/",
         views.contact_activity,

@@ -1,7 +1,6 @@
 import factory
 from django.utils import timezone
 
-from campaigns.models import Agent
 from messaging.models import Message, Sender
 from tests.factories import ContactFactory, WorkspaceFactory
 
@@ -14,16 +13,6 @@ class SenderFactory(factory.django.DjangoModelFactory):
     channel = "sms"
     address = factory.Sequence(lambda n: f"+1415555{9000 + n % 1000:04d}")
     name = "Acme"
-
-
-class AgentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Agent
-
-    workspace = factory.SubFactory(WorkspaceFactory)
-    name = "Ava"
-    opening_message = "Hello {{first_name}}"
-    max_call_seconds = 120
 
 
 class MessageFactory(factory.django.DjangoModelFactory):

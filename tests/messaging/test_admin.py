@@ -1,8 +1,8 @@
 import pytest
 
-from messaging.models import AgentRule, InboundMessage
+from messaging.models import InboundMessage
 
-from .factories import AgentFactory, MessageFactory
+from .factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,14 +14,12 @@ def admin_client(client, django_user_model):
     return client
 
 
-@pytest.mark.parametrize("model", ["sender", "message", "inboundmessage", "agentrule"])
+@pytest.mark.parametrize("model", ["sender", "message", "inboundmessage"])
 def test_messaging_admin_lists(admin_client, workspace, model):
     message = MessageFactory(workspace=workspace, body="<script>x</script>")
     InboundMessage.objects.create(
         workspace=workspace, from_address="+1", body="hi", provider_message_id="SMa"
     )
-    agent = AgentFactory(workspace=workspace)
-    AgentRule.objects.create(workspace=workspace, agent=agent, keyword="YES2", reply="ok")
     response = admin_client.get(f"/admin/messaging/{model}/?q=a")
     assert response.status_code == 200
     detail = admin_client.get(f"/admin/messaging/message/{message.pk}/change/")

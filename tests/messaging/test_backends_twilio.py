@@ -9,9 +9,10 @@ from campaigns.models import Campaign
 from messaging.backends import PermanentError, RetryableError, UnknownOutcome, get_backend
 from messaging.models import Message
 from messaging.outbox import outbox_reconcile, outbox_send
+from tests.conversations.factories import AgentFactory
 from tests.factories import ContactFactory, ContactGroupFactory
 
-from .factories import AgentFactory, MessageFactory, SenderFactory
+from .factories import MessageFactory, SenderFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,13 +1,12 @@
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Campaign
 from contacts.models import Contact, ContactEvent
 from contacts.services import contact_opt_out
-from messaging.models import AgentRule, InboundMessage, Message
-from tests.factories import ContactFactory, ContactGroupFactory
+from messaging.models import InboundMessage, Message
+from tests.factories import ContactFactory
 
-from .factories import AgentFactory, MessageFactory, SenderFactory
+from .factories import MessageFactory, SenderFactory
 from .helpers import inbound_params, signed_post
 
 URL = "/webhooks/twilio/inbound"
@@ -144,42 +143,6 @@ def test_inbound_forged_signature_is_403_and_creates_nothing(client, sender, con
 def test_inbound_missing_from_is_400(client, sender):
     response = signed_post(client, URL, {"MessageSid": "SM1", "To": NUMBER, "Body": "hi"})
     assert response.status_code == 400
-
-
-def test_inbound_agent_rule_reply_goes_through_the_outbox(client, workspace, sender, contact):
-    agent = AgentFactory(workspace=workspace)
-    AgentRule.objects.create(
-        workspace=workspace, agent=agent, keyword="CONFIRM", reply="<ok> {{first_name}}"
-    )
-    group = ContactGroupFactory(workspace=workspace)
-    campaign = Campaign.objects.create(workspace=workspace, name="Visits", group=group, agent=agent)
-    MessageFactory(workspace=workspace, contact=contact, campaign=campaign)
-    response = _send(client, "confirm!")
-    assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response />'
-    reply = Message.objects.get(status="queued")
-    assert (reply.body, reply.to_address, reply.sender) == ("<ok> Ann", contact.phone, sender)
-    assert InboundMessage.objects.get().action == "agent_reply"
-
-
-def test_inbound_unmatched_agent_keyword_queues_nothing(client, workspace, sender, contact):
-    agent = AgentFactory(workspace=workspace)
-    AgentRule.objects.create(workspace=workspace, agent=agent, keyword="CONFIRM", reply="ok")
-    group = ContactGroupFactory(workspace=workspace)
-    campaign = Campaign.objects.create(workspace=workspace, name="Visits", group=group, agent=agent)
-    MessageFactory(workspace=workspace, contact=contact, campaign=campaign)
-    _send(client, "maybe")
-    assert not Message.objects.filter(status="queued").exists()
-
-
-class EchoResponder:
-    def reply(self, inbound):
-        return f"echo: {inbound.body}"
-
-
-def test_inbound_custom_responder_is_used(client, settings, sender, contact):
-    settings.HERALD_RESPONDER = "tests.messaging.test_webhook_inbound.EchoResponder"
-    _send(client, "anything")
-    assert Message.objects.get(status="queued").body == "echo: anything"
 
 
 def test_inbound_database_down_is_503(client, sender, monkeypatch):

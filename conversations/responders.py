@@ -12,9 +12,13 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .keywords import normalize_keyword
-from .models import AgentRule, InboundMessage
-from .templating import contact_context, render
+from messaging.keywords import normalize_keyword
+from messaging.models import InboundMessage
+from messaging.templating import contact_context, render
+
+from .models import AgentRule
+
+DEFAULT_RESPONDER = "conversations.responders.KeywordRuleResponder"
 
 
 class Responder(Protocol):
@@ -59,5 +63,7 @@ class KeywordRuleResponder:
 
 def get_responder() -> Responder:
     """HERALD_RESPONDER: a dotted path to a Responder class (default: the keyword rules)."""
-    path = getattr(settings, "HERALD_RESPONDER", "") or "messaging.responders.KeywordRuleResponder"
+    path = (
+        getattr(settings, "HERALD_RESPONDER", "") or "conversations.responders.KeywordRuleResponder"
+    )
     return import_string(path)()
