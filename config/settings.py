@@ -1,6 +1,7 @@
 """Herald settings: one module, driven by environment variables (see .env.example)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
+    "axes",
     "accounts",
     "contacts",
     "messaging",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentWorkspaceMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,6 +108,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Brute-force protection (django-axes) on /login/ and /admin/login/: after
+# HERALD_LOGIN_FAILURE_LIMIT failed logins for one username, or from one client address,
+# that username (or address) is refused for HERALD_LOGIN_LOCKOUT_MINUTES; each further
+# failure during the lockout starts it again. Failures are stored in the database (SQLite
+# or PostgreSQL), so every web process sees them. A success does not wipe the address's
+# failures: an attacker holding one valid account could otherwise reset the per-address
+# count between guesses at other accounts. Unlock: `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("HERALD_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("HERALD_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contacts:contact-list"
@@ -150,7 +173,10 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("HERALD_BEHIND_PROXY"):
+# Behind the proxy (deploy/nginx), X-Forwarded-Proto says https and X-Real-IP names the client:
+# nginx sets both itself, overwriting whatever the client sent.
+HERALD_BEHIND_PROXY = env_bool("HERALD_BEHIND_PROXY")
+if HERALD_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG and env_bool("HERALD_HTTPS", default=True) and not env_bool("HERALD_TESTING"):
     SESSION_COOKIE_SECURE = True
