@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_filters",
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "axes",
+    "csp",
     "accounts",
     "contacts",
     "messaging",
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their long cache headers.
+    "config.middleware.PrivateCacheMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -186,6 +190,23 @@ if not DEBUG and env_bool("HERALD_HTTPS", default=True) and not env_bool("HERALD
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Content-Security-Policy on every response: scripts and styles only from our own static files
+# (no inline script, inline style or eval anywhere, htmx included: see base.html), no
+# framing, forms only to this site. data: images are the admin's and Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # Campaigns and messaging (M1-M3): backends per channel, tick period, claim batch and lease.
 HERALD_SMS_BACKEND = os.environ.get("HERALD_SMS_BACKEND", "console")
@@ -232,6 +253,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("HERALD_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every login at INFO; failures and lockouts stay (WARNING).
+        "axes": {"level": "WARNING"},
         # The tick runs every two seconds: Celery's own received/succeeded lines for it would
         # drown everything else. Task failures are still logged at ERROR.
         "celery.app.trace": {"level": "WARNING"},

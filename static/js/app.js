@@ -120,3 +120,29 @@ document.addEventListener("click", (event) => {
     if (question && !window.confirm(question)) event.preventDefault();
   });
 })();
+
+// --- No inline script anywhere (the Content-Security-Policy forbids it): page behaviours here.
+// A select with data-autosubmit submits its form when changed (workspace switcher, import options).
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});
+
+// The contacts filter form refreshes the table when a filter changes. Search has its own
+// delayed trigger and the group picker navigates to the group, so neither counts here.
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form[data-filter-form]");
+  if (!form || event.target.type === "search" || event.target.name === "group") return;
+  form.dispatchEvent(new Event("filters-changed"));
+});
+
+// Import mapping: the custom-field name only matters for "Custom field…" (works without JS).
+function syncMappingSelect(select) {
+  const input = select.nextElementSibling;
+  if (input) input.hidden = select.value !== "metadata";
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-mapping-select]")) syncMappingSelect(event.target);
+});
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("select[data-mapping-select]").forEach(syncMappingSelect);
+});

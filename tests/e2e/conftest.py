@@ -34,11 +34,17 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; at the end, the console must show no Content-Security-Policy violation."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.console_messages = console
     yield page
     context.close()
+    violations = [line for line in console if "Content Security Policy" in line]
+    assert not violations, violations
 
 
 @pytest.fixture
