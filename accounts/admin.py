@@ -35,7 +35,16 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "workspace", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "workspace",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["workspace", "revoked_at"]
-    search_fields = ["name", "prefix", "workspace__name"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    search_fields = ["name", "prefix", "workspace__name", "created_by__username"]
+    readonly_fields = ["prefix", "key_hash", "created_by", "created_at", "last_used_at"]
+    list_select_related = ["workspace", "created_by"]

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import ApiKey, Membership, Workspace
@@ -40,6 +41,40 @@ def api_key_revoke(*, workspace: Workspace, key_id: int) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
     return key
+
+
+@transaction.atomic
+def membership_remove(
+    *, workspace: Workspace, membership_id: int, by: Membership, revoke_keys: bool
+) -> tuple[Membership, int]:
+    """Take a user out of the workspace; with revoke_keys, revoke the API keys they created.
+
+    Owners and admins remove people; only an owner removes an owner, and the last owner
+    stays (a workspace nobody can manage is lost). Keys belong to the workspace, not to the
+    person, so they keep working unless asked: an integration may depend on them.
+    Returns the removed membership and how many keys were revoked.
+    """
+    if not by.is_manager:
+        raise PermissionDenied("Only owners and admins can remove members.")
+    target = Membership.objects.select_for_update().get(workspace=workspace, pk=membership_id)
+    owners = Membership.objects.filter(workspace=workspace, role=Membership.Role.OWNER)
+    if target.role == Membership.Role.OWNER:
+        if by.role != Membership.Role.OWNER:
+            raise PermissionDenied("Only an owner can remove an owner.")
+        if owners.count() <= 1:
+            raise ValidationError("The workspace's last owner cannot be removed.")
+    revoked = 0
+    if revoke_keys:
+        revoked = member_api_keys(workspace=workspace, user=target.user).update(
+            revoked_at=timezone.now()
+        )
+    target.delete()
+    return target, revoked
+
+
+def member_api_keys(*, workspace: Workspace, user) -> "QuerySet[ApiKey]":
+    """The workspace's active API keys that this user created."""
+    return ApiKey.objects.for_workspace(workspace).active().filter(created_by=user)
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:

@@ -9,6 +9,11 @@ urlpatterns = [
     path("settings/", views.workspace_settings, name="workspace-settings"),
     path("settings/api-keys/", views.api_key_new, name="api-key-create"),
     path(
+        "settings/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member-remove",
+    ),
+    path(
         "settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"
     ),
 ]

@@ -1,6 +1,8 @@
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -8,7 +10,13 @@ from .decorators import manager_required, workspace_required
 from .forms import ApiKeyCreateForm, WorkspaceSettingsForm
 from .middleware import SESSION_KEY
 from .models import ApiKey
-from .services import api_key_create, api_key_revoke, user_workspaces
+from .services import (
+    api_key_create,
+    api_key_revoke,
+    member_api_keys,
+    membership_remove,
+    user_workspaces,
+)
 
 
 @workspace_required
@@ -36,34 +44,79 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
             form.save()
             messages.success(request, "Settings saved.")
             return redirect("accounts:workspace-settings")
+    return _settings_page(request, form=form)
+
+
+def _settings_page(request: HttpRequest, *, form=None, key_form=None, new_key=None, status=200):
     return render(
         request,
         "accounts/workspace_settings.html",
         {
-            "form": form,
-            "api_keys": ApiKey.objects.for_workspace(request.workspace),
-            "key_form": ApiKeyCreateForm(),
-            "new_key": request.session.pop("new_api_key", None),
+            "form": form or WorkspaceSettingsForm(instance=request.workspace),
+            "api_keys": ApiKey.objects.for_workspace(request.workspace).select_related(
+                "created_by"
+            ),
+            "key_form": key_form or ApiKeyCreateForm(),
+            "new_key": new_key,
+            "members": request.workspace.memberships.select_related("user").order_by(
+                "user__username"
+            ),
         },
+        status=status,
     )
 
 
 @manager_required
 @require_POST
 def api_key_new(request: HttpRequest) -> HttpResponse:
+    """Create a key and show its secret in this very response (201), never again.
+
+    The secret goes nowhere else: not into the session (whose store would keep it until
+    the next page), not into a redirect. Only its hash is stored.
+    """
     form = ApiKeyCreateForm(request.POST)
-    if form.is_valid():
-        key, raw = api_key_create(
-            workspace=request.workspace, name=form.cleaned_data["name"], created_by=request.user
-        )
-        # Shown once, on the next page, then gone: only its hash is stored.
-        request.session["new_api_key"] = {"name": key.name, "secret": raw}
-        messages.success(
-            request, f"API key “{key.name}” created. Copy it now: it is shown only once."
-        )
-    else:
+    if not form.is_valid():
         messages.error(request, "Give the key a name.")
-    return redirect("accounts:workspace-settings")
+        return _settings_page(request, key_form=form, status=400)
+    key, raw = api_key_create(
+        workspace=request.workspace, name=form.cleaned_data["name"], created_by=request.user
+    )
+    messages.success(request, f"API key “{key.name}” created. Copy it now: it is shown only once.")
+    return _settings_page(request, new_key={"name": key.name, "secret": raw}, status=201)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Confirm, then remove a member; the form offers to revoke the API keys they created."""
+    target = get_object_or_404(
+        request.workspace.memberships.select_related("user"), pk=membership_id
+    )
+    keys = member_api_keys(workspace=request.workspace, user=target.user)
+    error = ""
+    if request.method == "POST":
+        try:
+            _, revoked = membership_remove(
+                workspace=request.workspace,
+                membership_id=target.pk,
+                by=request.membership,
+                revoke_keys=request.POST.get("revoke_keys") == "1",
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            name = target.user.get_username()
+            note = f" and {revoked} API key{pluralize(revoked)} revoked" if revoked else ""
+            messages.success(request, f"{name} removed from the workspace{note}.")
+            if target.user_id == request.user.pk:
+                return redirect("home")
+            return redirect("accounts:workspace-settings")
+    return render(
+        request,
+        "accounts/member_remove.html",
+        {"target": target, "keys": keys, "error": error},
+        status=400 if error else 200,
+    )
 
 
 @manager_required

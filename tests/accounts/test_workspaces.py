@@ -1,6 +1,8 @@
 import io
+import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -96,12 +98,35 @@ def test_revoked_or_wrong_key_does_not_authenticate(workspace):
 
 
 def test_api_key_created_in_dashboard_is_shown_once(client_logged_in, workspace):
-    client_logged_in.post(reverse("accounts:api-key-create"), {"name": "Zapier"})
-    first = client_logged_in.get(reverse("accounts:workspace-settings")).content.decode()
+    response = client_logged_in.post(reverse("accounts:api-key-create"), {"name": "Zapier"})
+    assert response.status_code == 201
     key = ApiKey.objects.get(workspace=workspace, name="Zapier")
-    assert key.prefix in first and 'id="new-api-key"' in first
+    page = response.content.decode()
+    secret = re.search(r'id="new-api-key">([^<]+)<', page).group(1)
+    assert secret.startswith(key.prefix) and ApiKey.hash(secret) == key.key_hash
+    # The secret is in no session (nor anywhere but that response) and never shown again.
+    for session in Session.objects.all():
+        assert secret not in str(session.get_decoded())
+    assert secret not in response.cookies.output()
     second = client_logged_in.get(reverse("accounts:workspace-settings")).content.decode()
-    assert 'id="new-api-key"' not in second
+    assert 'id="new-api-key"' not in second and secret not in second
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_api_key_without_name_is_refused(client_logged_in, workspace):
+    response = client_logged_in.post(reverse("accounts:api-key-create"), {"name": "  "})
+    assert response.status_code == 400 and b"Give the key a name." in response.content
+    assert not ApiKey.objects.exists()
+
+
+def test_api_keys_show_who_created_them(client_logged_in, workspace, user):
+    api_key_create(workspace=workspace, name="Zapier", created_by=user)
+    api_key_create(workspace=workspace, name="From the command line")
+    page = client_logged_in.get(reverse("accounts:workspace-settings")).content.decode()
+    row = re.search(r"<tr>\s*<td>Zapier</td>.*?</tr>", page, re.S).group(0)
+    assert "<td>owner</td>" in row
+    row = re.search(r"<tr>\s*<td>From the command line</td>.*?</tr>", page, re.S).group(0)
+    assert "command line</span>" in row
 
 
 def test_member_cannot_create_or_revoke_keys_or_change_settings(member_client, workspace):
