@@ -155,6 +155,17 @@ HERALD_IMPORT_MAX_BYTES = int(os.environ.get("HERALD_IMPORT_MAX_BYTES", 100 * 10
 HERALD_IMPORT_MAX_ROWS = int(os.environ.get("HERALD_IMPORT_MAX_ROWS", 2_000_000))
 HERALD_IMPORT_BATCH_SIZE = int(os.environ.get("HERALD_IMPORT_BATCH_SIZE", 2_000))
 HERALD_EXPORT_SYNC_LIMIT = int(os.environ.get("HERALD_EXPORT_SYNC_LIMIT", 5_000))
+# Request body limits per path, checked before anything reads the body (config/guard.py):
+# import uploads may carry a whole file (plus 1 MB of form fields), the login forms and
+# Twilio's webhooks are small, anything else gets DATA_UPLOAD_MAX_MEMORY_SIZE. The nginx
+# configuration in deploy/ applies the same limits at the edge.
+HERALD_UPLOAD_MAX_BODY = HERALD_IMPORT_MAX_BYTES + 1024 * 1024
+HERALD_BODY_LIMITS = [
+    (r"^/(admin/)?login/$", 64 * 1024),
+    (r"^/webhooks/twilio/", 64 * 1024),
+    (r"^/contacts/import/", HERALD_UPLOAD_MAX_BODY),
+    (r"^/api/v1/(contacts/upload|campaigns/contact-groups/\d+/import)", HERALD_UPLOAD_MAX_BODY),
+]
 # JSON API (A6): requests per minute per API key (0 = no limit), and the cap on list counts.
 HERALD_API_RATE_LIMIT = int(os.environ.get("HERALD_API_RATE_LIMIT", "600"))
 HERALD_API_COUNT_CAP = int(os.environ.get("HERALD_API_COUNT_CAP", "10000"))
