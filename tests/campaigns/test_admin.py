@@ -57,3 +57,18 @@ def test_admin_lists_filters_searches_and_opens(admin_client, campaign, model):
 def test_admin_campaign_page_lists_its_runs(admin_client, campaign):
     page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert "2026-05-01" in page.content.decode() or "May 1, 2026" in page.content.decode()
+
+
+def test_every_herald_model_is_in_the_admin():
+    """SPEC: admins use Django admin, every model registered."""
+    from django.apps import apps
+    from django.contrib import admin
+
+    ours = {"accounts", "contacts", "campaigns", "messaging", "conversations", "engagement",
+            "audiences", "api", "core"}  # fmt: skip
+    missing = [
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.app_label in ours and not admin.site.is_registered(model)
+    ]
+    assert missing == []
