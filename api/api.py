@@ -34,6 +34,9 @@ def _field_errors(errors) -> dict[str, list[str]]:
 
 @api.exception_handler(ValidationError)
 def on_schema_error(request, exc: ValidationError):
+    if exc.errors and all(error.get("loc", ("",))[0] == "path" for error in exc.errors):
+        # /contacts/abc names no resource: the same 404 as a route that takes only integers.
+        return api.create_response(request, {"message": "Not found.", "errors": {}}, status=404)
     return api.create_response(
         request, {"message": "Invalid request.", "errors": _field_errors(exc.errors)}, status=422
     )

@@ -181,9 +181,10 @@ def test_contact_detail(api_client, contact):
     assert response.json()["email"] == "jane@example.com"
 
 
-def test_contact_detail_unknown_or_huge_id_is_404_or_422(api_client, contact):
+def test_contact_detail_unknown_huge_or_non_integer_id_is_404(api_client, contact):
     assert api_client.get(f"{URL}/{contact.pk + 1000}").status_code == 404
-    assert api_client.get(f"{URL}/{2**70}").status_code == 422
+    assert api_client.get(f"{URL}/{2**70}").status_code == 404
+    assert api_client.get(f"{URL}/abc").json()["message"] == "Not found."
 
 
 def test_contact_put_replaces_writable_fields(api_client, contact):
