@@ -16,22 +16,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Web, Celery worker and beat together on the embedded SQLite database and filesystem broker.
+# Web, Celery worker and beat together on the embedded SQLite database and filesystem broker,
+# under a supervisor (config/supervisor.py) that restarts any of them that dies and says so.
 # Ctrl-C stops all three, and so does stopping make alone (kill <make's pid>): make does not
-# pass its signal on, so a watcher stops the rest when make is gone. Safe to run again:
-# migrations and demo data are idempotent.
+# pass its signal on, so the supervisor watches make and stops the rest when it is gone.
+# Safe to run again: migrations and demo data are idempotent.
 run: export DJANGO_DEBUG ?= 1
 run: install
 	@mkdir -p var/static
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
-	@trap 'kill 0' INT TERM; \
-	make_pid=$$PPID; \
-	( while kill -0 $$make_pid 2>/dev/null; do sleep 1; done; kill 0 ) & \
-	$(VENV)/bin/celery -A config worker --beat --pool=solo --loglevel=INFO \
-		--schedule var/celerybeat-schedule & \
-	$(PY) manage.py runserver $(HOST):$(PORT) & \
-	wait
+	@exec $(PY) -m config.supervisor --watch-pid $$PPID \
+		"web=$(PY) manage.py runserver $(HOST):$(PORT)" \
+		"worker=$(VENV)/bin/celery -A config worker --pool=solo --loglevel=INFO" \
+		"beat=$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule"
 
 # The integration tests run real Celery workers on PostgreSQL and Redis: by default the
 # local servers (CI's .ci/run starts them); set DATABASE_URL / CELERY_BROKER_URL to use others.

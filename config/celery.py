@@ -13,6 +13,6 @@ app.autodiscover_tasks()
 def _make_broker_dirs(sender, **kwargs):
     # kombu's filesystem transport needs its folders to exist before the first message.
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "control_folder", "unacked_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
