@@ -14,7 +14,9 @@ belongs to it.
   whole request is refused with 404 and nothing is changed;
 - `409` a group name already used in the workspace;
 - `400` a value breaks a rule (bad phone or email, no phone and no email, …), `422` the body or
-  a query parameter has the wrong shape; both name the field;
+  a query parameter has the wrong shape; both name the field. A smart-group definition that
+  does not fit (unknown field or operator, a value of the wrong type, a group of another
+  workspace) is a `422` naming its place, e.g. `conditions.2.value`;
 - `413` the request body is larger than the server's limit (`HERALD_MAX_REQUEST_BODY`);
 - `429` more requests in the current minute than the key's limit (`HERALD_API_RATE_LIMIT`);
   `Retry-After` tells how many seconds to wait.

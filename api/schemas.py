@@ -21,13 +21,21 @@ Text = Annotated[str | None, Field(max_length=1000)]
 
 
 def unstorable_text(value: Any) -> bool:
-    """True if a string in `value` holds NUL or a lone surrogate, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value or not value.isascii() and _has_surrogate(value)
-    if isinstance(value, dict):
-        return any(unstorable_text(k) or unstorable_text(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(unstorable_text(v) for v in value)
+    """True if a string in `value` holds NUL or a lone surrogate, which PostgreSQL cannot store.
+
+    Walked with a stack, not recursion: JSON nested a few hundred deep must not be a 500.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item or not item.isascii() and _has_surrogate(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
