@@ -78,7 +78,7 @@ class TextKind(Kind):
             return no_value(value)
         if op in ("in", "not_in"):
             return list_value(value, text_value)
-        return text_value(value, empty=op != "contains")
+        return text_value(value)
 
     def match(self, op, value, scope):
         column = AsciiLower(self.column)
@@ -200,7 +200,7 @@ class MetadataKind(Kind):
                 return list_value(value, number_value)
             return list_value(value, text_value)
         if op == "contains":
-            return text_value(value, empty=False)
+            return text_value(value)
         if isinstance(value, bool):  # a JSON true/false, stored or given, reads as its text
             return "true" if value else "false"
         return text_value(value) if isinstance(value, str) else number_value(value)

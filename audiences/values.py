@@ -14,13 +14,14 @@ class Invalid(ValueError):
     """A condition's value does not suit its field and operator; the message says why."""
 
 
-def text_value(value: Any, *, empty: bool = True) -> str:
+def text_value(value: Any) -> str:
+    """A text to compare with: not blank (blank is what "is empty" / not_set is for)."""
     if not isinstance(value, str):
         raise Invalid("Give a text value.")
     if len(value) > MAX_TEXT:
         raise Invalid(f"A value has at most {MAX_TEXT} characters.")
-    if not empty and not value.strip():
-        raise Invalid("Give the text to look for.")
+    if not value.strip():
+        raise Invalid("Give a value (to find empty ones, use “is empty”).")
     return value
 
 

@@ -24,6 +24,7 @@ ALPHABET = "aAbBzZ019 .-+%_\\'\"\néÉ日ß"
 serial = count()
 
 text = st.text(ALPHABET, max_size=6)
+word = text.filter(str.strip)  # a value to compare with: blank is refused ("is empty" is for that)
 days = st.integers(-400, 30).map(lambda d: (NOW + timedelta(days=d)).date().isoformat())
 numbers = st.one_of(st.integers(-1000, 1000), st.integers(-4000, 4000).map(lambda n: n / 4))
 number_texts = st.sampled_from(
@@ -60,14 +61,14 @@ contacts = st.lists(
 
 def text_condition(field):
     return st.one_of(
-        st.builds(dict, field=st.just(field), op=st.sampled_from(["eq", "neq"]), value=text),
-        st.builds(dict, field=st.just(field), op=st.just("contains"), value=text.filter(str.strip)),
+        st.builds(dict, field=st.just(field), op=st.sampled_from(["eq", "neq"]), value=word),
+        st.builds(dict, field=st.just(field), op=st.just("contains"), value=word),
         st.builds(dict, field=st.just(field), op=st.sampled_from(["set", "not_set"])),
         st.builds(
             dict,
             field=st.just(field),
             op=st.sampled_from(["in", "not_in"]),
-            value=st.lists(text, min_size=1, max_size=3),
+            value=st.lists(word, min_size=1, max_size=3),
         ),
     )
 
@@ -79,7 +80,7 @@ def custom_condition():
     return st.one_of(
         text_condition("metadata.plan"),
         st.builds(
-            dict, field=field, op=st.sampled_from(["eq", "neq"]), value=st.one_of(text, numbers)
+            dict, field=field, op=st.sampled_from(["eq", "neq"]), value=st.one_of(word, numbers)
         ),
         st.builds(dict, field=field, op=st.sampled_from(["eq", "neq"]), value=st.booleans()),
         st.builds(
@@ -89,7 +90,7 @@ def custom_condition():
             dict,
             field=field,
             op=st.sampled_from(["in", "not_in"]),
-            value=st.one_of(st.lists(numbers, min_size=1, max_size=3), st.lists(text, min_size=1)),
+            value=st.one_of(st.lists(numbers, min_size=1, max_size=3), st.lists(word, min_size=1)),
         ),
         st.builds(
             dict, field=field, op=st.sampled_from(["within_days", "not_within_days"]), value=within
