@@ -35,6 +35,10 @@ class Condition:
     def positive_op(self) -> str:
         return NEGATIONS.get(self.op, self.op)
 
+    def as_json(self) -> dict:
+        shown = {"field": self.field, "op": self.op}
+        return shown if self.value is None else shown | {"value": self.value}
+
 
 @dataclass(frozen=True)
 class Definition:
@@ -45,9 +49,7 @@ class Definition:
     def as_json(self) -> dict:
         return {
             "match": self.match,
-            "conditions": [
-                {"field": c.field, "op": c.op, "value": c.value} for c in self.conditions
-            ],
+            "conditions": [c.as_json() for c in self.conditions],
             "exclude_group_ids": list(self.exclude_group_ids),
         }
 
