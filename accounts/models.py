@@ -20,6 +20,17 @@ class Workspace(models.Model):
     )
     quiet_start_hour = models.PositiveSmallIntegerField(default=8)
     quiet_end_hour = models.PositiveSmallIntegerField(default=21)
+    # Conversion attribution (E3): the last click this recent, else the last delivered message.
+    click_window_days = models.PositiveSmallIntegerField(
+        default=5, help_text="A conversion is credited to the contact's last click this recent."
+    )
+    delivered_window_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="Without such a click, to the last message delivered this recent.",
+    )
+    currency = models.CharField(
+        max_length=3, default="USD", help_text="ISO 4217 code that revenue is reported in."
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:

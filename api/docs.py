@@ -12,7 +12,8 @@ belongs to it.
 - `404` an id that is not in your workspace — in the path **or in the body**
   (`target_group_id`, `contact_ids`, `ids`, `group_id`): if any id in a request is unknown the
   whole request is refused with 404 and nothing is changed;
-- `409` a group name already used in the workspace;
+- `409` a group name already used in the workspace, or a conversion's `idempotency_key`
+  already used with other data;
 - `400` a value breaks a rule (bad phone or email, no phone and no email, …), `422` the body or
   a query parameter has the wrong shape; both name the field. A smart-group definition that
   does not fit (unknown field or operator, a value of the wrong type, a group of another

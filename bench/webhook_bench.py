@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from loadgen import children, cpu_seconds, database_backends, load, wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TOKEN = "bench-auth-token-0123456789abcdef"
@@ -113,97 +115,6 @@ def signed_requests(sids: list[str], port: int) -> list[bytes]:
     return raw
 
 
-async def _read_response(reader) -> tuple[int, bool]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("closed")
-    status = int(status_line.split()[1])
-    length, close = 0, False
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-        elif name.lower() == "connection" and value.strip().lower() == "close":
-            close = True
-    if length:
-        await reader.readexactly(length)
-    return status, close
-
-
-async def _client(queue: list[bytes], port: int, latencies: list[float], statuses: dict):
-    reader = writer = None
-    while queue:
-        request = queue.pop()
-        for _attempt in range(3):
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            started = time.perf_counter()
-            try:
-                writer.write(request)
-                status, close = await _read_response(reader)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                writer.close()
-                reader = writer = None
-                continue
-            latencies.append(time.perf_counter() - started)
-            statuses[status] = statuses.get(status, 0) + 1
-            if close:
-                writer.close()
-                reader = writer = None
-            break
-    if writer is not None:
-        writer.close()
-
-
-async def load(requests: list[bytes], port: int, concurrency: int):
-    queue = list(reversed(requests))
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    started = time.perf_counter()
-    await asyncio.gather(*(_client(queue, port, latencies, statuses) for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, statuses
-
-
-def _cpu_seconds(pids) -> float:
-    """User + system CPU of these processes so far (Linux /proc), in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _backends() -> list[int]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def wait_for(port: int, timeout: float = 20.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    sys.exit("gunicorn did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--callbacks", type=int, default=20000)
@@ -243,16 +154,16 @@ def main() -> None:
     try:
         wait_for(args.port)
         asyncio.run(load(warmup, args.port, args.concurrency))  # the same sids again later: no-ops
-        workers, backends = _children(gunicorn.pid), _backends()
+        workers, backends = children(gunicorn.pid), database_backends()
         cpu_app, cpu_db, cpu_gen = (
-            _cpu_seconds(workers),
-            _cpu_seconds(backends),
+            cpu_seconds(workers),
+            cpu_seconds(backends),
             time.process_time(),
         )
         load_before = os.getloadavg()[0]
         elapsed, latencies, statuses = asyncio.run(load(requests, args.port, args.concurrency))
-        cpu_app = _cpu_seconds(workers) - cpu_app
-        cpu_db = _cpu_seconds(backends) - cpu_db
+        cpu_app = cpu_seconds(workers) - cpu_app
+        cpu_db = cpu_seconds(backends) - cpu_db
         cpu_gen = time.process_time() - cpu_gen
     finally:
         gunicorn.send_signal(signal.SIGTERM)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "conversations",
+    "engagement",
     "audiences",
     "campaigns",
     "api",

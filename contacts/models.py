@@ -70,6 +70,13 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(default=now, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Engagement (E4), kept by the engagement app as clicks and conversions are recorded.
+    # Database defaults too: the importer's COPY names its columns and leaves these out.
+    click_count = models.PositiveIntegerField(default=0, db_default=0)
+    last_clicked_at = models.DateTimeField(null=True, blank=True)
+    conversion_count = models.PositiveIntegerField(default=0, db_default=0)
+    revenue_total = models.DecimalField(max_digits=18, decimal_places=3, default=0, db_default=0)
+    last_revenue_at = models.DateTimeField(null=True, blank=True)
 
     objects = ContactQuerySet.as_manager()
 
@@ -87,6 +94,18 @@ class Contact(models.Model):
                 fields=["workspace", "status", "-created_at", "-id"],
                 condition=~Q(status="active"),
                 name="contact_ws_inactive",
+            ),
+            # "Clicked in the last N days" and "has converted" (few contacts each): only the
+            # contacts that did are indexed, so imports and most contacts never touch them.
+            models.Index(
+                fields=["workspace", "-last_clicked_at"],
+                condition=Q(last_clicked_at__isnull=False),
+                name="contact_ws_clicked",
+            ),
+            models.Index(
+                fields=["workspace", "-created_at", "-id"],
+                condition=Q(conversion_count__gt=0),
+                name="contact_ws_converted",
             ),
         ]
         constraints = [

@@ -52,8 +52,9 @@ def inbound_params(sid: str, *, body: str, from_: str, to: str, **more) -> dict:
 
 class WsgiClient:
     """Requests through config.wsgi's application, the one gunicorn serves, so that the status
-    callback's fast path (messaging.fastpath) runs in front of Django. Like the test client, it
-    keeps the test's database connection open across the request."""
+    callback's and the link redirect's fast paths (messaging.fastpath, engagement.fastpath) run
+    in front of Django. Like the test client, it keeps the test's database connection open
+    across the request."""
 
     def __init__(self):
         from config.wsgi import application
@@ -67,6 +68,9 @@ class WsgiClient:
     def get(self, path: str, **extra) -> SimpleNamespace:
         return self._call(self.factory.get(path, **extra).environ)
 
+    def head(self, path: str, **extra) -> SimpleNamespace:
+        return self._call(self.factory.head(path, **extra).environ)
+
     def _call(self, environ: dict) -> SimpleNamespace:
         answer = SimpleNamespace()
 
@@ -77,7 +81,10 @@ class WsgiClient:
         request_started.disconnect(close_old_connections)
         request_finished.disconnect(close_old_connections)
         try:
-            with mock.patch("messaging.fastpath.close_old_connections"):
+            with (
+                mock.patch("messaging.fastpath.close_old_connections"),
+                mock.patch("engagement.fastpath.close_old_connections"),
+            ):
                 result = self.application(environ, start_response)
                 answer.content = b"".join(result)
                 if hasattr(result, "close"):

@@ -1,0 +1,76 @@
+"""What the view and the fast path share to answer `/l/<code>` (E2): the lookup, the checks
+on where it leads, and the click a request makes."""
+
+from collections.abc import Collection, Mapping
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from .clicks import PendingClick, pg_cursor
+from .codes import is_code
+from .models import TrackedLink
+
+_TABLE = TrackedLink._meta.db_table
+# The codes go over as an array cast to the column's type, so PostgreSQL compares them as
+# codes and probes the primary key; compared as `text` it would scan the table.
+_FIND_PG = f"SELECT code, url, message_id FROM {_TABLE} WHERE code = ANY(%s::bpchar[])"
+
+
+def safe_location(url: str) -> bool:
+    """Whether a stored destination may go in a Location header: an http(s) URL of printable
+    ASCII (links are stored that way; this guards against a row written any other way)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and url.isascii()
+        and url.isprintable()
+        and " " not in url
+    )
+
+
+def links_find(codes: Collection[str]) -> dict[str, tuple[str, int]]:
+    """code → (destination, message id) of the links with these codes, in one query probing
+    the primary key. Codes that are not well formed are not looked up, and a destination
+    that is not a safe http(s) URL is left out, so the caller answers 404 for both and never
+    redirects anywhere else."""
+    wanted = sorted({code for code in codes if is_code(code)})
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        with pg_cursor() as cursor:
+            cursor.execute(_FIND_PG, (wanted,), prepare=True, binary=True)
+            rows = cursor.fetchall()
+    else:
+        marks = ", ".join(["%s"] * len(wanted))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT code, url, message_id FROM {_TABLE} WHERE code IN ({marks})", wanted
+            )
+            rows = cursor.fetchall()
+    return {code: (url, message_id) for code, url, message_id in rows if safe_location(url)}
+
+
+def link_target(code: str) -> tuple[str, int] | None:
+    """(destination, message id) of the link with this code, or None (see links_find)."""
+    return links_find([code]).get(code)
+
+
+def client_ip(meta: Mapping[str, str]) -> str:
+    """The client's address from a WSGI environ or request.META; behind a proxy, the last
+    X-Forwarded-For entry, the one the proxy added (earlier ones are the client's say-so)."""
+    if settings.HERALD_BEHIND_PROXY:
+        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return meta.get("REMOTE_ADDR", "")[:64]
+
+
+def pending_click(code: str, message_id: int, meta: Mapping[str, str]) -> PendingClick:
+    return PendingClick(
+        code=code,
+        message_id=message_id,
+        clicked_at=timezone.now(),
+        method=meta.get("REQUEST_METHOD", "GET"),
+        user_agent=meta.get("HTTP_USER_AGENT", ""),
+        ip=client_ip(meta),
+    )

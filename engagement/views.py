@@ -1,0 +1,25 @@
+"""The tracked link redirect (E2). This view is the reference implementation: in production
+the WSGI application answers the same requests the same way before Django (fastpath.py)."""
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from .clicks import clicks_store
+from .redirects import link_target, pending_click
+
+NOT_FOUND_TEMPLATE = "engagement/link_not_found.html"
+
+
+@require_http_methods(["GET", "HEAD"])
+def link_redirect(request: HttpRequest, code: str) -> HttpResponse:
+    """302 to the link's destination, its click stored; anything else under /l/ is a plain
+    404 page, never a redirect."""
+    target = link_target(code)
+    if target is None:
+        return render(request, NOT_FOUND_TEMPLATE, status=404)
+    url, message_id = target
+    clicks_store([pending_click(code, message_id, request.META)])
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"  # every click must reach us, none a cached 302
+    return response
