@@ -18,7 +18,9 @@ router = Router(tags=["contacts"])
 class ActivityOut(Schema):
     type: str = Field(
         description="sms_sent, email_sent, call_made, sms_skipped, email_skipped, call_skipped, "
-        "sms_received, opted_out, opted_in or contact_created."
+        "sms_received, opted_out, opted_in, contact_created, link_clicked (`status`: human, or "
+        "bot / head / scanner for previews and prefetches, which are not counted) or "
+        "conversion (`detail`: name, revenue, attribution)."
     )
     campaign: str | None = None
     message: str | None = None

@@ -46,6 +46,10 @@ class ContactFilters(Input):
     has_phone: bool | None = None
     has_email: bool | None = None
     tag: Annotated[str, Field(max_length=64)] | None = Field(None, description="A tag name.")
+    clicked_within_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        None, description="Clicked a tracked link in the last N days."
+    )
+    has_converted: bool | None = Field(None, description="Has at least one conversion.")
 
 
 class ContactCreateIn(ContactIn):
@@ -65,7 +69,7 @@ def contact_filter_data(workspace, filters: ContactFilters) -> dict | None:
         data["group"] = str(group_id)
     if "tag" in data and not Tag.objects.for_workspace(workspace).filter(name=data["tag"]).exists():
         return None
-    for flag in ("has_phone", "has_email"):
+    for flag in ("has_phone", "has_email", "has_converted"):
         if flag in data:
             data[flag] = "true" if data[flag] else "false"
     contact_filter = ContactFilter(data, workspace=workspace)

@@ -131,6 +131,11 @@ class ContactOut(Schema):
     group_ids: list[int]
     created_at: datetime
     updated_at: datetime
+    click_count: int = Field(description="Clicks on tracked links (bots and previews not counted).")
+    last_clicked_at: datetime | None
+    conversion_count: int
+    revenue_total: float = Field(description="Sum of the conversions' revenue, workspace currency.")
+    last_revenue_at: datetime | None
 
     @staticmethod
     def resolve_tags(obj: Contact) -> list[str]:

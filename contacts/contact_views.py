@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
+from core.money import money
 
 from . import services
 from .forms import ContactForm, OptOutForm
@@ -39,6 +40,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
         "tags": contact.tags.all(),
         "events": events,
         "metadata": sorted(contact.metadata.items()),
+        "revenue": money(contact.revenue_total, request.workspace.currency),
         "can_delete": request.membership.can_delete_contacts,
     }
     return render(request, "contacts/contact_detail.html", context)

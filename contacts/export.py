@@ -36,6 +36,11 @@ FIELDS = (
     "tags",
     "groups",
     "created_at",
+    "click_count",
+    "last_clicked_at",
+    "conversion_count",
+    "revenue_total",
+    "last_revenue_at",
 )
 CHUNK = 2000
 logger = logging.getLogger(__name__)

@@ -3,6 +3,7 @@ operations over "all N matching", exports and the API alike."""
 
 import json
 import re
+from datetime import timedelta
 
 import django_filters
 from django import forms
@@ -10,6 +11,7 @@ from django.db import connection
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils.timezone import now
 
 from .models import Contact, ContactGroup, Tag
 
@@ -105,6 +107,16 @@ class ContactFilter(django_filters.FilterSet):
         label="Created until",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    clicked_within_days = django_filters.NumberFilter(
+        method="filter_clicked_within_days",
+        label="Clicked in the last N days",
+        min_value=1,
+        max_value=3650,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 3650, "placeholder": "Days"}),
+    )
+    has_converted = django_filters.BooleanFilter(
+        method="filter_has_converted", label="Has converted", widget=YES_NO_ANY
+    )
 
     class Meta:
         model = Contact
@@ -135,6 +147,20 @@ class ContactFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.exclude(phone="") if value else queryset.filter(phone="")
+
+    def filter_clicked_within_days(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(last_clicked_at__gte=now() - timedelta(days=int(value)))
+
+    def filter_has_converted(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return (
+            queryset.filter(conversion_count__gt=0)
+            if value
+            else queryset.filter(conversion_count=0)
+        )
 
     def filter_has_email(self, queryset, name, value):
         if value is None:

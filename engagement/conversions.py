@@ -22,12 +22,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
-from iso4217 import Currency
 
 from accounts.models import Workspace
 from contacts.models import Contact
 from contacts.phones import InvalidPhone, normalize_phone
 from contacts.services import clean_email
+from core.money import minor_units
 from messaging.models import Message
 
 from .codes import is_code
@@ -159,10 +159,7 @@ def _identifier(workspace: Workspace, field: str, value):
 
 
 def _revenue(value: Decimal | None, code: str) -> Decimal:
-    try:
-        exponent = Currency(code).exponent
-    except ValueError:
-        exponent = None
+    exponent = minor_units(code)
     if exponent is None:  # not a currency, or a unit without minor units (gold, test codes)
         raise ValidationError(f"“{code}” is not an ISO 4217 currency code.", code="currency")
     try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Avg, Count, Max, Q
 from django.db.models.functions import Coalesce
+from django.utils.module_loading import import_string
 
 from accounts.models import Workspace
 from contacts.models import Contact, ContactEvent
@@ -151,18 +153,19 @@ def contact_activity(
     per_page: int = 25,
     newest_first: bool = True,
 ) -> ActivityPage:
-    """Messages sent, replies and opt-out/in events of one contact, merged in time order.
+    """Messages sent, replies and opt-out/in events of one contact, merged in time order,
+    with the entries of the apps above messaging (clicks, conversions...): each function named
+    in settings.HERALD_ACTIVITY_SOURCES is called like the readers here and yields
+    ActivityItems.
 
     Each source is read only up to the end of the requested page (indexed by contact and
     time), so the cost grows with the page number, not with the contact's whole history.
     """
     page = max(page, 1)
     end = page * per_page + 1  # one more than needed tells whether a next page exists
-    items = [
-        *_messages(workspace, contact_id, newest_first, end),
-        *_inbound(workspace, contact_id, newest_first, end),
-        *_events(workspace, contact_id, newest_first, end),
-    ]
+    readers = [_messages, _inbound, _events]
+    readers += [import_string(path) for path in settings.HERALD_ACTIVITY_SOURCES]
+    items = [item for read in readers for item in read(workspace, contact_id, newest_first, end)]
     items.sort(key=lambda item: (item.timestamp, item.key), reverse=newest_first)
     start = (page - 1) * per_page
     return ActivityPage(
