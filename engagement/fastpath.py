@@ -45,47 +45,51 @@ def security_headers() -> list[tuple[str, str]]:
 
 
 class _Slot:
-    __slots__ = ("code", "done", "error", "found")
+    """One thread's code in the queue; its lock is held until the thread may go on."""
+
+    __slots__ = ("code", "done", "error", "found", "wake")
 
     def __init__(self, code: str):
         self.code = code
         self.done = False
         self.error: DatabaseError | None = None
         self.found: tuple[str, int] | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class _Lookups:
     """Codes looked up by a worker's threads at once, in one query.
 
-    While one thread's query is in the database, the codes of the other threads queue; the
-    first of them to wake looks up the whole queue in one query on its own connection and
-    hands each thread its answer. A round trip costs far more than a primary-key probe, so
-    under load this spares most of them; alone, a request waits for nobody.
+    While one thread's query is in the database, the codes of the other threads queue; when
+    it returns, that thread answers its batch and hands the queue to the first thread in it,
+    which looks it all up in one query on its own connection. Each thread is woken once,
+    when it is answered or handed the queue. A round trip costs far more than a primary-key
+    probe, so under load this spares most of them; alone, a request waits for nobody.
     """
 
     def __init__(self, find: Callable[[list[str]], dict] = links_find):
         self._find = find
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Slot] = []
         self._finding = False
 
     def get(self, code: str) -> tuple[str, int] | None:
         slot = _Slot(code)
-        with self._changed:
+        with self._lock:
             self._queue.append(slot)
-            while not slot.done:
-                if self._finding:
-                    self._changed.wait()
-                else:
-                    self._find_queue()
+            leading, self._finding = not self._finding, True
+        if not leading:
+            slot.wake.acquire()  # answered, or handed the queue
+        if not slot.done:
+            self._find_queue()
         if slot.error is not None:
             raise slot.error
         return slot.found
 
     def _find_queue(self) -> None:
-        """Look up the queue, the lock held on entry and exit but not in the database."""
-        batch, self._queue, self._finding = self._queue, [], True
-        self._changed.release()
+        with self._lock:
+            batch, self._queue = self._queue, []
         try:
             found = self._find([slot.code for slot in batch])
             for slot in batch:
@@ -94,11 +98,14 @@ class _Lookups:
             for slot in batch:
                 slot.error = exc
         finally:
-            self._changed.acquire()
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._finding = following is not None
             for slot in batch:
                 slot.done = True
-            self._finding = False
-            self._changed.notify_all()
+                slot.wake.release()  # the lead thread's own release is never waited on
+            if following is not None:
+                following.wake.release()
 
 
 class _AfterResponse:
