@@ -5,13 +5,14 @@ bare gunicorn application answering a fixed 302 with the same worker settings.
         bench/redirect_bench.py [--links 200000] [--requests 40000] [--rounds 3]
 
 It creates the database's tables (migrate) and one workspace with a campaign whose messages
-have --links tracked links in all, then, --rounds times, serves the same requests from the
-bare application (bench/bare_redirect.py) and from Herald (config.wsgi, as the README runs
-it: gthread workers). The requests are GETs of random codes, 5% of them unknown, from an
-asyncio load generator over keep-alive connections on loopback. Each round reports
-redirects/s, latency percentiles and CPU per request (gunicorn, PostgreSQL, the load
-generator) of both, and, after Herald has been stopped (gracefully, as a deploy does), that
-every 302 it answered left exactly one counted click in the database.
+have --links tracked links in all. Then, --rounds times, it serves the same requests from the
+bare application (bench/bare_redirect.py) and from Herald (config.wsgi), both under gunicorn
+with deploy/gunicorn.conf.py (gthread workers, access log) as the README deploys it. The
+requests are GETs of random codes, 5% of them unknown, from an asyncio load generator over
+keep-alive connections on loopback. Each round reports redirects/s, latency percentiles and
+CPU per request (gunicorn, PostgreSQL, the load generator) of both, and, after Herald has been
+stopped (gracefully, as a deploy does), that every 302 it answered left exactly one counted
+click in the database.
 Target: Herald >= 70% of the bare rate, p99 <= 2x the bare p99, no click lost.
 """
 
@@ -171,27 +172,26 @@ class Result:
 
 
 def serve(target: str, args, env: dict, requests: list[bytes], warmup: list[bytes], name: str):
+    # Both applications run with Herald's own gunicorn settings (deploy/gunicorn.conf.py, as
+    # the README deploys it, access log included), bound to loopback instead of the socket.
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         target,
-        "--bind",
-        f"127.0.0.1:{args.port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(args.threads),
-        "--keep-alive",
-        "30",
-        "--log-level",
-        "warning",
+        "--config",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--pythonpath",
         str(ROOT / "bench"),
     ]
-    gunicorn = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    settings = {
+        "HERALD_BIND": f"127.0.0.1:{args.port}",
+        "HERALD_WEB_WORKERS": str(args.workers),
+        "HERALD_WEB_THREADS": str(args.threads),
+    }
+    gunicorn = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env, **settings}, stdout=subprocess.DEVNULL
+    )
     try:
         wait_for(args.port)
         _, _, warm = asyncio.run(load(warmup, args.port, args.concurrency))
@@ -229,7 +229,7 @@ def main() -> None:
     codes = prepare(args.links, min(args.contacts, args.links))
     print(
         f"{len(codes):,} links; {args.requests:,} requests a run ({UNKNOWN_SHARE:.0%} unknown),"
-        f" {args.concurrency} connections; gunicorn gthread {args.workers} workers x "
+        f" {args.concurrency} connections; deploy/gunicorn.conf.py with {args.workers} workers x "
         f"{args.threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     ok = True

@@ -17,6 +17,7 @@ to say about a public redirect: sessions, CSRF, users, workspaces, messages.
 import threading
 from collections.abc import Callable
 
+from csp.utils import build_policy
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.http.request import split_domain_port, validate_host
@@ -25,14 +26,17 @@ from django.urls import reverse
 
 from .clicks import ClickQueue
 from .redirects import links_find, pending_click
-from .views import NOT_FOUND_TEMPLATE
+from .views import NO_STORE, NOT_FOUND_TEMPLATE
 
 HTML = ("Content-Type", "text/html; charset=utf-8")
 
 
 def security_headers() -> list[tuple[str, str]]:
-    """The headers Django's middleware adds to every response, from the same settings."""
-    headers = []
+    """The headers Django's middleware adds to these responses, from the same settings (the
+    tests compare them with the view's)."""
+    headers = [("Cache-Control", NO_STORE)]
+    if policy := build_policy():
+        headers.append(("Content-Security-Policy", policy))
     if settings.X_FRAME_OPTIONS:
         headers.append(("X-Frame-Options", settings.X_FRAME_OPTIONS))
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
@@ -156,7 +160,7 @@ class LinkRedirectFastPath:
             return [b"" if environ["REQUEST_METHOD"] == "HEAD" else self.not_found]
         url, message_id = target
         click = pending_click(code, message_id, environ)
-        redirect = [HTML, ("Content-Length", "0"), ("Location", url), ("Cache-Control", "no-store")]
+        redirect = [HTML, ("Content-Length", "0"), ("Location", url)]
         start_response("302 Found", redirect + headers)
         return _AfterResponse(lambda: self.queue.add(click))
 

@@ -3,9 +3,10 @@ on where it leads, and the click a request makes."""
 
 from collections.abc import Collection, Mapping
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from core.clientip import client_ip
 
 from .clicks import PendingClick, pg_cursor
 from .codes import is_code
@@ -53,16 +54,6 @@ def links_find(codes: Collection[str]) -> dict[str, tuple[str, int]]:
 def link_target(code: str) -> tuple[str, int] | None:
     """(destination, message id) of the link with this code, or None (see links_find)."""
     return links_find([code]).get(code)
-
-
-def client_ip(meta: Mapping[str, str]) -> str:
-    """The client's address from a WSGI environ or request.META; behind a proxy, the last
-    X-Forwarded-For entry, the one the proxy added (earlier ones are the client's say-so)."""
-    if settings.HERALD_BEHIND_PROXY:
-        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
-        if forwarded:
-            return forwarded[:64]
-    return meta.get("REMOTE_ADDR", "")[:64]
 
 
 def pending_click(code: str, message_id: int, meta: Mapping[str, str]) -> PendingClick:

@@ -9,6 +9,8 @@ from .clicks import clicks_store
 from .redirects import link_target, pending_click
 
 NOT_FOUND_TEMPLATE = "engagement/link_not_found.html"
+# Every click must reach Herald, none be answered by a cached 302 (the 404 is the site's usual).
+NO_STORE = "private, no-store"
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -21,5 +23,5 @@ def link_redirect(request: HttpRequest, code: str) -> HttpResponse:
     url, message_id = target
     clicks_store([pending_click(code, message_id, request.META)])
     response = HttpResponseRedirect(url)
-    response["Cache-Control"] = "no-store"  # every click must reach us, none a cached 302
+    response["Cache-Control"] = NO_STORE
     return response
