@@ -20,7 +20,8 @@ def test_contact_list_returns_items_and_count(api_client, workspace, contact):
     assert set(jane) == {
         "id", "first_name", "last_name", "email", "phone", "company", "timezone", "carrier",
         "line_type", "is_valid", "status", "opt_out_reason", "opted_out_at", "metadata",
-        "tags", "group_ids", "created_at", "updated_at",
+        "tags", "group_ids", "created_at", "updated_at", "click_count", "last_clicked_at",
+        "conversion_count", "revenue_total", "last_revenue_at",
     }  # fmt: skip
     assert jane["group_ids"] == [contact.memberships.get().group_id]
     assert jane["status"] == "active"
