@@ -29,7 +29,8 @@ router = Router(tags=["smart groups"])
 DEFINITION_HELP = (
     "Conditions are objects {field, op, value}. Fields: first_name, last_name, email, phone, "
     "company, timezone, status, opt_out_reason, tag, group, created_at, metadata.<key>, "
-    "last_contacted_at, replied, delivered. Ops: eq, neq, contains, set, not_set, gt, gte, lt, "
+    "last_contacted_at, replied, delivered, clicked (a tracked link, previews not counted), "
+    "converted. Ops: eq, neq, contains, set, not_set, gt, gte, lt, "
     "lte, in, not_in, within_days, not_within_days (which a field takes is in the 422 answer "
     "when one does not fit). Text compares without regard to case; a number value compares "
     "custom fields as numbers, a YYYY-MM-DD value as dates; within_days N is the last N days "

@@ -18,6 +18,7 @@ from django.db.models.lookups import Contains as ContainsLookup
 from django.db.models.lookups import Exact, In
 
 from contacts.models import Contact, GroupMembership
+from engagement.models import Click, Conversion
 from messaging.models import InboundMessage, Message
 
 from .sql import (
@@ -232,15 +233,18 @@ class MetadataKind(Kind):
 
 @dataclass(frozen=True)
 class EventKind(Kind):
-    """Something that happened to the contact, at a time: a message sent, delivered, a reply.
+    """Something that happened to the contact, at a time: a message sent, delivered, a reply,
+    a click, a conversion.
 
     `set` is "ever", `within_days` "in the last N days"; with `dates`, the comparisons test
-    the latest time (last contacted before / after a day).
+    the latest time (last contacted before / after a day). `only` narrows the rows that count
+    (a click counts when a person made it, not a link preview).
     """
 
     model: type
     time: str
     dates: bool = False
+    only: tuple[tuple[str, Any], ...] = ()
 
     @property
     def ops(self):
@@ -254,7 +258,7 @@ class EventKind(Kind):
 
     def since(self, scope: Scope, moment: datetime | None) -> Q:
         events = self.model.objects.filter(
-            workspace_id=scope.workspace_id, contact_id=OuterRef("pk")
+            workspace_id=scope.workspace_id, contact_id=OuterRef("pk"), **dict(self.only)
         )
         if moment is None:
             return Q(Exists(events.filter(**{f"{self.time}__isnull": False})))
@@ -291,6 +295,8 @@ FIELDS: dict[str, Kind] = {
     "last_contacted_at": EventKind(Message, "sent_at", dates=True),
     "delivered": EventKind(Message, "delivered_at"),
     "replied": EventKind(InboundMessage, "received_at"),
+    "clicked": EventKind(Click, "clicked_at", only=(("kind", Click.Kind.HUMAN),)),
+    "converted": EventKind(Conversion, "occurred_at"),
 }
 METADATA_PREFIX = "metadata."
 MAX_KEY = 100

@@ -2,7 +2,8 @@
 of each field and operator, not from the compiler: the property test holds the SQL to it.
 
 A contact here is a dict: its fields, `metadata`, `tags` (names), `groups` (ids),
-`created_at`, and event times `sent`, `delivered`, `replied` (lists of datetimes).
+`created_at`, and event times `sent`, `delivered`, `replied`, `clicked` (by people only),
+`converted` (lists of datetimes).
 """
 
 import json
@@ -126,7 +127,13 @@ class Reference:
         return op == "set" or self.moment(op, value, last)
 
 
-EVENTS = {"last_contacted_at": "sent", "delivered": "delivered", "replied": "replied"}
+EVENTS = {
+    "last_contacted_at": "sent",
+    "delivered": "delivered",
+    "replied": "replied",
+    "clicked": "clicked",
+    "converted": "converted",
+}
 COMPARE = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,

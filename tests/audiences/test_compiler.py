@@ -9,6 +9,7 @@ from audiences.definition import definition_clean
 from audiences.fields import FIELDS
 from audiences.selectors import smart_group_contacts
 from contacts.models import Contact, ContactGroup, GroupMembership, Tag
+from engagement.models import Click, Conversion
 from messaging.models import InboundMessage, Message
 
 from .reference import Reference
@@ -34,6 +35,8 @@ PEOPLE = {
         "sent": [at(1)],
         "delivered": [at(1)],
         "replied": [at(0.5)],
+        "clicked": [at(1)],
+        "converted": [at(0.2)],
     },
     "bob": {
         "first_name": "Bob",
@@ -46,6 +49,8 @@ PEOPLE = {
         "sent": [at(45)],
         "delivered": [],
         "replied": [],
+        "clicked": [at(40)],
+        "converted": [],
     },
     "cy": {
         "first_name": "Cy",
@@ -59,6 +64,8 @@ PEOPLE = {
         "sent": [],
         "delivered": [],
         "replied": [at(100)],
+        "clicked": [],
+        "converted": [at(200)],
     },
     "dee": {
         "first_name": "dee",
@@ -71,6 +78,8 @@ PEOPLE = {
         "sent": [at(10), at(3)],
         "delivered": [at(3)],
         "replied": [],
+        "clicked": [],
+        "converted": [],
     },
 }
 
@@ -104,6 +113,13 @@ def population(workspace):
                 workspace=workspace, contact=contact, channel="sms", sent_at=sent,
                 delivered_at=delivered, status="delivered" if delivered else "sent",
             )  # fmt: skip
+        for clicked_at in person["clicked"]:
+            click(workspace, contact, clicked_at, Click.Kind.HUMAN)
+        for j, occurred_at in enumerate(person["converted"]):
+            Conversion.objects.create(
+                workspace=workspace, contact=contact, name=f"order {j}", revenue=10,
+                currency="USD", occurred_at=occurred_at,
+            )  # fmt: skip
         for j, received in enumerate(person["replied"]):
             InboundMessage.objects.create(
                 workspace=workspace, contact=contact, from_address=contact.phone,
@@ -120,11 +136,22 @@ def population(workspace):
             "opt_out_reason": reason,
             "groups": [groups[i] for i in person["groups"]],
         }
+    # A link preview is no click: bob's recent one and dee's only one do not count.
+    click(workspace, Contact.objects.get(pk=people["bob"]["pk"]), at(0.5), Click.Kind.BOT)
+    click(workspace, Contact.objects.get(pk=people["dee"]["pk"]), at(1), Click.Kind.BOT)
     # A queued message was never sent: it does not make anyone "contacted".
     Message.objects.create(
         workspace=workspace, contact_id=people["cy"]["pk"], channel="sms", status="queued"
     )
     return workspace, groups, people
+
+
+def click(workspace, contact, clicked_at, kind):
+    """A click as the compiler reads it (the link and message behind it do not matter)."""
+    Click.objects.create(
+        workspace=workspace, contact=contact, link_id="Ab3De6Gh9Jk2", message_id=1,
+        kind=kind, clicked_at=clicked_at,
+    )  # fmt: skip
 
 
 def run(population, *conditions, match="all", exclude=()):
@@ -251,6 +278,16 @@ def test_engagement(population):
     assert run(population, c("last_contacted_at", "not_set")) == {"cy"}
     assert run(population, c("last_contacted_at", "lt", "2026-05-01")) == {"bob"}
     assert run(population, c("last_contacted_at", "not_within_days", 7)) == {"bob", "cy"}
+
+
+def test_clicks_and_conversions(population):
+    assert run(population, c("clicked", "within_days", 2)) == {"ann"}  # bob's recent is a bot
+    assert run(population, c("clicked", "set")) == {"ann", "bob"}
+    assert run(population, c("clicked", "not_set")) == {"cy", "dee"}  # dee: a preview only
+    assert run(population, c("converted", "within_days", 1)) == {"ann"}
+    assert run(population, c("converted", "set")) == {"ann", "cy"}
+    assert run(population, c("converted", "not_within_days", 30)) == {"bob", "cy", "dee"}
+    assert run(population, c("clicked", "set"), c("converted", "not_set")) == {"bob"}
 
 
 def test_dates_are_whole_days_in_the_workspace_zone(population):

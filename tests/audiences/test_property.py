@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from audiences.definition import definition_clean
 from audiences.selectors import smart_group_contacts
 from contacts.models import Contact, ContactGroup, GroupMembership, Tag
+from engagement.models import Click, Conversion
 from messaging.models import InboundMessage, Message
 
 from .reference import Reference
@@ -52,6 +53,8 @@ contacts = st.lists(
             "sent": st.lists(st.one_of(moments, st.none()), max_size=2),
             "delivered": st.lists(moments, max_size=1),
             "replied": st.lists(moments, max_size=1),
+            "clicked": st.lists(st.tuples(moments, st.booleans()), max_size=2),
+            "converted": st.lists(moments, max_size=2),
         }
     ),
     min_size=1,
@@ -156,6 +159,8 @@ def definitions(groups):
             event_condition("last_contacted_at", ("gt", "gte", "lt", "lte")),
             event_condition("delivered"),
             event_condition("replied"),
+            event_condition("clicked"),
+            event_condition("converted"),
         ]
     ).flatmap(lambda strategy: strategy)
     return st.fixed_dictionaries(
@@ -204,6 +209,16 @@ def store(workspace, people: list[dict], groups: list[int], tags: dict) -> list[
                 provider_message_id=f"SM{n}-{at.timestamp()}",
                 received_at=at,
             )
+        for at, by_a_person in person["clicked"]:
+            kind = Click.Kind.HUMAN if by_a_person else Click.Kind.BOT
+            Click.objects.create(
+                workspace=workspace, contact=contact, link_id="Ab3De6Gh9Jk2", message_id=1,
+                kind=kind, clicked_at=at,
+            )  # fmt: skip
+        for at in person["converted"]:
+            Conversion.objects.create(
+                workspace=workspace, contact=contact, name="order", currency="USD", occurred_at=at
+            )
         stored.append(contact)
     return stored
 
@@ -219,6 +234,8 @@ def as_reference(person: dict, contact: Contact, groups: list[int]) -> dict:
         "opt_out_reason": contact.opt_out_reason,
         "groups": [groups[i] for i in person["groups"]],
         "sent": person["sent"] + person["delivered"],
+        # Only a person's click counts; a link preview (a bot) does not.
+        "clicked": [at for at, by_a_person in person["clicked"] if by_a_person],
     }
 
 
