@@ -7,20 +7,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
 from campaigns import scheduling
+from campaigns.lifecycle import StateError, campaign_launch, campaign_pause, campaign_resume
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_results
-from campaigns.services import (
-    StateError,
-    campaign_create,
-    campaign_launch,
-    campaign_pause,
-    campaign_resume,
-    campaign_update,
-    sender_create,
-)
+from campaigns.services import campaign_create, campaign_update
 from conversations.models import Agent
 from conversations.services import agent_create
 from messaging.models import Message, Sender
+from messaging.senders import sender_create
 
 from .schemas import ErrorOut
 

@@ -152,14 +152,14 @@ def peak_rss_mib() -> float:
 
 def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
     setup_django()
-    from messaging import outbox
+    from campaigns import fanout, lifecycle
 
     make_campaign(workspace_id, group_id, "Fan-out")
-    (run_id,) = outbox.runs_start_due()
+    (run_id,) = lifecycle.runs_start_due()
     pg_before = backends_cpu()
     cpu_before = time.process_time()
     started = time.perf_counter()
-    outbox.run_fan_out(run_id=run_id)
+    fanout.run_fan_out(run_id=run_id)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_before
     pg_cpu = backends_cpu() - pg_before
@@ -174,12 +174,12 @@ def send_child(until_empty: bool, queue) -> None:
     setup_django()
     from django.conf import settings
 
-    from messaging import outbox
+    from messaging import outbox, sending
 
     sent = 0
     started = time.perf_counter()
     while ids := outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH):
-        for count in outbox.outbox_send(message_ids=ids).values():
+        for count in sending.outbox_send(message_ids=ids).values():
             sent += count
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put((sent, time.perf_counter() - started, rss))
@@ -234,9 +234,9 @@ def bench_send(count: int, workers: int) -> dict:
     from django.db import connection, connections
 
     from accounts.models import Workspace
+    from campaigns import fanout, lifecycle
     from campaigns.models import Campaign
     from contacts.models import ContactGroup
-    from messaging import outbox
 
     workspace = Workspace.objects.get(slug=SLUG)
     group, _ = ContactGroup.objects.get_or_create(workspace=workspace, name=f"First {count}")
@@ -251,8 +251,8 @@ def bench_send(count: int, workers: int) -> dict:
     Campaign.objects.filter(workspace=workspace).update(state="completed", next_run_at=None)
     truncate_messages()
     make_campaign(workspace.id, group.id, f"Send x{workers}")
-    for run_id in outbox.runs_start_due():
-        outbox.run_fan_out(run_id=run_id)
+    for run_id in lifecycle.runs_start_due():
+        fanout.run_fan_out(run_id=run_id)
     connections.close_all()
     queue = mp.Queue()
     processes = [mp.Process(target=send_child, args=(True, queue)) for _ in range(workers)]

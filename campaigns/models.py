@@ -86,6 +86,14 @@ class Campaign(models.Model):
         return self.name
 
     @property
+    def body_template(self) -> str:
+        """What each recipient gets: the message, or for a call without one the agent's
+        opening message (K2). Fan-out, the test send, the preview and the review all use it."""
+        if self.channel == Channel.VOICE and not self.message_template and self.agent_id:
+            return self.agent.opening_message
+        return self.message_template
+
+    @property
     def is_recurring(self) -> bool:
         return bool(self.recurrence)
 

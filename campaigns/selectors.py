@@ -15,6 +15,7 @@ from messaging.models import InboundMessage, Message
 
 from . import scheduling
 from .models import Campaign, CampaignRun
+from .occurrences import first_run_wall
 
 S = Message.Status
 PENDING = (S.QUEUED, S.SENDING, S.UNKNOWN)
@@ -164,67 +165,11 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
     total = members.count()
     opted_out = members.filter(status=Contact.Status.OPTED_OUT).count()
     field = "email" if campaign.channel == "email" else "phone"
-    no_address = members.filter(status=Contact.Status.ACTIVE, **{field: ""}).count()
-    invalid = (
-        members.filter(status=Contact.Status.ACTIVE, is_valid=False).exclude(**{field: ""}).count()
-    )
-    templates = [campaign.message_template, campaign.subject, campaign.html_template]
-    needed = [v.name for t in templates for v in templating.variables(t) if v.fallback is None]
-    missing = {name: 0 for name in dict.fromkeys(needed)}
-    waiting = 0
-    window, quiet = scheduling.effective_window(
-        channel=campaign.channel,
-        start_hour=campaign.window_start_hour,
-        end_hour=campaign.window_end_hour,
-        excluded_days=campaign.excluded_days,
-        quiet_start_hour=campaign.workspace.quiet_start_hour,
-        quiet_end_hour=campaign.workspace.quiet_end_hour,
-    )
-    now = timezone.now()
-    sendable = members.filter(status=Contact.Status.ACTIVE, is_valid=True).exclude(**{field: ""})
-    rows = sendable.values_list(
-        "first_name", "last_name", "email", "phone", "company", "metadata", "timezone"
-    )[:scan_limit]
-    agent_name = campaign.agent.name if campaign.agent_id else ""
-    zone_cache: dict[str, bool] = {}
-    first_wall = _first_run_wall(campaign, now)
-    for first, last, email, phone, company, metadata, tz in rows.iterator(chunk_size=2000):
-        if missing:
-            context = templating.contact_context(
-                first_name=first,
-                last_name=last,
-                email=email,
-                phone=phone,
-                company=company,
-                metadata=metadata,
-                agent_name=agent_name,
-            )
-            for name in missing:
-                if not str(context.get(name) or ""):
-                    missing[name] += 1
-        if not window.is_always_open:
-            zone = _window_zone(campaign, quiet, tz, phone)
-            if zone not in zone_cache:
-                zone_cache[zone] = _waits(campaign, window, quiet, zone, first_wall, now)
-            waiting += zone_cache[zone]
-    previews = []
-    for contact in sendable.order_by("id")[:sample]:
-        context = templating.contact_context(
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            email=contact.email,
-            phone=contact.phone,
-            company=contact.company,
-            metadata=contact.metadata,
-            agent_name=agent_name,
-        )
-        previews.append(
-            {
-                "contact": contact,
-                "subject": templating.render(campaign.subject, context),
-                "body": templating.render(campaign.message_template, context),
-            }
-        )
+    active = members.filter(status=Contact.Status.ACTIVE)
+    no_address = active.filter(**{field: ""}).count()
+    invalid = active.filter(is_valid=False).exclude(**{field: ""}).count()
+    sendable = active.filter(is_valid=True).exclude(**{field: ""})
+    missing, waiting, window, quiet = _audience_scan(campaign, sendable[:scan_limit])
     return {
         "total": total,
         "opted_out": opted_out,
@@ -236,19 +181,70 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
         "waiting_for_window": waiting,
         "quiet_hours": quiet,
         "window": window,
-        "previews": previews,
+        "previews": _previews(campaign, sendable.order_by("id")[:sample]),
         "scanned_all": total <= scan_limit,
     }
 
 
-def _first_run_wall(campaign: Campaign, now: datetime) -> datetime | None:
-    """The wall time of the first run (None: on launch)."""
-    from messaging.outbox import campaign_first_wall
+def _audience_scan(campaign: Campaign, contacts):
+    """How many contacts lack each variable without a fallback, and how many would wait for
+    the sending window (or quiet hours) at the first run."""
+    templates = [campaign.body_template, campaign.subject, campaign.html_template]
+    needed = [v.name for t in templates for v in templating.variables(t) if v.fallback is None]
+    missing = {name: 0 for name in dict.fromkeys(needed)}
+    window, quiet = scheduling.effective_window(
+        channel=campaign.channel,
+        start_hour=campaign.window_start_hour,
+        end_hour=campaign.window_end_hour,
+        excluded_days=campaign.excluded_days,
+        quiet_start_hour=campaign.workspace.quiet_start_hour,
+        quiet_end_hour=campaign.workspace.quiet_end_hour,
+    )
+    now, waiting, zone_waits = timezone.now(), 0, {}
+    first_wall = first_run_wall(campaign)
+    rows = contacts.values_list(*templating.CONTACT_FIELDS, "metadata", "timezone")
+    for *fields, metadata, tz in rows.iterator(chunk_size=2000):
+        if missing:
+            context = _context(campaign, *fields, metadata)
+            for name in missing:
+                missing[name] += not str(context.get(name) or "")
+        if not window.is_always_open:
+            zone = _window_zone(campaign, quiet, tz, fields[3])
+            if zone not in zone_waits:
+                zone_waits[zone] = _waits(campaign, window, quiet, zone, first_wall, now)
+            waiting += zone_waits[zone]
+    return missing, waiting, window, quiet
 
-    first = campaign_first_wall(campaign)
-    if first is None or not campaign.recurrence:
-        return first
-    return scheduling.next_occurrence_wall(campaign.recurrence, first, None, inclusive=True)
+
+def _previews(campaign: Campaign, contacts) -> list[dict]:
+    """The message as the first few contacts will get it."""
+    previews = []
+    for contact in contacts:
+        context = _context(
+            campaign,
+            *(getattr(contact, name) for name in templating.CONTACT_FIELDS),
+            contact.metadata,
+        )
+        previews.append(
+            {
+                "contact": contact,
+                "subject": templating.render(campaign.subject, context),
+                "body": templating.render(campaign.body_template, context),
+            }
+        )
+    return previews
+
+
+def _context(campaign: Campaign, first, last, email, phone, company, metadata) -> dict:
+    return templating.contact_context(
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone=phone,
+        company=company,
+        metadata=metadata,
+        agent_name=campaign.agent.name if campaign.agent_id else "",
+    )
 
 
 def _waits(campaign, window, quiet: bool, zone: str, wall, now: datetime) -> bool:
@@ -274,18 +270,3 @@ def _window_zone(campaign: Campaign, quiet: bool, tz: str, phone: str) -> str:
 
 def group_member_count(*, group) -> int:
     return GroupMembership.objects.filter(group=group).count()
-
-
-def next_runs(*, campaign: Campaign, count: int = 5) -> list[datetime]:
-    """Upcoming run times (aware) for the review page."""
-    from messaging.outbox import campaign_first_wall
-
-    first = campaign_first_wall(campaign)
-    if first is None:
-        return []
-    if not campaign.recurrence:
-        return [scheduling.occurrence_instant(first, campaign.timezone)]
-    return [
-        scheduling.occurrence_instant(w, campaign.timezone)
-        for w in scheduling.upcoming(campaign.recurrence, first, count)
-    ]

@@ -257,7 +257,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_BEAT_SCHEDULE: dict = {
     # campaigns/messaging: one locked tick starts due runs, fans out, sweeps and pumps the outbox.
-    "herald-tick": {"task": "messaging.tasks.tick", "schedule": HERALD_TICK_SECONDS},
+    "herald-tick": {"task": "campaigns.tasks.tick", "schedule": HERALD_TICK_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,20 +1,12 @@
-"""Celery tasks of the outbox: thin wrappers that take ids and call messaging.outbox."""
+"""Celery tasks of the outbox: thin wrappers that take ids and call messaging's services."""
 
 import time
 
 from celery import shared_task
 from django.conf import settings
 
-from . import outbox
-
-
-@shared_task(name="messaging.tasks.tick", ignore_result=True)
-def tick() -> None:
-    """The beat's heartbeat: start due runs, fan out, sweep, reconcile, dispatch, complete.
-
-    Locked against overlap (advisory lock); a tick that finds the lock taken does nothing.
-    """
-    outbox.tick(dispatch=lambda ids: send_batch.delay(ids))
+from .outbox import outbox_claim
+from .sending import outbox_send
 
 
 @shared_task(name="messaging.tasks.send_batch", ignore_result=True, acks_late=True)
@@ -24,10 +16,10 @@ def send_batch(message_ids: list[int]) -> None:
     Idempotent: a message is sent only by the task that moves it from queued to sending, so a
     redelivered task finds nothing left to do.
     """
-    outbox.outbox_send(message_ids=message_ids)
+    outbox_send(message_ids=message_ids)
     deadline = time.monotonic() + settings.HERALD_SEND_LOOP_SECONDS
     while time.monotonic() < deadline:
-        ids = outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH)
+        ids = outbox_claim(limit=settings.HERALD_SEND_BATCH)
         if not ids:
             return
-        outbox.outbox_send(message_ids=ids)
+        outbox_send(message_ids=ids)

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from campaigns import tick as engine
 from campaigns.models import Campaign
-from messaging import outbox
 from messaging.models import Message
 from tests.campaigns.helpers import make_campaign, make_group
 from tests.factories import ContactGroupFactory, WorkspaceFactory
@@ -40,7 +40,7 @@ def test_create_launch_send_results_and_messages(api_client, workspace):
     cid = body["id"]
     launched = post(api_client, f"/api/v1/campaigns/{cid}/launch", {})
     assert launched.json()["state"] == "running"
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     results = api_client.get(f"/api/v1/campaigns/{cid}/results").json()
     assert results["total_contacts"] == 3 and results["delivered"] == 3
     assert results["pending"] == 0 and results["skipped"] == 0 and results["status"] == "completed"
@@ -81,10 +81,10 @@ def test_pause_resume_and_pause_completed_is_409(api_client, workspace):
     cid = campaign.id
     post(api_client, f"/api/v1/campaigns/{cid}/launch", {})
     assert post(api_client, f"/api/v1/campaigns/{cid}/pause", {}).json()["state"] == "paused"
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     assert not Message.objects.exclude(status="queued").exists()  # nothing sent while paused
     assert post(api_client, f"/api/v1/campaigns/{cid}/resume", {}).json()["state"] == "running"
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     response = post(api_client, f"/api/v1/campaigns/{cid}/pause", {})
     assert response.status_code == 409
     assert "completed" in response.json()["message"].lower()

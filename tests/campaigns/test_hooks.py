@@ -2,8 +2,9 @@
 
 import pytest
 
+from campaigns import tick as engine
+from campaigns.lifecycle import campaign_launch
 from campaigns.models import Campaign, CampaignRun
-from campaigns.services import campaign_launch
 from messaging import outbox
 from messaging.models import Message
 from tests.messaging.test_outbox import scripted  # noqa: F401 (a fixture)
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_requeued_message_reopens_its_finished_run_and_campaign(workspace, scripted):  # noqa: F811
     campaign = campaign_launch(campaign=make_campaign(workspace, make_group(workspace, 2)))
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.COMPLETED
     lost = Message.objects.order_by("id").first()
@@ -26,7 +27,7 @@ def test_a_requeued_message_reopens_its_finished_run_and_campaign(workspace, scr
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.RUNNING
     assert CampaignRun.objects.get().state == CampaignRun.State.RUNNING
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.COMPLETED
     assert Message.objects.get(pk=lost.pk).status == Message.Status.SENT

@@ -5,9 +5,9 @@ import io
 
 from django.urls import reverse
 
-from campaigns.services import campaign_launch
+from campaigns import tick as engine
+from campaigns.lifecycle import campaign_launch
 from contacts.models import Contact
-from messaging import outbox
 from tests.campaigns.helpers import make_campaign, make_group
 
 # Names an attacker would pick: the old rule let through any value whose second character is
@@ -23,7 +23,7 @@ def test_campaign_csv_neutralises_formulas_and_keeps_phone_numbers(client_logged
     Contact.objects.bulk_update(contacts, ["first_name", "last_name"])
     campaign = make_campaign(workspace, group)
     campaign_launch(campaign=campaign)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
 
     response = client_logged_in.get(reverse("campaigns:campaign-csv", args=[campaign.pk]))
     text = b"".join(response.streaming_content).decode("utf-8-sig")

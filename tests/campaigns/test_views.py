@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from campaigns import tick as engine
 from campaigns.models import Campaign
-from messaging import outbox
 from messaging.models import Sender
 from tests.campaigns.helpers import make_campaign, make_group
 from tests.factories import WorkspaceFactory
@@ -81,10 +81,10 @@ def test_sms_counter_partial_counts_segments(client_logged_in):
 def test_campaign_page_live_partial_and_csv(client_logged_in, workspace, settings):
     group = make_group(workspace, 2)
     campaign = make_campaign(workspace, group, name="=cmd")
-    from campaigns.services import campaign_launch
+    from campaigns.lifecycle import campaign_launch
 
     campaign_launch(campaign=campaign)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     page = client_logged_in.get(reverse("campaigns:campaign-detail", args=[campaign.pk]))
     assert "<svg" in page.content.decode()
     live = client_logged_in.get(
@@ -195,12 +195,12 @@ def test_review_counts_messages_that_will_wait_for_the_window(client_logged_in, 
 
 
 def test_delete_campaign_removes_its_messages_and_keeps_replies(client_logged_in, workspace):
-    from campaigns.services import campaign_launch
+    from campaigns.lifecycle import campaign_launch
     from messaging.models import InboundMessage, Message
 
     campaign = make_campaign(workspace, make_group(workspace, 2))
     campaign_launch(campaign=campaign)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message = Message.objects.first()
     reply = InboundMessage.objects.create(
         workspace=workspace,

@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
+from campaigns import tick as engine
+from campaigns.lifecycle import campaign_launch
 from campaigns.selectors import campaign_results
-from campaigns.services import campaign_create, campaign_launch
+from campaigns.services import campaign_create
 from contacts.models import Contact, ContactGroup
-from messaging import outbox
 from messaging.models import Message, Sender
 from tests.fakes.fixtures import *  # noqa: F403 (fake Twilio fixtures)
 from tests.messaging.helpers import inbound_params, signed_post, status_params
@@ -46,7 +47,7 @@ def _launch(workspace, group, sender, name):
         },
     )
     campaign_launch(campaign=campaign)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     return campaign
 
 

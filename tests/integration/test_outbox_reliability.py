@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from campaigns.lifecycle import campaign_launch, campaign_pause, campaign_resume
 from campaigns.models import Campaign
-from campaigns.services import campaign_launch, campaign_pause, campaign_resume
 from contacts.models import Contact, ContactGroup, GroupMembership
 from messaging.backends import Backend, ReconcileResult, SendResult
 from messaging.models import Message
@@ -90,8 +90,8 @@ def _sends(tmp_path) -> list[tuple[int, int]]:
 
 def _drive(until, *, timeout: float, broker_url: str | None = None) -> None:
     """Enqueue a tick every TICK seconds, checking until() often; fail after timeout."""
+    from campaigns.tasks import tick
     from config.celery import app
-    from messaging.tasks import tick
 
     deadline = time.monotonic() + timeout
     next_tick = 0.0

@@ -8,7 +8,8 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from messaging.backends import PermanentError, RetryableError, UnknownOutcome, get_backend
 from messaging.models import Message
-from messaging.outbox import outbox_reconcile, outbox_send
+from messaging.outbox import outbox_reconcile
+from messaging.sending import outbox_send
 from tests.conversations.factories import AgentFactory
 from tests.factories import ContactFactory, ContactGroupFactory
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
-from messaging.outbox import outbox_send
+from messaging.sending import outbox_send
 from messaging.unsubscribe import unsubscribe_token
 from tests.factories import ContactFactory
 

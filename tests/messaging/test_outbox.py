@@ -7,10 +7,12 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from campaigns import fanout, lifecycle
+from campaigns import tick as engine
+from campaigns.lifecycle import campaign_launch, campaign_pause, campaign_resume
 from campaigns.models import Campaign, CampaignRun
-from campaigns.services import campaign_launch, campaign_pause, campaign_resume
 from contacts.models import Contact
-from messaging import outbox
+from messaging import outbox, sending
 from messaging.backends import (
     Backend,
     PermanentError,
@@ -63,7 +65,7 @@ def launch(campaign):
 def test_tick_sends_each_message_once_and_completes(workspace, scripted):
     group = make_group(workspace, 5)
     campaign = launch(make_campaign(workspace, group))
-    report = outbox.tick(send_inline=True)
+    report = engine.tick(send_inline=True)
     assert report["sent"] == {"sent": 5}
     assert sorted(scripted.calls) == sorted(Message.objects.values_list("id", flat=True))
     campaign.refresh_from_db()
@@ -73,7 +75,7 @@ def test_tick_sends_each_message_once_and_completes(workspace, scripted):
     assert set(Message.objects.values_list("body", flat=True)) == {
         f"Hi Ann{i}, 20% off today." for i in range(5)
     }
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     assert len(scripted.calls) == 5  # nothing is sent again
 
 
@@ -83,7 +85,7 @@ def test_fan_out_skips_opted_out_and_missing_address_and_counts_them(workspace, 
     Contact.objects.filter(pk=contacts[0].pk).update(status="opted_out", opt_out_reason="manual")
     Contact.objects.filter(pk=contacts[1].pk).update(email="")
     campaign = launch(make_campaign(workspace, group, channel="email", subject="Hello"))
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     run = campaign.runs.get()
     assert (run.total, run.skipped) == (4, 2)
     skipped = dict(
@@ -96,11 +98,11 @@ def test_fan_out_skips_opted_out_and_missing_address_and_counts_them(workspace, 
 def test_fan_out_resumes_from_cursor_without_duplicates(workspace, scripted):
     group = make_group(workspace, 7)
     campaign = launch(make_campaign(workspace, group))
-    run_id = outbox.runs_start_due()[0]
-    plan_done = outbox.run_fan_out(run_id=run_id, batch=3, time_budget=0)
+    run_id = lifecycle.runs_start_due()[0]
+    plan_done = fanout.run_fan_out(run_id=run_id, batch=3, time_budget=0)
     assert plan_done is False
     assert Message.objects.count() == 3
-    assert outbox.run_fan_out(run_id=run_id, batch=3) is True
+    assert fanout.run_fan_out(run_id=run_id, batch=3) is True
     assert Message.objects.count() == 7
     assert CampaignRun.objects.get(pk=run_id).total == 7
     assert campaign.runs.count() == 1
@@ -109,8 +111,8 @@ def test_fan_out_resumes_from_cursor_without_duplicates(workspace, scripted):
 def test_claim_leases_rows_and_a_second_claim_gets_others(workspace, scripted):
     group = make_group(workspace, 6)
     launch(make_campaign(workspace, group))
-    run_id = outbox.runs_start_due()[0]
-    outbox.run_fan_out(run_id=run_id)
+    run_id = lifecycle.runs_start_due()[0]
+    fanout.run_fan_out(run_id=run_id)
     first = outbox.outbox_claim(limit=4)
     second = outbox.outbox_claim(limit=4)
     assert len(first) == 4 and len(second) == 2 and not set(first) & set(second)
@@ -120,17 +122,17 @@ def test_claim_leases_rows_and_a_second_claim_gets_others(workspace, scripted):
 def test_send_twice_with_same_ids_sends_once(workspace, scripted):
     group = make_group(workspace, 3)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     ids = outbox.outbox_claim(limit=10)
-    outbox.outbox_send(message_ids=ids)
-    outbox.outbox_send(message_ids=ids)  # a redelivered Celery task
+    sending.outbox_send(message_ids=ids)
+    sending.outbox_send(message_ids=ids)  # a redelivered Celery task
     assert len(scripted.calls) == 3
 
 
 def test_expired_claim_returns_to_queue_and_expired_send_becomes_unknown(workspace, scripted):
     group = make_group(workspace, 2)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     ids = outbox.outbox_claim(limit=10)
     past = timezone.now() - timedelta(seconds=1)
     Message.objects.filter(id=ids[0]).update(lease_expires_at=past)
@@ -144,7 +146,7 @@ def test_expired_claim_returns_to_queue_and_expired_send_becomes_unknown(workspa
 def test_unknown_is_reconciled_not_resent(workspace, scripted):
     group = make_group(workspace, 2)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     a, b = Message.objects.order_by("id").values_list("id", flat=True)
     Message.objects.filter(id__in=[a, b]).update(status=S.UNKNOWN)
     scripted.reconcile_answer = ReconcileResult(status="sent", provider_message_id="p-x")
@@ -156,10 +158,10 @@ def test_unknown_is_reconciled_not_resent(workspace, scripted):
 def test_unknown_that_provider_never_got_is_sent_again(workspace, scripted):
     group = make_group(workspace, 1)
     launch(make_campaign(workspace, group))
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     Message.objects.update(status=S.UNKNOWN)
     scripted.calls.clear()
-    outbox.tick(send_inline=True)  # reconcile says not_found → queued → sent
+    engine.tick(send_inline=True)  # reconcile says not_found → queued → sent
     assert len(scripted.calls) == 1
     assert Message.objects.get().status == S.SENT
 
@@ -169,12 +171,12 @@ def test_retryable_error_retries_after_interval_then_fails(workspace, scripted):
     campaign = launch(make_campaign(workspace, group, max_retries=1, retry_interval=60))
     phone = Contact.objects.get().phone
     scripted.errors[phone] = RetryableError("429 Too Many Requests", code="20429")
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message = Message.objects.get()
     assert message.status == S.QUEUED and message.attempts == 1
     assert message.send_after > timezone.now() + timedelta(seconds=50)
     Message.objects.update(send_after=timezone.now())
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message.refresh_from_db()
     assert message.status == S.FAILED and message.attempts == 2
     assert message.error_code == "20429"
@@ -187,7 +189,7 @@ def test_permanent_error_fails_at_once_and_can_opt_out(workspace, scripted):
     launch(make_campaign(workspace, group, max_retries=3))
     contact = Contact.objects.get()
     scripted.errors[contact.phone] = PermanentError("unsubscribed", code="21610", opt_out=True)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message = Message.objects.get()
     assert (message.status, message.attempts) == (S.FAILED, 1)
     contact.refresh_from_db()
@@ -199,8 +201,8 @@ def test_unknown_outcome_from_backend_is_not_retried(workspace, scripted):
     launch(make_campaign(workspace, group))
     scripted.errors[Contact.objects.get().phone] = UnknownOutcome("connection reset")
     scripted.reconcile_answer = ReconcileResult(status="unknown")
-    outbox.tick(send_inline=True)
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message = Message.objects.get()
     assert (message.status, message.attempts) == (S.UNKNOWN, 1)
 
@@ -208,10 +210,10 @@ def test_unknown_outcome_from_backend_is_not_retried(workspace, scripted):
 def test_contact_opted_out_after_fan_out_is_skipped_at_send(workspace, scripted):
     group = make_group(workspace, 2)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     first = Contact.objects.order_by("id").first()
     Contact.objects.filter(pk=first.pk).update(status="opted_out", opt_out_reason="message")
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     assert Message.objects.get(contact=first).status == S.SKIPPED
     assert len(scripted.calls) == 1
 
@@ -219,9 +221,9 @@ def test_contact_opted_out_after_fan_out_is_skipped_at_send(workspace, scripted)
 def test_deleted_contact_after_fan_out_is_skipped(workspace, scripted):
     group = make_group(workspace, 2)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     Contact.objects.order_by("id").first().delete()
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     assert Message.objects.filter(status=S.SKIPPED, skip_reason="deleted").count() == 1
     assert len(scripted.calls) == 1
 
@@ -229,15 +231,15 @@ def test_deleted_contact_after_fan_out_is_skipped(workspace, scripted):
 def test_pause_stops_claimed_batch_and_resume_finishes(workspace, scripted):
     group = make_group(workspace, 4)
     campaign = launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     ids = outbox.outbox_claim(limit=2)
     campaign_pause(campaign=campaign)
-    outbox.outbox_send(message_ids=ids)  # the task arrives after the pause
-    outbox.tick(send_inline=True)
+    sending.outbox_send(message_ids=ids)  # the task arrives after the pause
+    engine.tick(send_inline=True)
     assert scripted.calls == []
     assert Message.objects.filter(status=S.QUEUED, lease_expires_at__isnull=True).count() == 4
     campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     assert len(scripted.calls) == 4
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
 
@@ -256,7 +258,7 @@ def test_message_outside_window_waits_for_next_opening(workspace, scripted):
             window_end_hour=closed_end,
         )
     )
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     message = Message.objects.get()
     assert message.status == S.QUEUED and scripted.calls == []
     assert message.send_after > timezone.now()
@@ -270,7 +272,7 @@ def test_rate_limited_sender_claims_within_budget(workspace, scripted, settings)
     group = make_group(workspace, 10)
     sender = make_sender(workspace, rate=1.0)
     launch(make_campaign(workspace, group, sender=sender))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     assert len(outbox.outbox_claim(limit=100)) == 2
     assert outbox.outbox_claim(limit=100) == []  # two in flight use the budget
 
@@ -280,9 +282,9 @@ def test_tick_dispatches_batches_with_back_pressure(workspace, scripted):
     group = make_group(workspace, 10)
     launch(make_campaign(workspace, group))
     batches = []
-    outbox.tick(dispatch=batches.append)
+    engine.tick(dispatch=batches.append)
     assert [len(b) for b in batches] == [3, 3]
-    outbox.tick(dispatch=batches.append)
+    engine.tick(dispatch=batches.append)
     assert len(batches) == 2  # both slots are still in flight
 
 
@@ -296,8 +298,8 @@ def test_manage_py_tick_runs_everything(workspace, scripted, capsys):
 def test_pause_during_a_batch_releases_the_unsent_rest(workspace, scripted, monkeypatch):
     group = make_group(workspace, 5)
     campaign = launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
-    monkeypatch.setattr(outbox, "PAUSE_CHECK_SECONDS", -1)  # check before every message
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
+    monkeypatch.setattr(sending, "PAUSE_CHECK_SECONDS", -1)  # check before every message
 
     def send_then_pause(self, message):
         if not ScriptedBackend.calls:
@@ -306,7 +308,7 @@ def test_pause_during_a_batch_releases_the_unsent_rest(workspace, scripted, monk
         return SendResult(provider_message_id=f"p-{message.id}", status="sent")
 
     monkeypatch.setattr(ScriptedBackend, "send", send_then_pause)
-    outbox.outbox_send(message_ids=outbox.outbox_claim(limit=10))
+    sending.outbox_send(message_ids=outbox.outbox_claim(limit=10))
     assert len(scripted.calls) == 1
     queued = Message.objects.filter(status=S.QUEUED)
     assert queued.count() == 4 and set(queued.values_list("attempts", flat=True)) == {0}
@@ -319,8 +321,8 @@ def test_fan_out_error_fails_the_run_and_campaign_with_the_reason(workspace, scr
     def broken(*args, **kwargs):
         raise ValueError("template exploded")
 
-    monkeypatch.setattr(outbox, "_message_row", broken)
-    outbox.tick(send_inline=True)
+    monkeypatch.setattr(fanout, "_message_row", broken)
+    engine.tick(send_inline=True)
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.FAILED
     assert "template exploded" in campaign.failure_reason
@@ -332,21 +334,21 @@ def test_a_slow_batch_keeps_its_lease_alive(workspace, scripted, monkeypatch, se
     settings.HERALD_LEASE_SECONDS = 1
     group = make_group(workspace, 3)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     clock = {"t": 0.0}
-    monkeypatch.setattr(outbox.time_module, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(sending.time_module, "monotonic", lambda: clock["t"])
 
     def slow_send(self, message):
         clock["t"] += 2.0  # each send takes longer than the flush interval
         lease = Message.objects.get(id=message.id).lease_expires_at
-        assert lease > outbox._now()  # the sweeper would not take it for crashed
+        assert lease > sending._now()  # the sweeper would not take it for crashed
         ScriptedBackend.calls.append(message.id)
         return SendResult(provider_message_id=f"p-{message.id}", status="sent")
 
     monkeypatch.setattr(ScriptedBackend, "send", slow_send)
     real_now = timezone.now
-    monkeypatch.setattr(outbox, "_now", lambda: real_now() + timedelta(seconds=clock["t"] / 4))
-    outbox.outbox_send(message_ids=outbox.outbox_claim(limit=10))
+    monkeypatch.setattr(sending, "_now", lambda: real_now() + timedelta(seconds=clock["t"] / 4))
+    sending.outbox_send(message_ids=outbox.outbox_claim(limit=10))
     assert len(scripted.calls) == 3
 
 
@@ -355,7 +357,7 @@ def test_fan_out_copies_awkward_text_exactly(workspace, scripted):
     Contact.objects.update(first_name="Zoë\t\\N", last_name="O'Brien\r\n<b>")
     template = "Hi {{first_name}} {{last_name}}\\n\tend \\ ünïcode 😀"
     campaign = launch(make_campaign(workspace, group, message_template=template))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     message = Message.objects.get(campaign=campaign)
     assert message.body == "Hi Zoë\t\\N O'Brien\r\n<b>\\n\tend \\ ünïcode 😀"
     assert message.send_after is not None and message.status == S.QUEUED
@@ -376,7 +378,7 @@ def test_fan_out_renders_subject_html_and_custom_fields(workspace, scripted):
         html_template="<p>{{last_name}}: {{missing|none}}</p>",
     )
     launch(campaign)
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     message = Message.objects.get(campaign=campaign)
     assert message.subject == f"Ann0, your gold plan {long}"[:255]
     assert message.body == "gold for Ann0 <Lee>"
@@ -389,12 +391,12 @@ def test_message_whose_contact_is_gone_is_skipped_not_sent(workspace, scripted):
     # (the key has no database constraint): the send must treat it as deleted.
     group = make_group(workspace, 2)
     launch(make_campaign(workspace, group))
-    outbox.run_fan_out(run_id=outbox.runs_start_due()[0])
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
     gone = Message.objects.order_by("id").first()
     Message.objects.filter(pk=gone.pk).update(
         contact_id=Contact.objects.order_by("id").last().pk + 1
     )
-    outbox.tick(send_inline=True)
+    engine.tick(send_inline=True)
     gone.refresh_from_db()
     assert (gone.status, gone.skip_reason) == (S.SKIPPED, "deleted")
     assert len(scripted.calls) == 1

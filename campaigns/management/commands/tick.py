@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand
 
-from messaging import outbox
+from campaigns.tick import tick
 
 
 class Command(BaseCommand):
     help = "Run one engine tick synchronously, sending included (cron-less set-ups, tests)."
 
     def handle(self, *args, **options):
-        report = outbox.tick(send_inline=True)
+        report = tick(send_inline=True)
         if "skipped" in report:
             self.stdout.write(f"Skipped: {report['skipped']}.")
             return

@@ -1,0 +1,263 @@
+"""Fan-out (K5, K6, K8): a campaign run becomes one outbox Message per group member.
+
+Each message is rendered for its contact, skipped with the reason when it cannot go (opted
+out, no address, invalid), and given its `send_after` from the run's wall time, the
+recipient's zone and the sending window or quiet hours. Rows go to the outbox through its
+bulk writer in batches that commit with the run's cursor, so a crash resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time as time_module
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import TextField, Value
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from contacts.models import Contact
+from messaging import templating
+from messaging.models import Message
+from messaging.writer import STATUS_INDEX, message_writer
+
+from . import scheduling
+from .models import Campaign, CampaignRun
+from .occurrences import run_wall
+
+S = Message.Status
+FANOUT_BATCH = 10000
+CONTACT_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "timezone",
+    "status",
+    "is_valid",
+)
+# Metadata is read as text and decoded in _message_row, while the server writes the rows
+# already sent. raw_decode is json.loads without its whitespace checks (3x faster here), and
+# a jsonb column's text has no surrounding whitespace.
+_decode_json = json.JSONDecoder().raw_decode
+
+
+@dataclass
+class _FanoutPlan:
+    """Everything per run that does not change per contact, computed once."""
+
+    campaign: Campaign
+    run: CampaignRun
+    wall: datetime | None
+    not_before: datetime
+    window: scheduling.Window
+    window_in_recipient_zone: bool
+    needs_zone: bool
+    zone: str  # every recipient's zone when it does not depend on the contact
+    workspace_tz: str
+    agent_name: str
+    sender_id: int | None
+    needs_metadata: bool
+    body: tuple = ()
+    subject: tuple = ()
+    html: tuple = ()
+    send_after_by_zone: dict = field(default_factory=dict)
+
+    def send_after(self, recipient_tz: str) -> datetime:
+        cached = self.send_after_by_zone.get(recipient_tz)
+        if cached is None:
+            cached = scheduling.send_after_for(
+                wall=self.wall,
+                campaign_tz=self.campaign.timezone,
+                recipient_tz=recipient_tz,
+                window=self.window,
+                window_in_recipient_zone=self.window_in_recipient_zone,
+                not_before=self.not_before,
+            )
+            self.send_after_by_zone[recipient_tz] = cached
+        return cached
+
+    def recipient_zone(self, contact_tz: str, phone: str) -> str:
+        if not self.needs_zone:
+            return self.zone
+        return scheduling.contact_zone(
+            contact_timezone=contact_tz, phone=phone, workspace_timezone=self.workspace_tz
+        )
+
+
+def _plan(run: CampaignRun) -> _FanoutPlan:
+    campaign = run.campaign
+    workspace = campaign.workspace
+    window, quiet = scheduling.effective_window(
+        channel=campaign.channel,
+        start_hour=campaign.window_start_hour,
+        end_hour=campaign.window_end_hour,
+        excluded_days=campaign.excluded_days,
+        quiet_start_hour=workspace.quiet_start_hour,
+        quiet_end_hour=workspace.quiet_end_hour,
+    )
+    contact_local = campaign.timezone == scheduling.CONTACT_LOCAL
+    # Quiet hours are the recipient's; an explicit window is the campaign zone's unless the
+    # campaign itself is contact_local.
+    in_recipient = contact_local or quiet
+    return _FanoutPlan(
+        campaign=campaign,
+        run=run,
+        wall=run_wall(campaign, run),
+        not_before=run.started_at or run.occurrence_at,
+        window=window,
+        window_in_recipient_zone=in_recipient,
+        needs_zone=contact_local or (in_recipient and not window.is_always_open),
+        zone=workspace.timezone if contact_local else campaign.timezone,
+        workspace_tz=workspace.timezone,
+        agent_name=campaign.agent.name if campaign.agent_id else "",
+        sender_id=campaign.sender_id,
+        body=templating.compile_template(campaign.body_template),
+        subject=templating.compile_template(campaign.subject),
+        html=templating.compile_template(campaign.html_template),
+        needs_metadata=any(
+            v.name not in templating.BUILTIN
+            for t in (campaign.body_template, campaign.subject, campaign.html_template)
+            for v in templating.variables(t)
+        ),
+    )
+
+
+def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
+    (contact_id, first, last, email, phone, company, tz, status, is_valid, metadata) = row
+    campaign = plan.campaign
+    address = email if campaign.channel == "email" else phone
+    skip = ""
+    if status == Contact.Status.OPTED_OUT:
+        skip = Message.SkipReason.OPTED_OUT
+    elif not address:
+        skip = Message.SkipReason.NO_ADDRESS
+    elif not is_valid:
+        skip = Message.SkipReason.INVALID
+    subject = body = html_body = ""
+    if skip:
+        send_after = now
+    else:
+        context = templating.contact_context(
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=phone,
+            company=company,
+            metadata=_decode_json(metadata)[0] if metadata else None,
+            agent_name=plan.agent_name,
+        )
+        body = templating.render_compiled(plan.body, context)
+        if plan.subject:  # SMS and voice have neither subject nor HTML: no rendering
+            subject = templating.render_compiled(plan.subject, context)[:255]
+        if plan.html:
+            html_body = templating.render_compiled(plan.html, context, escape_html=True)
+        send_after = plan.send_after(plan.recipient_zone(tz, phone))
+    return (
+        campaign.workspace_id,
+        plan.run.id,
+        campaign.id,
+        contact_id,
+        campaign.channel,
+        address,
+        subject,
+        body,
+        html_body,
+        plan.sender_id,
+        send_after,
+        S.SKIPPED if skip else S.QUEUED,
+        skip,
+        0,
+        "",
+        "",
+        "",
+        now,
+        now,
+    )
+
+
+def run_fan_out(*, run_id: int, time_budget: float | None = None, batch: int = FANOUT_BATCH):
+    """Create the run's Message rows in batches; returns True when the fan-out is complete.
+
+    Each batch is one transaction that locks the run row, reads the cursor (last contact id),
+    inserts the batch (COPY on PostgreSQL) and advances the cursor, so a crash or a second
+    tick resumes where the last commit stopped and never inserts a contact twice.
+    """
+    deadline = None if time_budget is None else time_module.monotonic() + time_budget
+    with transaction.atomic():
+        run = (
+            CampaignRun.objects.select_for_update(of=("self",))
+            .select_related("campaign__workspace", "campaign__agent")
+            .get(id=run_id)
+        )
+        if run.state == CampaignRun.State.PENDING:
+            run.state = CampaignRun.State.FANNING_OUT
+            run.started_at = run.started_at or timezone.now()
+            run.save(update_fields=["state", "started_at"])
+    if run.state != CampaignRun.State.FANNING_OUT:
+        return True
+    plan = _plan(run)
+    while True:
+        done = _fan_out_batch(plan, batch)
+        if done:
+            return True
+        if deadline is not None and time_module.monotonic() > deadline:
+            return False
+
+
+def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The batch and its cursor commit together, so a batch lost in a crash is simply
+            # made again from the last durable cursor: no need to wait for the WAL flush.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        run = CampaignRun.objects.select_for_update().get(id=plan.run.id)
+        if run.state != CampaignRun.State.FANNING_OUT:
+            return True
+        rows = list(_members(plan, run.fanout_cursor, batch))
+        if not rows:
+            run.state = CampaignRun.State.RUNNING
+            run.save(update_fields=["state"])
+            return True
+        now = timezone.now()
+        skipped = 0
+        with message_writer() as write:
+            for row in rows:
+                message = _message_row(plan, row, now)
+                skipped += message[STATUS_INDEX] == S.SKIPPED
+                write(message)
+        run.fanout_cursor = rows[-1][0]
+        run.total += len(rows)
+        run.skipped += skipped
+        run.save(update_fields=["fanout_cursor", "total", "skipped"])
+    return len(rows) < batch and _finish_fan_out(plan.run.id)
+
+
+def _members(plan: _FanoutPlan, cursor: int, batch: int):
+    """The group's next contacts after the cursor, in id order (the keyset of the batches)."""
+    # Metadata is only read when a template uses it.
+    metadata = Cast("metadata", TextField()) if plan.needs_metadata else Value(None, TextField())
+    return (
+        Contact.objects.filter(
+            memberships__group_id=plan.campaign.group_id,
+            # Both sides of the join start at the cursor, or a merge join reads the contacts
+            # from the first one on every batch.
+            memberships__contact_id__gt=cursor,
+            id__gt=cursor,
+        )
+        .annotate(metadata_text=metadata)
+        .order_by("id")
+        .values_list(*CONTACT_COLUMNS, "metadata_text")[:batch]
+    )
+
+
+def _finish_fan_out(run_id: int) -> bool:
+    CampaignRun.objects.filter(id=run_id, state=CampaignRun.State.FANNING_OUT).update(
+        state=CampaignRun.State.RUNNING
+    )
+    return True

@@ -1,0 +1,1 @@
+"""Campaign pages: the builder, the campaign list and page, the senders."""

@@ -1,0 +1,205 @@
+"""The campaign builder (K2): one page per step, each validated and saved through services."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.decorators import workspace_required
+from contacts.models import ContactGroup
+from conversations.models import Agent
+from messaging import templating
+from messaging.models import Sender
+
+from .. import lifecycle, occurrences, scheduling, selectors, services
+from ..models import Campaign, Channel
+from ..validation import campaign_data, campaign_validate
+from .campaign import campaign_for, scheduled_local
+
+STEPS = [
+    ("group", "Group"),
+    ("channel", "Channel"),
+    ("message", "Message"),
+    ("settings", "Settings"),
+    ("schedule", "Schedule"),
+    ("review", "Review"),
+]
+
+
+def _posted(step: str, post) -> dict:
+    if step == "group":
+        return {"group": post.get("group") or None}
+    if step == "channel":
+        return {"channel": post.get("channel", "")}
+    if step == "message":
+        return {k: post.get(k, "") for k in ("message_template", "subject", "html_template")}
+    if step == "settings":
+        return {
+            "name": post.get("name", ""),
+            "agent": post.get("agent") or None,
+            "sender": post.get("sender") or None,
+            "max_retries": post.get("max_retries", ""),
+            "retry_interval": post.get("retry_interval", ""),
+        }
+    data = {
+        "timezone": post.get("timezone", ""),
+        "window_start_hour": post.get("window_start_hour") or None,
+        "window_end_hour": post.get("window_end_hour") or None,
+        "excluded_days": post.getlist("excluded_days"),
+        "scheduled_at": None,
+        "recurrence": None,
+    }
+    when = post.get("when", "now")
+    if when in ("later", "recurring"):
+        data["scheduled_at"] = post.get("scheduled_at") or "missing"
+    if when == "recurring":
+        data["recurrence"] = {
+            "frequency": post.get("frequency", ""),
+            "days": post.getlist("recurrence_days"),
+            "day_of_month": int(post["day_of_month"])
+            if post.get("day_of_month", "").isdigit()
+            else None,
+            "until": post.get("until") or None,
+        }
+    return data
+
+
+def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> dict:
+    workspace = request.workspace
+    index = [s for s, _ in STEPS].index(step)
+    context = {
+        "campaign": campaign,
+        "step": step,
+        "steps": STEPS,
+        "step_index": index,
+        "groups": ContactGroup.objects.for_workspace(workspace),
+        "channels": Channel.choices,
+        "agents": Agent.objects.for_workspace(workspace),
+        "senders": Sender.objects.for_workspace(workspace).filter(
+            channel=campaign.channel if campaign else "sms"
+        ),
+        "weekdays": scheduling.WEEKDAYS,
+        "zones": scheduling.zone_names(),
+        "hours": range(0, 25),
+        "errors": {},
+    }
+    if campaign is not None:
+        context["data"] = campaign_data(campaign)
+        context["scheduled_local"] = scheduled_local(campaign)
+        if step in ("message", "review"):
+            context["counter"] = _counter(campaign.channel, campaign.message_template)
+        if step == "review":
+            context["audience"] = selectors.group_audience(campaign=campaign)
+            context["next_runs"] = occurrences.next_runs(campaign)
+            _, context["problems"] = campaign_validate(
+                workspace=workspace, data=campaign_data(campaign)
+            )
+    context.update(extra)
+    return context
+
+
+def _counter(channel: str, text: str) -> dict | None:
+    if channel != "sms":
+        return None
+    info = templating.sms_segments(text or "")
+    return {"info": info, "variables": templating.variables(text or "")}
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    """Step 1: the group. Creates the draft, which the next steps fill in."""
+    if request.method == "POST":
+        try:
+            campaign = services.campaign_draft_create(
+                workspace=request.workspace, group_id=request.POST.get("group")
+            )
+        except ValidationError as exc:
+            errors = {key: " ".join(value) for key, value in exc.message_dict.items()}
+            context = _builder_context(request, None, "group", errors=errors)
+            return render(request, "campaigns/builder.html", context)
+        return redirect("campaigns:campaign-build", pk=campaign.pk, step="channel")
+    return render(request, "campaigns/builder.html", _builder_context(request, None, "group"))
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_required
+def campaign_build(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    if step not in dict(STEPS):
+        return redirect("campaigns:campaign-build", pk=pk, step="group")
+    if campaign.state != Campaign.State.DRAFT:
+        messages.info(
+            request, "This campaign has been launched: its message and schedule are fixed."
+        )
+        return redirect("campaigns:campaign-detail", pk=pk)
+    if request.method == "POST" and step != "review":
+        data = _posted(step, request.POST)
+        try:
+            services.campaign_step_save(campaign=campaign, step=step, data=data)
+        except ValidationError as exc:
+            errors = {key: " ".join(value) for key, value in exc.message_dict.items()}
+            posted = campaign_data(campaign) | data
+            context = _builder_context(request, campaign, step, errors=errors, posted=posted)
+            return render(request, "campaigns/builder.html", context)
+        following = STEPS[[s for s, _ in STEPS].index(step) + 1][0]
+        return redirect("campaigns:campaign-build", pk=pk, step=following)
+    return render(request, "campaigns/builder.html", _builder_context(request, campaign, step))
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def campaign_counter(request: HttpRequest) -> HttpResponse:
+    """Live character and segment count of the SMS body (htmx, as the user types)."""
+    context = {"counter": _counter("sms", request.POST.get("message_template", ""))}
+    return render(request, "campaigns/builder.html#sms-counter", context)
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    sample = (
+        campaign.group.contacts.filter(status="active").order_by("id").first()
+        if campaign.group_id
+        else None
+    )
+    context = {"campaign": campaign}
+    try:
+        message = services.campaign_test_send(
+            campaign=campaign, to=request.POST.get("to", ""), contact=sample
+        )
+        context["test_result"] = (
+            f"Test sent to {message.to_address} ({message.get_status_display()})."
+        )
+    except ValidationError as exc:
+        context["test_error"] = "; ".join(exc.messages)
+    if request.htmx:
+        return render(request, "campaigns/builder.html#test-send", context)
+    if "test_error" in context:
+        messages.error(request, context["test_error"])
+    else:
+        messages.success(request, context["test_result"])
+    return redirect("campaigns:campaign-build", pk=pk, step="review")
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    try:
+        campaign = lifecycle.campaign_launch(campaign=campaign)
+    except lifecycle.StateError as exc:
+        messages.error(request, str(exc))
+        return redirect("campaigns:campaign-detail", pk=pk)
+    except ValidationError as exc:
+        messages.error(request, "Cannot launch: " + " ".join(exc.messages))
+        return redirect("campaigns:campaign-build", pk=pk, step="review")
+    messages.success(
+        request,
+        "Campaign launched: sending has started."
+        if campaign.state == Campaign.State.RUNNING
+        else "Campaign scheduled.",
+    )
+    return redirect("campaigns:campaign-detail", pk=pk)

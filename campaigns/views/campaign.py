@@ -1,0 +1,142 @@
+"""The campaign list and page: live counts (htmx polling), runs, state actions, results CSV."""
+
+import itertools
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.decorators import workspace_required
+from core.csv import csv_response
+from core.htmx import htmx_fragment, render_htmx
+from messaging.models import Message
+
+from .. import lifecycle, occurrences, selectors, services
+from ..models import Campaign
+
+LIVE = {"campaign-live": "live"}  # the fragment the campaign page polls for
+
+
+def campaign_for(request: HttpRequest, pk: int) -> Campaign:
+    """The workspace's campaign with this id, else 404."""
+    return get_object_or_404(Campaign.objects.for_workspace(request.workspace), pk=pk)
+
+
+def scheduled_local(campaign: Campaign) -> str:
+    """The schedule's local wall time as a datetime-local input shows it."""
+    wall = occurrences.campaign_first_wall(campaign)
+    return wall.strftime("%Y-%m-%dT%H:%M") if wall else ""
+
+
+@require_http_methods(["GET"])
+@workspace_required
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.for_workspace(request.workspace).select_related("group")
+    state = request.GET.get("state", "")
+    if state in Campaign.State.values:
+        campaigns = campaigns.filter(state=state)
+    return render(
+        request,
+        "campaigns/campaign_list.html",
+        {"campaigns": campaigns[:200], "states": Campaign.State.choices, "state": state},
+    )
+
+
+def _live_context(campaign: Campaign) -> dict:
+    results = selectors.campaign_results(campaign=campaign)
+    return {
+        "campaign": campaign,
+        "results": results,
+        "progress": selectors.campaign_progress(results),
+        "chart": selectors.campaign_chart(campaign=campaign),
+        "polling": campaign.state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED),
+    }
+
+
+@require_http_methods(["GET"])
+@workspace_required
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    context = _live_context(campaign)
+    if htmx_fragment(request, LIVE):  # the polling asks for the counts alone
+        return render_htmx(request, "campaigns/campaign_detail.html", context, fragments=LIVE)
+    context["runs"] = selectors.campaign_runs(campaign=campaign)
+    context["next_runs"] = occurrences.next_runs(campaign) if campaign.is_recurring else []
+    context["scheduled_local"] = scheduled_local(campaign)
+    return render_htmx(request, "campaigns/campaign_detail.html", context)
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def campaign_state(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    actions = {"pause": lifecycle.campaign_pause, "resume": lifecycle.campaign_resume}
+    if action == "delete":
+        try:
+            lifecycle.campaign_delete(campaign=campaign)
+        except lifecycle.StateError as exc:
+            messages.error(request, str(exc))
+            return redirect("campaigns:campaign-detail", pk=pk)
+        messages.success(request, f"Campaign “{campaign.name}” deleted.")
+        return redirect("campaigns:campaign-list")
+    if action not in actions:
+        return redirect("campaigns:campaign-detail", pk=pk)
+    try:
+        actions[action](campaign=campaign)
+        messages.success(request, "Campaign paused." if action == "pause" else "Campaign resumed.")
+    except lifecycle.StateError as exc:
+        messages.error(request, str(exc))
+    return redirect("campaigns:campaign-detail", pk=pk)
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def campaign_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for(request, pk)
+    try:
+        services.campaign_update(campaign=campaign, data={"name": request.POST.get("name", "")})
+        messages.success(request, "Saved.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("campaigns:campaign-detail", pk=pk)
+
+
+# The results CSV: (Message column, CSV header).
+CSV_COLUMNS = (
+    ("id", "message_id"),
+    ("run_id", "run_id"),
+    ("contact_id", "contact_id"),
+    ("contact__first_name", "first_name"),
+    ("contact__last_name", "last_name"),
+    ("to_address", "to"),
+    ("status", "status"),
+    ("skip_reason", "skip_reason"),
+    ("attempts", "attempts"),
+    ("last_error", "last_error"),
+    ("error_code", "error_code"),
+    ("provider_message_id", "provider_message_id"),
+    ("send_after", "send_after"),
+    ("sent_at", "sent_at"),
+    ("delivered_at", "delivered_at"),
+    ("failed_at", "failed_at"),
+    ("replied_at", "replied_at"),
+)
+
+
+@require_http_methods(["GET"])
+@workspace_required
+def campaign_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Per-recipient results, streamed (a run of a million rows does not sit in memory)."""
+    campaign = campaign_for(request, pk)
+    rows = (
+        Message.objects.filter(workspace=request.workspace, campaign=campaign)
+        .order_by("id")
+        .values_list(*(column for column, _ in CSV_COLUMNS))
+        .iterator(chunk_size=5000)
+    )
+    header = [name for _, name in CSV_COLUMNS]
+    return csv_response(
+        itertools.chain([header], rows), filename=f"campaign-{campaign.pk}-results.csv"
+    )

@@ -1,0 +1,52 @@
+"""The workspace's senders (K3): phone numbers and email From identities."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.decorators import workspace_required
+from messaging import senders
+from messaging.models import Sender
+
+SENDER_DEFAULTS = {"channel": "sms", "address": "", "name": "", "rate_limit_per_second": 1.0}
+
+
+def _initial(obj, defaults: dict) -> dict:
+    return {key: getattr(obj, key) for key in defaults} if obj else dict(defaults)
+
+
+@require_http_methods(["GET"])
+@workspace_required
+def sender_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "campaigns/sender_list.html",
+        {"senders": Sender.objects.for_workspace(request.workspace)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_required
+def sender_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    sender = (
+        get_object_or_404(Sender.objects.for_workspace(request.workspace), pk=pk) if pk else None
+    )
+    data = request.POST if request.method == "POST" else _initial(sender, SENDER_DEFAULTS)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            if sender is None:
+                senders.sender_create(workspace=request.workspace, data=data)
+            else:
+                senders.sender_update(sender=sender, data=data)
+            messages.success(request, "Sender saved.")
+            return redirect("campaigns:sender-list")
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    return render(
+        request,
+        "campaigns/sender_form.html",
+        {"sender": sender, "data": data, "errors": errors, "channels": Sender.Channel.choices},
+    )

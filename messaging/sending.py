@@ -1,0 +1,271 @@
+"""Sending claimed messages (M2, M3): exactly once each, paced per sender, outcomes recorded.
+
+A batch is committed as `sending` before any provider call; only the task that moved a row
+there sends it. Outcomes are written in one statement per flush, and only onto rows still
+`sending`: a status callback that got there first keeps its status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as time_module
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.models import Contact
+
+from . import hooks
+from .backends import PermanentError, RetryableError, SendResult, UnknownOutcome, get_backend
+from .models import Message, Sender
+
+logger = logging.getLogger("herald.outbox")
+
+S = Message.Status
+PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def _runs():
+    """The runs messages may belong to (campaign runs): the pump only reads their `paused`
+    flag, through Message.run, so messaging needs no import of the app that owns them."""
+    return Message._meta.get_field("run").related_model.objects
+
+
+_next_slot: dict[int, float] = {}  # sender id → monotonic time of its next allowed send
+
+
+@dataclass
+class _Outcome:
+    id: int
+    status: str
+    provider_message_id: str = ""
+    error: str = ""
+    error_code: str = ""
+    send_after: datetime | None = None
+    attempts: int = 0
+
+
+def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
+    """Send claimed messages exactly once each; returns counts by outcome.
+
+    Step 1 commits the batch as `sending` (only rows still queued, of unpaused runs). A paused
+    run's claimed rows are released at once. Opted-out or deleted contacts are skipped.
+    """
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    now = _now()
+    sending_lease = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    with transaction.atomic():
+        paused = Message.objects.filter(id__in=ids, status=S.QUEUED, run__paused=True)
+        paused.update(lease_expires_at=None, updated_at=now)
+        claimed = _mark_sending(ids, sending_lease, now)
+    if not claimed:
+        return {}
+    messages = list(
+        Message.objects.filter(id__in=claimed, status=S.SENDING)
+        .select_related("sender", "campaign", "contact")
+        .order_by("id")
+    )
+    counts: dict[str, int] = {}
+    pending: list[_Outcome] = []
+    last_flush = last_pause_check = time_module.monotonic()
+    run_ids = {m.run_id for m in messages if m.run_id}
+    released: set[int] = set()
+    for index, message in enumerate(messages):
+        if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
+            last_pause_check = time_module.monotonic()
+            released |= _release_if_paused(messages[index:], run_ids)
+        if message.id in released:
+            continue
+        outcome = _send_one(message)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        pending.append(outcome)
+        if len(pending) >= 100 or time_module.monotonic() - last_flush > 1.0:
+            _record(pending)
+            pending, last_flush = [], time_module.monotonic()
+            _extend_lease([m.id for m in messages[index + 1 :] if m.id not in released])
+    _record(pending)
+    return counts
+
+
+def _extend_lease(ids: list[int]) -> None:
+    """A slow provider: keep the rest of a live batch from being taken for crashed."""
+    if ids:
+        lease = _now() + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+        Message.objects.filter(id__in=ids, status=S.SENDING).update(lease_expires_at=lease)
+
+
+def _release_if_paused(unsent: list[Message], run_ids: set[int]) -> set[int]:
+    """A run paused mid-batch: put its unsent messages back in the queue, untouched."""
+    paused = set(_runs().filter(id__in=run_ids, paused=True).values_list("id", flat=True))
+    if not paused:
+        return set()
+    ids = [m.id for m in unsent if m.run_id in paused]
+    Message.objects.filter(id__in=ids, status=S.SENDING).update(
+        status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
+    )
+    return set(ids)
+
+
+def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        "UPDATE messaging_message SET status = %s, attempts = attempts + 1, "
+        "lease_expires_at = %s, updated_at = %s "
+        f"WHERE id IN ({placeholders}) AND status = %s AND NOT EXISTS (SELECT 1 FROM "
+        f"{_runs().model._meta.db_table} r WHERE r.id = messaging_message.run_id AND r.paused = %s)"
+        " RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [S.SENDING, lease, now, *ids, S.QUEUED, True])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _send_one(message: Message) -> _Outcome:
+    contact = message.contact  # None also when the id points nowhere (see Message.contact)
+    if contact is None and message.run_id is not None:
+        return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.DELETED)
+    if contact is not None and contact.status == Contact.Status.OPTED_OUT:
+        return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.OPTED_OUT)
+    _pace(message.sender)
+    try:
+        result: SendResult = get_backend(message.channel).send(message)
+    except RetryableError as exc:
+        return _retry_or_fail(message, exc)
+    except PermanentError as exc:
+        if exc.opt_out and contact is not None:
+            _opt_out(contact, str(exc))
+        return _Outcome(message.id, S.FAILED, error=str(exc), error_code=exc.code)
+    except UnknownOutcome as exc:
+        return _Outcome(message.id, S.UNKNOWN, error=str(exc), error_code=exc.code)
+    except Exception as exc:  # a bug or an unexpected library error: outcome unknown
+        logger.exception("backend %s crashed on message %s", message.channel, message.id)
+        return _Outcome(message.id, S.UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+    status = S.DELIVERED if result.status == S.DELIVERED else S.SENT
+    return _Outcome(message.id, status, provider_message_id=result.provider_message_id)
+
+
+def _retry_or_fail(message: Message, exc: RetryableError) -> _Outcome:
+    campaign = message.campaign
+    max_retries = campaign.max_retries if campaign else 0
+    if message.attempts <= max_retries:
+        delay = campaign.retry_interval if campaign else 60
+        return _Outcome(
+            message.id,
+            S.QUEUED,
+            error=str(exc),
+            error_code=exc.code,
+            send_after=_now() + timedelta(seconds=delay),
+        )
+    return _Outcome(message.id, S.FAILED, error=str(exc), error_code=exc.code)
+
+
+def _opt_out(contact: Contact, detail: str) -> None:
+    from contacts.services import contact_opt_out
+
+    contact_opt_out(contact=contact, reason=Contact.OptOutReason.BAD_RESPONSE, detail=detail)
+
+
+def _pace(sender: Sender | None) -> None:
+    if sender is None or sender.rate_limit_per_second <= 0:
+        return
+    interval = 1.0 / sender.rate_limit_per_second
+    now = time_module.monotonic()
+    slot = _next_slot.get(sender.id, now)
+    if slot > now:
+        time_module.sleep(slot - now)
+    _next_slot[sender.id] = max(slot, now) + interval
+
+
+def _record(outcomes: list[_Outcome]) -> None:
+    """Write outcomes; only rows still `sending` change status (a webhook may be faster)."""
+    if not outcomes:
+        return
+    now = _now()
+    rows = [_outcome_fields(o, now) for o in outcomes]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            changed = _record_pg(rows, now)
+        else:
+            changed = {
+                row["id"]
+                for row in rows
+                if Message.objects.filter(id=row["id"], status=S.SENDING).update(
+                    **{k: v for k, v in row.items() if k != "id" and v is not None},
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            }
+        for o in outcomes:
+            if o.id not in changed and o.provider_message_id:
+                # A status callback got here first: keep its status, add the provider id.
+                Message.objects.filter(id=o.id, provider_message_id="").update(
+                    provider_message_id=o.provider_message_id, lease_expires_at=None
+                )
+    hooks.statuses_changed((o.id, o.status) for o in outcomes if o.id in changed)
+
+
+RECORD_COLUMNS = (
+    ("id", "bigint"),
+    ("status", "varchar"),
+    ("provider_message_id", "varchar"),
+    ("skip_reason", "varchar"),
+    ("last_error", "text"),
+    ("error_code", "varchar"),
+    ("sent_at", "timestamptz"),
+    ("delivered_at", "timestamptz"),
+    ("failed_at", "timestamptz"),
+    ("send_after", "timestamptz"),
+)
+
+
+def _outcome_fields(o: _Outcome, now: datetime) -> dict:
+    """The columns an outcome sets; None means "leave as it is"."""
+    row = dict.fromkeys(name for name, _ in RECORD_COLUMNS)
+    row.update(id=o.id, status=o.status, provider_message_id=o.provider_message_id or None)
+    if o.status == S.SKIPPED:
+        row["skip_reason"] = o.error
+    elif o.status in (S.SENT, S.DELIVERED):
+        row.update(sent_at=now, last_error="")
+        if o.status == S.DELIVERED:
+            row["delivered_at"] = now
+    else:
+        row.update(last_error=o.error[:1000], error_code=(o.error_code or "")[:32])
+        if o.status == S.FAILED:
+            row["failed_at"] = now
+        row["send_after"] = o.send_after
+    return row
+
+
+def _record_pg(rows: list[dict], now: datetime) -> set[int]:
+    """One UPDATE … FROM (VALUES …) for the whole flush instead of one statement per row."""
+    one = "(" + ", ".join(f"%s::{kind}" for _, kind in RECORD_COLUMNS) + ")"
+    values = ", ".join([one] * len(rows))
+    names = ", ".join(name for name, _ in RECORD_COLUMNS)
+    sets = ", ".join(
+        f"{name} = COALESCE(v.{name}, m.{name})" for name, _ in RECORD_COLUMNS if name != "id"
+    )
+    sql = (
+        f"UPDATE messaging_message AS m SET {sets}, lease_expires_at = NULL, updated_at = %s "
+        f"FROM (VALUES {values}) AS v({names}) "
+        "WHERE m.id = v.id AND m.status = %s RETURNING m.id"
+    )
+    params: list = [now]  # the SET clause's placeholder comes first, then the VALUES
+    for row in rows:
+        params.extend(row[name] for name, _ in RECORD_COLUMNS)
+    params.append(S.SENDING)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
