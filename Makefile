@@ -35,10 +35,13 @@ run: install
 # local servers (CI's .ci/run starts them); set DATABASE_URL / CELERY_BROKER_URL to use others.
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
 test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+# lint-imports checks the layers first: no import may point up (pyproject.toml).
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 lint: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
