@@ -1,4 +1,8 @@
-"""pytest fixtures for the fake peers; import them into a conftest with `from ... import *`."""
+"""pytest fixtures for the fake peers; import them into a conftest with `from ... import *`.
+
+Each test gets fresh servers: a request one test abandoned on a timeout (the fake was told to
+hang, the machine was slow) can never land in the next test's fake, whatever its timing.
+"""
 
 import pytest
 
@@ -7,14 +11,7 @@ from messaging.twilio_client import _client
 from .smtp import FakeSmtp
 from .twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
-__all__ = ["fake_smtp", "fake_smtp_server", "fake_twilio", "fake_twilio_server", "twilio_settings"]
-
-
-@pytest.fixture(scope="session")
-def fake_twilio_server():
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+__all__ = ["fake_smtp", "fake_twilio", "twilio_settings"]
 
 
 @pytest.fixture
@@ -26,31 +23,26 @@ def twilio_settings(settings):
 
 
 @pytest.fixture
-def fake_twilio(fake_twilio_server, twilio_settings):
-    """The fake Twilio, emptied, with the app's SMS and voice backends pointed at it."""
-    fake_twilio_server.reset()
-    twilio_settings.TWILIO_API_BASE_URL = fake_twilio_server.base_url
+def fake_twilio(twilio_settings):
+    """A fresh fake Twilio, with the app's SMS and voice backends pointed at it."""
+    server = FakeTwilio().start()
+    twilio_settings.TWILIO_API_BASE_URL = server.base_url
     twilio_settings.TWILIO_TIMEOUT_SECONDS = 3.0  # generous: a loaded CI machine is slow
     twilio_settings.HERALD_SMS_BACKEND = "twilio"
     twilio_settings.HERALD_VOICE_BACKEND = "twilio"
     _client.cache_clear()
-    yield fake_twilio_server
-    _client.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def fake_smtp_server():
-    server = FakeSmtp().start()
     yield server
+    _client.cache_clear()
     server.stop()
 
 
 @pytest.fixture
-def fake_smtp(fake_smtp_server, settings):
-    """The SMTP server, emptied, with the app's email backend pointed at it."""
-    fake_smtp_server.received.clear()
+def fake_smtp(settings):
+    """A fresh SMTP server, with the app's email backend pointed at it."""
+    server = FakeSmtp().start()
     settings.HERALD_EMAIL_BACKEND = "smtp"
     settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = fake_smtp_server.port
+    settings.EMAIL_PORT = server.port
     settings.EMAIL_USE_TLS = False
-    return fake_smtp_server
+    yield server
+    server.stop()
