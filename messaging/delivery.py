@@ -1,14 +1,14 @@
 """Delivery status from the provider (M4): ranked, never backwards, duplicates are no-ops.
 
 Twilio's callbacks carry no sequence number and arrive at least once, in any order. Each
-status has a rank; an update is one conditional UPDATE that only matches rows of a lower
-rank, so a late `sent` after `delivered` and a replayed callback change nothing.
+status has a rank (statuses.py); an update is one conditional UPDATE that only matches rows
+of a lower rank, so a late `sent` after `delivered` and a replayed callback change nothing.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -19,61 +19,27 @@ from django.utils import timezone
 from . import hooks
 from .models import Message
 from .provider_errors import CARRIER_FAILURE_CODES, contact_apply_error
+from .sending import retry_after
+from .statuses import RANK, RETRY, TIMESTAMP, lower_ranks
 
 logger = logging.getLogger("herald.webhooks")
 
 S = Message.Status
-RANK = {
-    S.QUEUED: 0,
-    S.SENDING: 1,
-    S.UNKNOWN: 1,
-    S.SENT: 2,
-    S.DELIVERED: 3,
-    S.UNDELIVERED: 3,
-    S.FAILED: 3,
-    S.READ: 4,
-}
 
-# Twilio MessageStatus / CallStatus → our status. None = retry the call (busy, no answer).
-TWILIO_STATUS = {
-    "accepted": S.SENT,
-    "scheduled": S.SENT,
-    "queued": S.SENT,
-    "sending": S.SENT,
-    "sent": S.SENT,
-    "delivered": S.DELIVERED,
-    "partially_delivered": S.DELIVERED,
-    "undelivered": S.UNDELIVERED,
-    "failed": S.FAILED,
-    "canceled": S.FAILED,
-    "read": S.READ,
-    # Calls
-    "initiated": S.SENT,
-    "ringing": S.SENT,
-    "in-progress": S.SENT,
-    "answered": S.SENT,
-    "completed": S.DELIVERED,
-    "busy": None,
-    "no-answer": None,
-}
 
-_TIMESTAMP = {
-    S.SENT: "sent_at",
-    S.DELIVERED: "delivered_at",
-    S.UNDELIVERED: "failed_at",
-    S.FAILED: "failed_at",
-    S.READ: "read_at",
-}
+class StatusCallback(NamedTuple):
+    """One status callback, read: the provider's status as sent and what it means here."""
+
+    sid: str
+    provider_status: str
+    status: str | None  # statuses.from_twilio: ours, RETRY, or None for a status we don't know
+    error_code: str = ""
 
 
 @dataclass(frozen=True)
 class StatusOutcome:
     found: bool
     changed: bool = False
-
-
-def _lower_ranks(status: str) -> list[str]:
-    return [s for s, rank in RANK.items() if rank < RANK[status]]
 
 
 def message_for_callback(*, sid: str, message_id: str | None) -> Message | None:
@@ -95,35 +61,39 @@ def _forward(rows, status: str, sid: str, error_code: str) -> int:
     updates = {"status": status, "updated_at": now, "provider_message_id": sid}
     if error_code:
         updates["error_code"] = error_code[:32]
-    updates[_TIMESTAMP[status]] = now
+    updates[TIMESTAMP[status]] = now
     if status != S.SENT:
         # A final status may be the first we hear of: keep sent_at filled.
         updates["sent_at"] = Coalesce("sent_at", Value(now))
-    return rows.filter(status__in=_lower_ranks(status)).update(**updates)
+    return rows.filter(status__in=lower_ranks(status)).update(**updates)
 
 
 @cache
 def _forward_sql(count: int) -> str:
     """The UPDATE of statuses_forward for `count` sids, in plain SQL: the webhook's hot path,
-    where the ORM's query compilation would cost more CPU than the database spends on it."""
+    where the ORM's query compilation would cost more CPU than the database spends on it.
+
+    Portable: PostgreSQL and SQLite (3.35+) both take a WITH … UPDATE … FROM … RETURNING, and
+    the time is a parameter in each SET (a VALUES list aliased as v(...) or a ::timestamptz
+    cast is PostgreSQL's alone). Parameters: the (sid, status, rank) rows, then the time
+    three times."""
     rank = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
     stamped: dict[str, list[str]] = {}
-    for status, column in _TIMESTAMP.items():
+    for status, column in TIMESTAMP.items():
         if column != "sent_at":
             stamped.setdefault(column, []).append(f"'{status}'")
     stamps = "".join(
-        f", {column} = CASE WHEN v.status IN ({', '.join(statuses)}) THEN t.now ELSE m.{column} END"
+        f", {column} = CASE WHEN v.status IN ({', '.join(statuses)}) THEN %s ELSE m.{column} END"
         for column, statuses in stamped.items()
     )
     return (
-        f"UPDATE {Message._meta.db_table} AS m SET status = v.status, updated_at = t.now, "
-        "sent_at = CASE WHEN v.status = 'sent' THEN t.now ELSE COALESCE(m.sent_at, t.now) END"
-        f"{stamps} "
-        f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * count)}) AS v(sid, status, rank), "
-        "(SELECT %s::timestamptz AS now) AS t "
+        f"WITH v (sid, status, rank) AS (VALUES {', '.join(['(%s, %s, %s)'] * count)}) "
+        f"UPDATE {Message._meta.db_table} AS m SET status = v.status, updated_at = %s, "
+        "sent_at = COALESCE(CASE WHEN v.status = 'sent' THEN %s END, m.sent_at, %s)"
+        f"{stamps} FROM v "
         "WHERE m.provider_message_id = v.sid AND m.provider_message_id <> '' "
         f"AND (CASE m.status {rank} END) < v.rank "
-        "RETURNING m.id, m.provider_message_id"
+        "RETURNING id, provider_message_id"  # unqualified: SQLite refuses m.id here
     )
 
 
@@ -134,24 +104,26 @@ def statuses_forward(statuses: dict[str, str]) -> set[str]:
     params: list = []
     for sid, status in statuses.items():
         params += [sid, status, RANK[status]]
-    params.append(timezone.now())
+    sql = _forward_sql(len(statuses))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params += [now] * (sql.count("%s") - len(params))
     with connection.cursor() as cursor:
-        cursor.execute(_forward_sql(len(statuses)), params)
+        cursor.execute(sql, params)
         moved = cursor.fetchall()
     hooks.statuses_changed((message_id, statuses[sid]) for message_id, sid in moved)
     return {sid for _, sid in moved}
 
 
-def message_status_apply(
-    *, message: Message, provider_status: str, sid: str, error_code: str = ""
-) -> StatusOutcome:
-    """Move a message forward to the provider's status; returns whether anything changed."""
-    if provider_status not in TWILIO_STATUS:
-        logger.warning("Unknown provider status %r for message %s", provider_status, message.pk)
-        return StatusOutcome(found=True)
-    status = TWILIO_STATUS[provider_status]
+def message_status_apply(*, message: Message, callback: StatusCallback) -> StatusOutcome:
+    """Move a message forward to the callback's status; returns whether anything changed."""
+    status, sid, error_code = callback.status, callback.sid, callback.error_code
     if status is None:
-        return StatusOutcome(found=True, changed=_call_retry(message, provider_status, sid))
+        logger.warning(
+            "Unknown provider status %r for message %s", callback.provider_status, message.pk
+        )
+        return StatusOutcome(found=True)
+    if status == RETRY:
+        return StatusOutcome(found=True, changed=_call_retry(message, callback))
     changed = _forward(Message.objects.filter(pk=message.pk), status, sid, error_code)
     if changed:
         hooks.statuses_changed([(message.pk, status)])
@@ -169,63 +141,59 @@ def sids_known(sids: set[str]) -> set[str]:
     )
 
 
-def forward_status(provider_status: str, error_code: str) -> str | None:
+def forward_status(callback: StatusCallback) -> str | None:
     """Our status for a callback that statuses_forward can settle alone (no error code to act
-    on, not a call to retry), else None."""
-    return None if error_code else TWILIO_STATUS.get(provider_status)
+    on, not a call to retry, a status we know), else None."""
+    if callback.error_code or callback.status == RETRY:
+        return None
+    return callback.status
 
 
-def callback_forward(*, sid: str, provider_status: str, error_code: str = "") -> bool:
-    """The common case of a callback, in a single UPDATE: moving the message with this sid
-    forward. False when it needs callback_apply."""
-    status = forward_status(provider_status, error_code)
-    return status is not None and bool(statuses_forward({sid: status}))
-
-
-def callback_apply(
-    *, sid: str, message_id: str | None, provider_status: str, error_code: str = ""
-) -> StatusOutcome:
-    """Apply one status callback. The common case is callback_forward; the message row is
-    read only when that matches nothing, or when the failure needs the contact."""
-    if callback_forward(sid=sid, provider_status=provider_status, error_code=error_code):
+def callback_apply(*, callback: StatusCallback, message_id: str | None) -> StatusOutcome:
+    """Apply one status callback. The common case is one UPDATE (statuses_forward); the
+    message row is read only when that matches nothing, or when the failure needs the contact."""
+    status = forward_status(callback)
+    if status is not None and statuses_forward({callback.sid: status}):
         return StatusOutcome(found=True, changed=True)
-    message = message_for_callback(sid=sid, message_id=message_id)
+    message = message_for_callback(sid=callback.sid, message_id=message_id)
     if message is None:
         return StatusOutcome(found=False)
-    return message_status_apply(
-        message=message, provider_status=provider_status, sid=sid, error_code=error_code
-    )
+    return message_status_apply(message=message, callback=callback)
 
 
-def _call_retry(message: Message, provider_status: str, sid: str) -> bool:
-    """Busy / no answer: call again after the retry interval, up to the campaign's retries."""
-    campaign = message.campaign
-    max_retries = campaign.max_retries if campaign else 0
-    interval = campaign.retry_interval if campaign else 300
+def call_retry_fields(message: Message, provider_status: str) -> dict:
+    """A call nobody answered (busy, no answer): queued again after the retry interval while
+    retries are left, else failed. The webhook and reconciliation both use it."""
     now = timezone.now()
+    again = retry_after(message)
+    if again is not None:
+        return {
+            "status": S.QUEUED,
+            "send_after": again,
+            "provider_message_id": "",
+            "last_error": f"Call {provider_status}; calling again.",
+            "error_code": provider_status,
+            "updated_at": now,
+        }
+    return {
+        "status": S.FAILED,
+        "failed_at": now,
+        "last_error": f"Call {provider_status} on every attempt.",
+        "error_code": provider_status,
+        "updated_at": now,
+    }
+
+
+def _call_retry(message: Message, callback: StatusCallback) -> bool:
     active = [S.SENT, S.SENDING, S.UNKNOWN]
-    base = Message.objects.filter(pk=message.pk, status__in=active, provider_message_id=sid)
-    if message.attempts <= max_retries:  # not a status the hooks hear about: it goes again
-        return bool(
-            base.update(
-                status=S.QUEUED,
-                send_after=now + timedelta(seconds=interval),
-                provider_message_id="",
-                last_error=f"Call {provider_status}; calling again.",
-                error_code=provider_status,
-                updated_at=now,
-            )
-        )
-    failed = base.update(
-        status=S.FAILED,
-        failed_at=now,
-        last_error=f"Call {provider_status} on every attempt.",
-        error_code=provider_status,
-        updated_at=now,
+    rows = Message.objects.filter(
+        pk=message.pk, status__in=active, provider_message_id=callback.sid
     )
-    if failed:
+    fields = call_retry_fields(message, callback.provider_status)
+    changed = rows.update(**fields)
+    if changed and fields["status"] == S.FAILED:  # a retry is no status the hooks hear of
         hooks.statuses_changed([(message.pk, S.FAILED)])
-    return bool(failed)
+    return bool(changed)
 
 
 def _contact_after_failure(message: Message, error_code: str) -> None:

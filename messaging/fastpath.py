@@ -147,9 +147,8 @@ class StatusCallbackFastPath:
                 return False
             if (fields := status_fields(params)) is None:
                 return False
-            sid, provider_status, error_code = fields
-            status = forward_status(provider_status, error_code)
-            return status is not None and self.batches.forward(sid, status)
+            status = forward_status(fields)
+            return status is not None and self.batches.forward(fields.sid, status)
         except ValueError:
             return False
         finally:

@@ -31,8 +31,10 @@ from contacts.models import Contact
 
 from . import hooks
 from .backends import get_backend
+from .delivery import call_retry_fields
 from .models import Message, Sender
 from .sending import outbox_send
+from .statuses import RETRY, TIMESTAMP
 
 logger = logging.getLogger("herald.outbox")
 
@@ -165,10 +167,10 @@ def _reconcile_one(message: Message, now: datetime) -> str | None:
     unknown = Message.objects.filter(id=message.id, status=S.UNKNOWN)
     if result.status == "not_found":
         fields = {"status": S.QUEUED, "send_after": now, "last_error": ""}
-    elif result.status in (S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED):
-        fields = {"status": result.status, _timestamp_field(result.status): now}
-        if result.provider_message_id:
-            fields["provider_message_id"] = result.provider_message_id
+    elif result.status == RETRY:  # a call nobody answered: as the status webhook does
+        fields = call_retry_fields(message, result.provider_status)
+    elif result.status in TIMESTAMP:
+        fields = {"status": result.status, TIMESTAMP[result.status]: now}
         if result.error:
             fields.update(last_error=result.error[:1000], error_code=result.error_code[:32])
     elif now - message.updated_at > UNKNOWN_GIVE_UP:
@@ -179,21 +181,14 @@ def _reconcile_one(message: Message, now: datetime) -> str | None:
         }
     else:
         return None
-    return fields["status"] if unknown.update(**fields, updated_at=now) else None
-
-
-def _timestamp_field(status: str) -> str:
-    return {
-        S.SENT: "sent_at",
-        S.DELIVERED: "delivered_at",
-        S.READ: "read_at",
-    }.get(status, "failed_at")
+    if result.provider_message_id and fields["status"] != S.QUEUED:
+        fields["provider_message_id"] = result.provider_message_id
+    fields.setdefault("updated_at", now)
+    return fields["status"] if unknown.update(**fields) else None
 
 
 def in_flight(*, now: datetime | None = None) -> int:
     return Message.objects.filter(lease_expires_at__gt=now or _now()).count()
-
-
 
 
 def outbox_pump(*, dispatch=None, send_inline: bool = False) -> dict[str, int]:

@@ -156,18 +156,18 @@ def _send_one(message: Message) -> _Outcome:
 
 
 def _retry_or_fail(message: Message, exc: RetryableError) -> _Outcome:
-    campaign = message.campaign
-    max_retries = campaign.max_retries if campaign else 0
-    if message.attempts <= max_retries:
-        delay = campaign.retry_interval if campaign else 60
-        return _Outcome(
-            message.id,
-            S.QUEUED,
-            error=str(exc),
-            error_code=exc.code,
-            send_after=_now() + timedelta(seconds=delay),
-        )
-    return _Outcome(message.id, S.FAILED, error=str(exc), error_code=exc.code)
+    again = retry_after(message)
+    status = S.QUEUED if again is not None else S.FAILED
+    return _Outcome(message.id, status, error=str(exc), error_code=exc.code, send_after=again)
+
+
+def retry_after(message: Message) -> datetime | None:
+    """When a failed attempt is tried again: after the campaign's retry interval while its
+    retries are left (a message outside a campaign has none), else None."""
+    campaign = message.campaign  # read through the foreign key, not an import
+    if campaign is None or message.attempts > campaign.max_retries:
+        return None
+    return _now() + timedelta(seconds=campaign.retry_interval)
 
 
 def _opt_out(contact: Contact, detail: str) -> None:
@@ -267,5 +267,3 @@ def _record_pg(rows: list[dict], now: datetime) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
-
-

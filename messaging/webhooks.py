@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from .delivery import callback_apply
+from .delivery import StatusCallback, callback_apply
 from .inbound import inbound_receive
+from .statuses import from_twilio
 
 logger = logging.getLogger("herald.webhooks")
 
@@ -41,13 +42,16 @@ def signature_valid(url: str, params, signature: str) -> bool:
     return validator.validate(url, params, signature)
 
 
-def status_fields(post) -> tuple[str, str, str] | None:
-    """(sid, provider status, error code) of a status callback, or None when it lacks one."""
+def status_fields(post) -> StatusCallback | None:
+    """A status callback's fields (a call's when it has a CallStatus), or None when it lacks
+    its sid or status."""
     sid = post.get("MessageSid") or post.get("CallSid") or ""
-    status = (post.get("MessageStatus") or post.get("CallStatus") or "").strip().lower()
-    if not sid or not status or len(sid) > 64:
+    call = bool(post.get("CallStatus")) and not post.get("MessageStatus")
+    provider_status = (post.get("MessageStatus") or post.get("CallStatus") or "").strip().lower()
+    if not sid or not provider_status or len(sid) > 64:
         return None
-    return sid, status, post.get("ErrorCode", "")
+    status = from_twilio(provider_status, call=call)
+    return StatusCallback(sid, provider_status, status, post.get("ErrorCode", ""))
 
 
 def _reject(request: HttpRequest) -> HttpResponse | None:
@@ -84,15 +88,16 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         return refused
     if (fields := status_fields(request.POST)) is None:
         return HttpResponse("MessageSid and MessageStatus are required.", status=400)
-    sid, status, error_code = fields
     try:
-        outcome = callback_apply(
-            sid=sid, message_id=request.GET.get("m"), provider_status=status, error_code=error_code
-        )
+        outcome = callback_apply(callback=fields, message_id=request.GET.get("m"))
     except DatabaseError as exc:
         return _unavailable(exc)
     if not outcome.found:
-        logger.warning("Status %s for unknown sid %s: acknowledged, ignored", status, sid)
+        logger.warning(
+            "Status %s for unknown sid %s: acknowledged, ignored",
+            fields.provider_status,
+            fields.sid,
+        )
     return HttpResponse(status=200)
 
 

@@ -34,6 +34,7 @@ COPY_COLUMNS = (
 )
 STATUS_INDEX = [name for name, _ in COPY_COLUMNS].index("status")
 
+
 @contextmanager
 def message_writer():
     """Yields a function that takes one Message row (COPY_COLUMNS order).
@@ -57,5 +58,3 @@ def message_writer():
         ignore_conflicts=True,
         batch_size=500,
     )
-
-

@@ -41,14 +41,16 @@ class SendResult:
 class ReconcileResult:
     """What the provider says about a message whose send outcome was unknown.
 
-    status: "sent"/"delivered"/"undelivered"/"failed" (it was accepted: record it),
-    "not_found" (the provider never got it: safe to send again), or "unknown" (ask later).
+    status: a status of messaging.statuses.RANK (it was accepted: record it), "retry" (a call
+    nobody answered: statuses.RETRY), "not_found" (the provider never got it: safe to send
+    again), or "unknown" (ask later).
     """
 
     status: str
     provider_message_id: str = ""
     error_code: str = ""
     error: str = ""
+    provider_status: str = ""  # as the provider says it (a call's "busy")
 
 
 class SendError(Exception):

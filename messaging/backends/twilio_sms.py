@@ -59,14 +59,6 @@ def twilio_contact_error(message, exc: Exception) -> None:
         contact_apply_error(contact_id=message.contact_id, code=code)
 
 
-def _map_status(status: str) -> str:
-    if status in ("delivered", "read"):
-        return "delivered"
-    if status in ("undelivered", "failed", "canceled"):
-        return "failed" if status != "undelivered" else "undelivered"
-    return "sent"
-
-
 def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
     """Adopt the Twilio record that is this message, or say there is none.
 
@@ -75,6 +67,7 @@ def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
     another message's, and (for SMS) has the same body; the oldest such record wins.
     """
     from messaging.models import Message
+    from messaging.statuses import from_twilio
 
     earliest = message.send_after - RECONCILE_SLACK
     candidates = [
@@ -96,16 +89,14 @@ def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
             return ReconcileResult(status="unknown")
         return ReconcileResult(status="not_found")
     found = min(candidates, key=lambda r: (r.date_created is None, r.date_created))
-    status = _map_status(found.status) if kind == "sms" else _map_call_status(found.status)
+    # A record in a status we do not know was still accepted by Twilio: sent.
+    status = from_twilio(found.status or "", call=kind != "sms") or "sent"
     return ReconcileResult(
         status=status,
         provider_message_id=found.sid,
         error_code=str(getattr(found, "error_code", "") or ""),
+        provider_status=found.status or "",
     )
-
-
-def _map_call_status(status: str) -> str:
-    return {"completed": "delivered", "failed": "failed", "canceled": "failed"}.get(status, "sent")
 
 
 def reconcile_since(message):

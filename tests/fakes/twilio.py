@@ -236,12 +236,18 @@ class FakeTwilio:
         self.server.shutdown()
         self.server.server_close()
 
-    def reset(self) -> None:
+    def add(self, kind: str, *, to: str, from_: str, status: str, body: str = "") -> str:
+        """A message ("Messages") or call ("Calls") the account already holds, in `status`,
+        as reconciliation finds it; returns its sid."""
+        params = {"To": [to], "From": [from_], "Body": [body]}
+        recorded = Recorded("POST", f"/{kind}.json", params, {})
+        resource = _message(recorded) if kind == "Messages" else _call(recorded)
+        resource["status"] = status
         with self.state.lock:
-            self.state.requests.clear()
-            self.state.messages.clear()
-            self.state.calls.clear()
-            self.state.failures.clear()
+            (self.state.messages if kind == "Messages" else self.state.calls)[resource["sid"]] = (
+                resource
+            )
+        return resource["sid"]
 
     def fail_next(self, status: int, code: int | None = None, **kwargs) -> None:
         with self.state.lock:
