@@ -1,52 +1,49 @@
-"""/api/v1/campaigns, /api/v1/senders, /api/v1/agents (A5)."""
+"""/api/v1/campaigns and /api/v1/senders (A5)."""
 
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from campaigns import scheduling
 from campaigns.lifecycle import StateError, campaign_launch, campaign_pause, campaign_resume
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_results
 from campaigns.services import campaign_create, campaign_update
-from conversations.models import Agent
-from conversations.services import agent_create
 from messaging.models import Message, Sender
 from messaging.senders import sender_create
 
-from .schemas import ErrorOut
+from .schemas import ErrorOut, Id, Input
 
 router = Router(tags=["campaigns"])
 senders_router = Router(tags=["senders"])
-agents_router = Router(tags=["agents"])
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
-class WindowIn(Schema):
+class WindowIn(Input):
     start_hour: int | None = None
     end_hour: int | None = None
     excluded_days: list[str] = []
 
 
-class RecurrenceIn(Schema):
+class RecurrenceIn(Input):
     frequency: str
     days: list[str] | None = None
     day_of_month: int | None = None
     until: str | None = None
 
 
-class CampaignIn(Schema):
+class CampaignIn(Input):
     name: str
     type: str = "sms"
-    contact_group_id: int
+    contact_group_id: Id
     message_template: str = ""
     subject: str = ""
     html_template: str = ""
-    agent_id: int | None = None
-    sender_id: int | None = None
+    agent_id: Id | None = None
+    sender_id: Id | None = None
     scheduled_at: datetime | None = None
     timezone: str | None = None
     sending_window: WindowIn | None = None
@@ -55,19 +52,32 @@ class CampaignIn(Schema):
     retry_interval: int = 300
 
 
-class CampaignPatch(Schema):
+class CampaignPatch(Input):
     name: str | None = None
     message_template: str | None = None
     subject: str | None = None
     html_template: str | None = None
-    agent_id: int | None = None
-    sender_id: int | None = None
+    agent_id: Id | None = None
+    sender_id: Id | None = None
     scheduled_at: datetime | None = None
     timezone: str | None = None
     sending_window: WindowIn | None = None
     recurrence: RecurrenceIn | None = None
     max_retries: int | None = None
     retry_interval: int | None = None
+
+
+class CampaignFilters(Input):
+    state: str | None = None
+
+
+class MessagesQuery(Input):
+    status: str | None = None
+    page: int = 1
+    page_size: int = 100
+
+
+MAX_PAGE = 10**6  # any page past it is empty; an offset past a bigint is a database error
 
 
 class CampaignOut(Schema):
@@ -128,7 +138,7 @@ class MessageListOut(Schema):
     count: int
 
 
-class SenderIn(Schema):
+class SenderIn(Input):
     channel: str
     address: str
     name: str = ""
@@ -141,23 +151,6 @@ class SenderOut(Schema):
     address: str
     name: str
     rate_limit_per_second: float
-
-
-class AgentIn(Schema):
-    name: str
-    instructions: str = ""
-    opening_message: str = ""
-    voice: str = "Polly.Joanna"
-    max_call_seconds: int = 300
-
-
-class AgentOut(Schema):
-    id: int
-    name: str
-    instructions: str
-    opening_message: str
-    voice: str
-    max_call_seconds: int
 
 
 def campaign_out(campaign: Campaign) -> dict:
@@ -225,10 +218,10 @@ def _rule_error(exc: ValidationError):
 
 
 @router.get("", response={200: list[CampaignOut], **ERRORS}, summary="List campaigns")
-def campaign_list(request, state: str | None = None):
+def campaign_list(request, filters: Query[CampaignFilters]):
     campaigns = Campaign.objects.for_workspace(request.workspace)
-    if state:
-        campaigns = campaigns.filter(state=state)
+    if filters.state:
+        campaigns = campaigns.filter(state=filters.state)
     return [campaign_out(c) for c in campaigns[:500]]
 
 
@@ -288,15 +281,13 @@ def campaign_results_view(request, campaign_id: int):
 
 
 @router.get("/{int:campaign_id}/messages", response={200: MessageListOut, **ERRORS})
-def campaign_messages(
-    request, campaign_id: int, status: str | None = None, page: int = 1, page_size: int = 100
-):
+def campaign_messages(request, campaign_id: int, query: Query[MessagesQuery]):
     campaign = get_campaign(request, campaign_id)
-    page_size = min(max(page_size, 1), 1000)
-    page = max(page, 1)
+    page_size = min(max(query.page_size, 1), 1000)
+    page = min(max(query.page, 1), MAX_PAGE)
     messages = Message.objects.filter(workspace=request.workspace, campaign=campaign)
-    if status:
-        messages = messages.filter(status=status)
+    if query.status:
+        messages = messages.filter(status=query.status)
     offset = (page - 1) * page_size
     return {
         "items": list(messages.order_by("id")[offset : offset + page_size]),
@@ -316,17 +307,3 @@ def sender_add(request, payload: SenderIn):
     except ValidationError as exc:
         return _rule_error(exc)
     return Status(201, sender)
-
-
-@agents_router.get("", response={200: list[AgentOut], **ERRORS}, summary="List agents")
-def agent_list(request):
-    return list(Agent.objects.for_workspace(request.workspace))
-
-
-@agents_router.post("", response={201: AgentOut, **ERRORS}, summary="Add an agent")
-def agent_add(request, payload: AgentIn):
-    try:
-        agent = agent_create(workspace=request.workspace, data=payload.dict())
-    except ValidationError as exc:
-        return _rule_error(exc)
-    return Status(201, agent)
