@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench-contacts clean
+.PHONY: install run test test-postgres test-sqlite lint format bench-contacts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,21 @@ run: install
 		"worker=$(VENV)/bin/celery -A config worker --pool=solo --loglevel=INFO" \
 		"beat=$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule"
 
-# The integration tests run real Celery workers on PostgreSQL and Redis: by default the
-# local servers (CI's .ci/run starts them); set DATABASE_URL / CELERY_BROKER_URL to use others.
-test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
-test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
-# lint-imports checks the layers first: no import may point up (pyproject.toml).
-test: install
+# The whole suite twice: on PostgreSQL (with the integration tests, which run real Celery
+# workers on PostgreSQL and Redis: by default the local servers, which CI's .ci/run starts;
+# set DATABASE_URL / CELERY_BROKER_URL to use others), then everything else on SQLite, the
+# embedded default `make run` uses. lint-imports first checks the layers: no import may
+# point up (pyproject.toml).
+test: test-postgres test-sqlite
+
+test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
+test-postgres: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+test-postgres: install
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
+
+test-sqlite: install
+	DATABASE_URL=sqlite:// $(PY) -m pytest --ignore=tests/integration
 
 lint: install
 	$(VENV)/bin/lint-imports --no-cache
