@@ -54,7 +54,7 @@ class Worker:
             start_new_session=True,  # its own process group, so kill() takes every child
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 30) -> "Worker":
+    def wait_ready(self, timeout: float = 120) -> "Worker":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

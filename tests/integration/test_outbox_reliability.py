@@ -25,6 +25,9 @@ from messaging.models import Message
 pytestmark = [pytest.mark.integration]
 
 TICK = 0.4
+# How long a test waits for the campaign to finish before failing: the waits poll, so this
+# only bounds a broken run, and a loaded CI machine must never reach it.
+TIMEOUT = 180
 
 
 class RecordingBackend(Backend):
@@ -34,11 +37,15 @@ class RecordingBackend(Backend):
         delay = float(os.environ.get("HERALD_TEST_SEND_DELAY", "0"))
         if delay:
             time.sleep(delay)
-        fd = os.open(os.environ["HERALD_TEST_SEND_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        log = os.environ["HERALD_TEST_SEND_LOG"]
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, f"{message.id} {os.getpid()}\n".encode())
         finally:
             os.close(fd)
+        stall_after = int(os.environ.get("HERALD_TEST_STALL_AFTER", "0"))
+        if stall_after and len(Path(log).read_text().splitlines()) >= stall_after:
+            time.sleep(600)  # stuck mid-batch, whatever the machine's speed, until killed
         return SendResult(provider_message_id=f"rec-{message.id}", status="delivered")
 
     def reconcile(self, message):
@@ -138,7 +145,7 @@ def test_two_workers_send_5000_messages_exactly_once(celery_worker, workspace, t
     celery_worker(env=env)
     celery_worker(env=env)
     campaign_launch(campaign=campaign)
-    _drive(_completed(campaign), timeout=25)
+    _drive(_completed(campaign), timeout=TIMEOUT)
     sends = _assert_exactly_once(tmp_path, campaign, 5000)
     assert len({pid for _, pid in sends}) == 2  # both workers shared the work
 
@@ -147,14 +154,15 @@ def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     celery_worker, workspace, tmp_path
 ):
     campaign = _campaign(workspace, 600)
-    env = _env(tmp_path, HERALD_TEST_SEND_DELAY="0.004")
-    first = celery_worker(env=env)
+    env = _env(tmp_path)
+    first = celery_worker(env={**env, "HERALD_TEST_STALL_AFTER": "150"})
     campaign_launch(campaign=campaign)
-    _drive(lambda: len(_sends(tmp_path)) >= 150 and _in_sending(campaign) >= 10, timeout=15)
+    # The worker is stuck in its batch (its solo pool runs no tick meanwhile, so no sweep).
+    _drive(lambda: len(_sends(tmp_path)) >= 150 and _in_sending(campaign) >= 1, timeout=60)
     first.kill()
     assert _in_sending(campaign) > 0  # the kill landed mid-batch
     second = celery_worker(env=env)
-    _drive(_completed(campaign), timeout=25)
+    _drive(_completed(campaign), timeout=TIMEOUT)
     _assert_exactly_once(tmp_path, campaign, 600)
     assert "sends unknown" in second.log.read_text()  # caught rows went through `unknown`
 
@@ -170,24 +178,25 @@ def test_redis_restart_without_persistence_mid_run_completes(celery_worker, work
         campaign = _campaign(workspace, 1200)
         celery_worker(env=_env(tmp_path, CELERY_BROKER_URL=broker, HERALD_TEST_SEND_DELAY="0.002"))
         campaign_launch(campaign=campaign)
-        _drive(lambda: len(_sends(tmp_path)) >= 300, timeout=15, broker_url=broker)
+        _drive(lambda: len(_sends(tmp_path)) >= 300, timeout=60, broker_url=broker)
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
-        time.sleep(0.5)
+        _wait_redis(port, up=False)
         subprocess.run(args, check=True)
         _wait_redis(port)
-        _drive(_completed(campaign), timeout=25, broker_url=broker)
+        _drive(_completed(campaign), timeout=TIMEOUT, broker_url=broker)
         _assert_exactly_once(tmp_path, campaign, 1200)
     finally:
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
 
 
-def _wait_redis(port: int) -> None:
-    for _ in range(50):
+def _wait_redis(port: int, *, up: bool = True) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
-        if ping.stdout.strip() == b"PONG":
+        if (ping.stdout.strip() == b"PONG") == up:
             return
         time.sleep(0.1)
-    pytest.fail("redis did not start")
+    pytest.fail(f"redis did not {'start' if up else 'stop'}")
 
 
 def test_pause_stops_sending_within_one_tick_and_resume_finishes(
@@ -196,13 +205,16 @@ def test_pause_stops_sending_within_one_tick_and_resume_finishes(
     campaign = _campaign(workspace, 900)
     celery_worker(env=_env(tmp_path, HERALD_TEST_SEND_DELAY="0.003"))
     campaign_launch(campaign=campaign)
-    _drive(lambda: len(_sends(tmp_path)) >= 200, timeout=15)
+    _drive(lambda: len(_sends(tmp_path)) >= 200, timeout=60)
     campaign_pause(campaign=campaign)
-    time.sleep(TICK + 1.0)  # one tick, plus the batch's pause check
+    # The batch in flight sees the pause and puts its unsent rest back: once nothing of the
+    # campaign is `sending`, nothing more can be (paused runs' rows are never marked sending).
+    _drive(lambda: _in_sending(campaign) == 0, timeout=60)
     after_pause = len(_sends(tmp_path))
-    time.sleep(2.0)
+    quiet_until = time.monotonic() + 5 * TICK  # five more ticks send nothing
+    _drive(lambda: time.monotonic() > quiet_until, timeout=60)
     assert len(_sends(tmp_path)) == after_pause < 900
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.PAUSED
     campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
-    _drive(_completed(campaign), timeout=25)
+    _drive(_completed(campaign), timeout=TIMEOUT)
     _assert_exactly_once(tmp_path, campaign, 900)
