@@ -20,24 +20,22 @@ from messaging.models import Sender
 from . import scheduling
 from .models import Campaign, Channel
 
-CAMPAIGN_FIELDS = (
-    "name",
-    "channel",
-    "group",
-    "agent",
-    "sender",
-    "message_template",
-    "subject",
-    "html_template",
-    "timezone",
-    "scheduled_at",
-    "window_start_hour",
-    "window_end_hour",
-    "excluded_days",
-    "recurrence",
-    "max_retries",
-    "retry_interval",
-)
+# The fields each builder step saves: every field a campaign is built with, once.
+STEP_FIELDS = {
+    "group": ("group",),
+    "channel": ("channel",),
+    "message": ("message_template", "subject", "html_template"),
+    "settings": ("name", "agent", "sender", "max_retries", "retry_interval"),
+    "schedule": (
+        "timezone",
+        "scheduled_at",
+        "window_start_hour",
+        "window_end_hour",
+        "excluded_days",
+        "recurrence",
+    ),
+}
+CAMPAIGN_FIELDS = tuple(field for fields in STEP_FIELDS.values() for field in fields)
 
 
 def campaign_data(campaign: Campaign) -> dict:
@@ -213,21 +211,7 @@ CHECKS = {
     "message": _check_message,
     "schedule": _check_schedule,
 }
-# The fields each builder step saves, and the error keys it shows.
-STEP_FIELDS = {
-    "group": ("group",),
-    "channel": ("channel",),
-    "message": ("message_template", "subject", "html_template"),
-    "settings": ("name", "agent", "sender", "max_retries", "retry_interval"),
-    "schedule": (
-        "timezone",
-        "scheduled_at",
-        "window_start_hour",
-        "window_end_hour",
-        "excluded_days",
-        "recurrence",
-    ),
-}
+# The error keys each step shows: its own fields', and the schedule's sending window.
 STEP_ERRORS = {step: {*fields} for step, fields in STEP_FIELDS.items()}
 STEP_ERRORS["schedule"].add("sending_window")
 
