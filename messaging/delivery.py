@@ -177,7 +177,7 @@ def call_retry_fields(message: Message, provider_status: str) -> dict:
         }
     return {
         "status": S.FAILED,
-        "failed_at": now,
+        TIMESTAMP[S.FAILED]: now,
         "last_error": f"Call {provider_status} on every attempt.",
         "error_code": provider_status,
         "updated_at": now,

@@ -176,7 +176,7 @@ def _reconcile_one(message: Message, now: datetime) -> str | None:
     elif now - message.updated_at > UNKNOWN_GIVE_UP:
         fields = {
             "status": S.FAILED,
-            "failed_at": now,
+            TIMESTAMP[S.FAILED]: now,
             "last_error": "Outcome unknown: the provider could not confirm the send.",
         }
     else:

@@ -23,6 +23,7 @@ from contacts.models import Contact
 from . import hooks
 from .backends import PermanentError, RetryableError, SendResult, UnknownOutcome, get_backend
 from .models import Message, Sender
+from .statuses import TIMESTAMP
 
 logger = logging.getLogger("herald.outbox")
 
@@ -233,16 +234,14 @@ def _outcome_fields(o: _Outcome, now: datetime) -> dict:
     """The columns an outcome sets; None means "leave as it is"."""
     row = dict.fromkeys(name for name, _ in RECORD_COLUMNS)
     row.update(id=o.id, status=o.status, provider_message_id=o.provider_message_id or None)
+    if o.status in TIMESTAMP:
+        row[TIMESTAMP[o.status]] = now
     if o.status == S.SKIPPED:
         row["skip_reason"] = o.error
     elif o.status in (S.SENT, S.DELIVERED):
-        row.update(sent_at=now, last_error="")
-        if o.status == S.DELIVERED:
-            row["delivered_at"] = now
+        row.update(sent_at=now, last_error="")  # a send the provider delivered at once was sent
     else:
         row.update(last_error=o.error[:1000], error_code=(o.error_code or "")[:32])
-        if o.status == S.FAILED:
-            row["failed_at"] = now
         row["send_after"] = o.send_after
     return row
 
