@@ -142,6 +142,9 @@ def _worker(tmp_path: Path, log: Path, stock: bool = False) -> subprocess.Popen:
     env = {**os.environ, "HERALD_TEST_BROKER_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("HERALD_TEST_STOCK", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the test app has no Django
+    # Celery's environment variable beats the app's broker=: with it (make test sets it) the
+    # worker would read the suite's Redis queue and its tasks instead of the test's folder.
+    env.pop("CELERY_BROKER_URL", None)
     if stock:
         env["HERALD_TEST_STOCK"] = "1"
     return subprocess.Popen(
