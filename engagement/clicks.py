@@ -12,12 +12,10 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, Value
@@ -27,6 +25,7 @@ from django.utils.crypto import salted_hmac
 from contacts.models import Contact
 from messaging.models import Message
 
+from . import pgstore
 from .bots import click_kind
 from .models import Click
 
@@ -61,63 +60,30 @@ def _ip_key(secret: str) -> bytes:
     return salted_hmac("herald.engagement.click-ip", b"", secret=secret).digest()
 
 
-# A stored click's columns, in the order of the rows built below, with PostgreSQL types.
+# A stored click's columns, in the order of the rows built here.
 COLUMNS = (
-    ("workspace_id", "bigint"),
-    ("link_id", "text"),
-    ("message_id", "bigint"),
-    ("campaign_id", "bigint"),
-    ("run_id", "bigint"),
-    ("contact_id", "bigint"),
-    ("kind", "text"),
-    ("clicked_at", "timestamptz"),
-    ("user_agent", "text"),
-    ("ip_hash", "text"),
-)
-NAMES = tuple(name for name, _ in COLUMNS)
-_MESSAGE_FIELDS = (
-    "id",
     "workspace_id",
-    "contact_id",
+    "link_id",
+    "message_id",
     "campaign_id",
     "run_id",
-    "channel",
-    "delivered_at",
-    "sent_at",
+    "contact_id",
+    "kind",
+    "clicked_at",
+    "user_agent",
+    "ip_hash",
 )
-
-
-def _is_pg() -> bool:
-    return connection.vendor == "postgresql"
-
-
-@contextmanager
-def pg_cursor():
-    """A psycopg cursor on Django's connection that binds parameters on the server. Django's
-    own binds them on the client, and composing the statement's text costs this hot path more
-    than PostgreSQL takes to run it (measured: half the client CPU of a lookup); an array
-    parameter goes over in binary. Errors are Django's, as from connection.cursor()."""
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
-
-
-def _sent_fields(message_ids: list[int]) -> dict[int, tuple]:
-    if _is_pg():  # one array parameter rather than one placeholder per id
-        sql = (
-            f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM {Message._meta.db_table} WHERE id = ANY(%s)"
-        )
-        with pg_cursor() as cursor:
-            cursor.execute(sql, [message_ids], prepare=True)
-            rows = cursor.fetchall()
-    else:
-        rows = Message.objects.filter(id__in=message_ids).values_list(*_MESSAGE_FIELDS)
-    return {row[0]: row[1:] for row in rows}
+_KIND, _AT, _CONTACT = (
+    COLUMNS.index("kind"),
+    COLUMNS.index("clicked_at"),
+    COLUMNS.index("contact_id"),
+)
 
 
 def _row(pending: PendingClick, message: tuple) -> tuple:
-    workspace_id, contact_id, campaign_id, run_id, channel, delivered_at, sent_at = message
+    """A click's row from the request and its message's (workspace, contact, campaign, run,
+    channel, delivered or else sent time)."""
+    workspace_id, contact_id, campaign_id, run_id, channel, reached = message
     user_agent = pending.user_agent.replace("\x00", "")[:USER_AGENT_CHARS]
     kind = click_kind(
         method=pending.method,
@@ -125,7 +91,7 @@ def _row(pending: PendingClick, message: tuple) -> tuple:
         channel=channel,
         clicked_at=pending.clicked_at,
         # Email over SMTP is never reported delivered: accepted is when the gateway got it.
-        delivered_at=delivered_at or sent_at,
+        delivered_at=reached,
     )
     return (
         workspace_id,
@@ -151,15 +117,16 @@ def clicks_store(pending: Sequence[PendingClick]) -> int:
     """
     if not pending:
         return 0
-    messages = _sent_fields(list({p.message_id for p in pending}))
+    pg = connection.vendor == "postgresql"
+    ids = list({p.message_id for p in pending})
+    messages = pgstore.messages_reached(ids) if pg else _messages_reached(ids)
     rows = [_row(p, messages[p.message_id]) for p in pending if p.message_id in messages]
-    if not rows:
-        return 0
     for attempt in range(3):
         try:
-            with transaction.atomic():
-                _insert(rows)
-                _count_on_contacts(rows)
+            if pg:
+                pgstore.clicks_insert_and_count(rows)
+            else:
+                _insert_and_count(rows)
             return len(rows)
         except OperationalError:
             if attempt == 2:
@@ -167,50 +134,39 @@ def clicks_store(pending: Sequence[PendingClick]) -> int:
     return 0
 
 
-def _insert(rows: list[tuple]) -> None:
-    if not _is_pg():
-        Click.objects.bulk_create(Click(**dict(zip(NAMES, row, strict=True))) for row in rows)
-        return
-    # One parameter per column (an array, in binary), whatever the batch size: psycopg spends
-    # more time splicing a thousand separate parameters into the text than PostgreSQL runs it.
-    arrays = ", ".join(f"%b::{kind}[]" for _, kind in COLUMNS)
-    sql = f"INSERT INTO {Click._meta.db_table} ({', '.join(NAMES)}) SELECT * FROM unnest({arrays})"
-    with pg_cursor() as cursor:
-        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)], prepare=True)
+def _messages_reached(ids: list[int]) -> dict[int, tuple]:
+    rows = (
+        Message.objects.filter(id__in=ids)
+        .annotate(reached=Coalesce("delivered_at", "sent_at"))
+        .values_list(
+            "id", "workspace_id", "contact_id", "campaign_id", "run_id", "channel", "reached"
+        )
+    )
+    return {row[0]: row[1:] for row in rows}
 
 
-_KIND, _AT, _CONTACT = NAMES.index("kind"), NAMES.index("clicked_at"), NAMES.index("contact_id")
-
-
-def _count_on_contacts(rows: list[tuple]) -> None:
+def human_counts(rows: list[tuple]) -> dict[int, tuple[int, datetime]]:
+    """contact id → (human clicks, latest of them) of these rows."""
     counts: dict[int, tuple[int, datetime]] = {}
     for row in rows:
         contact_id, at = row[_CONTACT], row[_AT]
         if row[_KIND] == Click.Kind.HUMAN and contact_id is not None:
             n, last = counts.get(contact_id, (0, at))
             counts[contact_id] = (n + 1, max(last, at))
-    if not counts:
+    return counts
+
+
+def _insert_and_count(rows: list[tuple]) -> None:
+    if not rows:
         return
-    ids = sorted(counts)
-    if _is_pg():
-        # One UPDATE, the contacts locked in id order (two batches seldom deadlock).
-        sql = (
-            f"UPDATE {Contact._meta.db_table} AS c SET click_count = c.click_count + v.n, "
-            "last_clicked_at = GREATEST(c.last_clicked_at, v.last) "
-            "FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[]) AS v(id, n, last) "
-            "WHERE c.id = v.id"
-        )
-        with pg_cursor() as cursor:
-            columns = [ids, [counts[i][0] for i in ids], [counts[i][1] for i in ids]]
-            cursor.execute(sql, columns, prepare=True)
-        return
-    for pk in ids:
-        n, last = counts[pk]
-        Contact.objects.filter(pk=pk).update(
-            click_count=F("click_count") + n,
-            # Greatest is NULL on SQLite when either side is: compare with the click itself.
-            last_clicked_at=Greatest(Coalesce("last_clicked_at", Value(last)), Value(last)),
-        )
+    with transaction.atomic():
+        Click.objects.bulk_create(Click(**dict(zip(COLUMNS, row, strict=True))) for row in rows)
+        for pk, (n, last) in sorted(human_counts(rows).items()):
+            Contact.objects.filter(pk=pk).update(
+                click_count=F("click_count") + n,
+                # Greatest is NULL on SQLite when either side is: compare with the click.
+                last_clicked_at=Greatest(Coalesce("last_clicked_at", Value(last)), Value(last)),
+            )
 
 
 class ClickQueue:

@@ -8,14 +8,15 @@ from django.utils import timezone
 
 from core.clientip import client_ip
 
-from .clicks import PendingClick, pg_cursor
+from .clicks import PendingClick
 from .codes import is_code
+from .libpq import run_prepared, text_array
 from .models import TrackedLink
 
 _TABLE = TrackedLink._meta.db_table
-# The codes go over as an array cast to the column's type, so PostgreSQL compares them as
-# codes and probes the primary key; compared as `text` it would scan the table.
-_FIND_PG = f"SELECT code, url, message_id FROM {_TABLE} WHERE code = ANY(%s::bpchar[])"
+# The codes go over as an array of the column's type, so PostgreSQL compares them as codes
+# and probes the primary key; compared as `text` it would scan the table.
+_FIND_PG = f"SELECT code, url, message_id FROM {_TABLE} WHERE code = ANY($1::bpchar[])"
 
 
 def safe_location(url: str) -> bool:
@@ -38,9 +39,8 @@ def links_find(codes: Collection[str]) -> dict[str, tuple[str, int]]:
     if not wanted:
         return {}
     if connection.vendor == "postgresql":
-        with pg_cursor() as cursor:
-            cursor.execute(_FIND_PG, (wanted,), prepare=True, binary=True)
-            rows = cursor.fetchall()
+        found = run_prepared(b"herald_links_find", _FIND_PG.encode(), [text_array(wanted)])
+        rows = [(code.decode(), url.decode(), int(message_id)) for code, url, message_id in found]
     else:
         marks = ", ".join(["%s"] * len(wanted))
         with connection.cursor() as cursor:

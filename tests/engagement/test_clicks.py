@@ -185,3 +185,32 @@ def test_lookups_arriving_while_one_query_runs_share_the_next_query():
     assert queries == [["a"], ["b", "b", "gone"]]
     found = {"a": ("https://example.com/a", 1), "b": ("https://example.com/b", 1)}
     assert answers == {**found, "gone": None}
+
+
+def test_lookup_failure_reaches_the_thread_that_asked():
+    from engagement.fastpath import _Lookups
+
+    def find(codes):
+        raise DatabaseError("connection lost")
+
+    with pytest.raises(DatabaseError):
+        _Lookups(find).get("a")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "agent",
+    [
+        'Mozilla/5.0 "quoted" \\back\\slash, {brace} NULL ü 日本',
+        "NULL",
+        '"',
+        "\\",
+        "Mozilla/5.0 (X11)\x00 nul",
+        "x" * 600,
+    ],
+)
+def test_awkward_user_agents_are_stored_as_sent(workspace, agent):
+    link = TrackedLinkFactory(message__workspace=workspace)
+    assert clicks_store([pending(link, agent=agent)]) == 1
+    stored = Click.objects.get().user_agent
+    assert stored == agent.replace("\x00", "")[:512]

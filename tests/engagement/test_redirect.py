@@ -194,3 +194,13 @@ def test_fast_path_answers_with_the_views_headers(link, path):
     expected = {k: v for k, v in view.headers.items() if k != "Vary"}
     assert dict(fast.headers) == expected
     assert (fast.status_code, fast.content) == (view.status_code, view.content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_prepares_again_on_a_new_connection(client, link):
+    from django.db import connection
+
+    assert get(client, f"/l/{link.code}").status_code == 302
+    connection.close()  # as CONN_MAX_AGE or a failed connection does between requests
+    assert get(client, f"/l/{link.code}").status_code == 302
+    assert Click.objects.count() == 2
