@@ -50,6 +50,12 @@ class CampaignIn(Input):
     recurrence: RecurrenceIn | None = None
     max_retries: int = 2
     retry_interval: int = 300
+    track_links: bool = Field(
+        True, description="Each link of an SMS or email becomes a tracked short link (E1)."
+    )
+    link_click_code: bool = Field(
+        False, description="Add hc=<code> to landing page addresses (for conversions)."
+    )
 
 
 class CampaignPatch(Input):
@@ -65,6 +71,8 @@ class CampaignPatch(Input):
     recurrence: RecurrenceIn | None = None
     max_retries: int | None = None
     retry_interval: int | None = None
+    track_links: bool | None = None
+    link_click_code: bool | None = None
 
 
 class CampaignFilters(Input):
@@ -97,6 +105,8 @@ class CampaignOut(Schema):
     recurrence: dict | None
     max_retries: int
     retry_interval: int
+    track_links: bool
+    link_click_code: bool
     failure_reason: str
     next_run_at: datetime | None
     created_at: datetime
@@ -116,6 +126,13 @@ class ResultsOut(Schema):
     skipped: int
     reply_rate: float
     average_response_time: float | None
+    clicks: int = Field(description="People's clicks on tracked links (previews not counted).")
+    unique_clicks: int = Field(description="Contacts who clicked.")
+    click_rate: float = Field(description="unique_clicks / delivered.")
+    conversions: int = Field(description="Conversions credited to the campaign (or run).")
+    revenue: float = Field(description="Their revenue, in `currency`.")
+    revenue_per_message: float = Field(description="revenue / sent.")
+    currency: str
 
 
 class MessageOut(Schema):
@@ -178,6 +195,8 @@ def campaign_out(campaign: Campaign) -> dict:
         "recurrence": campaign.recurrence,
         "max_retries": campaign.max_retries,
         "retry_interval": campaign.retry_interval,
+        "track_links": campaign.track_links,
+        "link_click_code": campaign.link_click_code,
         "failure_reason": campaign.failure_reason,
         "next_run_at": campaign.next_run_at,
         "created_at": campaign.created_at,
@@ -275,9 +294,17 @@ def campaign_resume_view(request, campaign_id: int):
     return _transition(request, campaign_id, campaign_resume)
 
 
+class ResultsQuery(Input):
+    run_id: Id | None = Field(None, description="One run's results (default: all runs).")
+
+
 @router.get("/{int:campaign_id}/results", response={200: ResultsOut, **ERRORS})
-def campaign_results_view(request, campaign_id: int):
-    return campaign_results(campaign=get_campaign(request, campaign_id))
+def campaign_results_view(request, campaign_id: int, query: Query[ResultsQuery]):
+    campaign = get_campaign(request, campaign_id)
+    run = None
+    if query.run_id is not None:
+        run = get_object_or_404(campaign.runs.all(), pk=query.run_id)
+    return campaign_results(campaign=campaign, run=run)
 
 
 @router.get("/{int:campaign_id}/messages", response={200: MessageListOut, **ERRORS})

@@ -13,12 +13,13 @@ import time as time_module
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from contacts.models import Contact
+from engagement.tracking import MessageLinks, run_links_save
 from messaging import templating
 from messaging.models import Message
 from messaging.writer import STATUS_INDEX, message_writer
@@ -66,6 +67,8 @@ class _FanoutPlan:
     subject: tuple = ()
     html: tuple = ()
     send_after_by_zone: dict = field(default_factory=dict)
+    links: MessageLinks | None = None  # tracked links (E1): the templates' links as slots
+    made_links: list = field(default_factory=list)  # (contact id, code, url) of the batch
 
     def send_after(self, recipient_tz: str) -> datetime:
         cached = self.send_after_by_zone.get(recipient_tz)
@@ -104,6 +107,11 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
     # Quiet hours are the recipient's; an explicit window is the campaign zone's unless the
     # campaign itself is contact_local.
     in_recipient = contact_local or quiet
+    body, html = campaign.body_template, campaign.html_template
+    links = None
+    if campaign.tracks_links:
+        links = MessageLinks(body=body, html=html, click_code=campaign.link_click_code) or None
+        body, html = (links.body, links.html) if links else (body, html)
     return _FanoutPlan(
         campaign=campaign,
         run=run,
@@ -116,9 +124,10 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
         workspace_tz=workspace.timezone,
         agent_name=campaign.agent.name if campaign.agent_id else "",
         sender_id=campaign.sender_id,
-        body=templating.compile_template(campaign.body_template),
+        body=templating.compile_template(body),
         subject=templating.compile_template(campaign.subject),
-        html=templating.compile_template(campaign.html_template),
+        html=templating.compile_template(html),
+        links=links,
         needs_metadata=any(
             v.name not in templating.BUILTIN
             for t in (campaign.body_template, campaign.subject, campaign.html_template)
@@ -151,6 +160,8 @@ def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
             metadata=_decode_json(metadata)[0] if metadata else None,
             agent_name=plan.agent_name,
         )
+        if plan.links:
+            plan.made_links += [(contact_id, *link) for link in plan.links.fill(context)]
         body = templating.render_compiled(plan.body, context)
         if plan.subject:  # SMS and voice have neither subject nor HTML: no rendering
             subject = templating.render_compiled(plan.subject, context)[:255]
@@ -202,7 +213,14 @@ def run_fan_out(*, run_id: int, time_budget: float | None = None, batch: int = F
         return True
     plan = _plan(run)
     while True:
-        done = _fan_out_batch(plan, batch)
+        try:
+            done = _fan_out_batch(plan, batch)
+        except IntegrityError:
+            if plan.links is None:
+                raise
+            # A new link code was taken already (see engagement/codes.py for how seldom): the
+            # batch rolled back whole, and is made again with new codes.
+            done = _fan_out_batch(plan, batch)
         if done:
             return True
         if deadline is not None and time_module.monotonic() > deadline:
@@ -226,11 +244,13 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
             return True
         now = timezone.now()
         skipped = 0
+        plan.made_links.clear()
         with message_writer() as write:
             for row in rows:
                 message = _message_row(plan, row, now)
                 skipped += message[STATUS_INDEX] == S.SKIPPED
                 write(message)
+        run_links_save(run_id=run.id, links=plan.made_links)
         run.fanout_cursor = rows[-1][0]
         run.total += len(rows)
         run.skipped += skipped

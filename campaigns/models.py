@@ -53,6 +53,14 @@ class Campaign(models.Model):
     message_template = models.TextField(blank=True)
     subject = models.CharField(max_length=255, blank=True)
     html_template = models.TextField(blank=True)
+    # E1: each link of an SMS or email becomes a short link unique to the recipient.
+    track_links = models.BooleanField(
+        default=True, help_text="Shorten and track the links of each message."
+    )
+    link_click_code = models.BooleanField(
+        default=False,
+        help_text="Add hc=<code> to the landing page's address, for it to report conversions.",
+    )
     timezone = models.CharField(
         max_length=64, default="UTC", help_text='IANA name, or "contact_local".'
     )
@@ -92,6 +100,11 @@ class Campaign(models.Model):
         if self.channel == Channel.VOICE and not self.message_template and self.agent_id:
             return self.agent.opening_message
         return self.message_template
+
+    @property
+    def tracks_links(self) -> bool:
+        """Whether its messages' links become tracked short links (E1): SMS and email."""
+        return self.track_links and self.channel in (Channel.SMS, Channel.EMAIL)
 
     @property
     def is_recurring(self) -> bool:

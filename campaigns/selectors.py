@@ -10,6 +10,12 @@ from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from contacts.models import Contact, GroupMembership
+from engagement.selectors import (
+    campaign_engagement,
+    campaign_engagement_series,
+    campaign_engagement_times,
+)
+from engagement.tracking import MessageLinks
 from messaging import templating
 from messaging.models import InboundMessage, Message
 
@@ -53,6 +59,8 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
     avg = InboundMessage.objects.filter(
         in_reply_to__in=messages, response_seconds__isnull=False
     ).aggregate(avg=Avg("response_seconds"))["avg"]
+    engaged = campaign_engagement(campaign_id=campaign.id, run_id=run.id if run else None)
+    revenue = engaged["revenue"]
     return {
         "campaign_id": campaign.id,
         "status": campaign.state,
@@ -66,6 +74,15 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "unknown": counts.get(S.UNKNOWN, 0),
         "reply_rate": round(replied / sent, 4) if sent else 0.0,
         "average_response_time": round(avg, 1) if avg is not None else None,
+        # E4: people's clicks (previews not counted), click rate of the delivered, and the
+        # conversions credited to the campaign with their revenue (workspace currency).
+        "clicks": engaged["clicks"],
+        "unique_clicks": engaged["unique_clicks"],
+        "click_rate": round(engaged["unique_clicks"] / delivered, 4) if delivered else 0.0,
+        "conversions": engaged["conversions"],
+        "revenue": float(revenue),
+        "revenue_per_message": float(round(revenue / sent, 4)) if sent else 0.0,
+        "currency": campaign.workspace.currency,
     }
 
 
@@ -111,6 +128,10 @@ def _campaign_chart(campaign: Campaign, width: int, height: int, buckets: int):
     ends = [v for v in (bounds["end_sent"], bounds["end_failed"], bounds["end_delivered"]) if v]
     if not starts or not ends:
         return None
+    # Clicks and conversions come later (days, for some): the chart runs until the last one.
+    ends += [
+        span[1] for span in campaign_engagement_times(campaign_id=campaign.pk).values() if span
+    ]
     start, end = min(starts), max(ends)
     span = max((end - start).total_seconds(), 1.0)
     step = span / buckets
@@ -129,6 +150,11 @@ def _campaign_chart(campaign: Campaign, width: int, height: int, buckets: int):
         }
         row = messages.filter(filters).aggregate(**aggregates)
         raw[name] = [row[f"b{i}"] for i in range(buckets)]
+    raw.update(campaign_engagement_series(campaign_id=campaign.pk, edges=edges))
+    series_spec += [
+        ("Clicked", "chart-clicked", "", Q()),
+        ("Converted", "chart-converted", "", Q()),
+    ]
     top = max(max(values) for values in raw.values()) or 1
     series = []
     for name, css, _field, _extra in series_spec:
@@ -217,7 +243,10 @@ def _audience_scan(campaign: Campaign, contacts):
 
 
 def _previews(campaign: Campaign, contacts) -> list[dict]:
-    """The message as the first few contacts will get it."""
+    """The message as the first few contacts will get it (tracked links in their short
+    form, with a sample code)."""
+    body = campaign.body_template
+    links = MessageLinks(body=body) if campaign.tracks_links else None
     previews = []
     for contact in contacts:
         context = _context(
@@ -225,11 +254,13 @@ def _previews(campaign: Campaign, contacts) -> list[dict]:
             *(getattr(contact, name) for name in templating.CONTACT_FIELDS),
             contact.metadata,
         )
+        if links:
+            links.preview(context)
         previews.append(
             {
                 "contact": contact,
                 "subject": templating.render(campaign.subject, context),
-                "body": templating.render(campaign.body_template, context),
+                "body": templating.render(links.body if links else body, context),
             }
         )
     return previews

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from contacts.models import ContactGroup
 from contacts.phones import InvalidPhone, normalize_phone
+from engagement.tracking import MessageLinks, links_save
 from messaging import templating
 from messaging.models import Message
 from messaging.outbox import message_enqueue
@@ -111,15 +112,21 @@ def campaign_test_send(*, campaign: Campaign, to: str, contact=None) -> Message:
     to = _test_address(campaign, to)
     agent_name = campaign.agent.name if campaign.agent_id else ""
     context = templating.contact_context(**_contact_values(contact), agent_name=agent_name)
+    body, html = campaign.body_template, campaign.html_template
+    links, made = None, []
+    if campaign.tracks_links:  # its links work like a recipient's, but count nowhere
+        links = MessageLinks(body=body, html=html, click_code=campaign.link_click_code)
+        body, html, made = links.body, links.html, links.fill(context)
     message = message_enqueue(
         workspace=campaign.workspace,
         channel=campaign.channel,
         to_address=to,
         subject=("[Test] " + templating.render(campaign.subject, context))[:255],
-        body=templating.render(campaign.body_template, context),
-        html_body=templating.render(campaign.html_template, context, escape_html=True),
+        body=templating.render(body, context),
+        html_body=templating.render(html, context, escape_html=True),
         sender=campaign.sender,
     )
+    links_save(message_id=message.pk, links=made)
     outbox_send(message_ids=[message.pk])
     message.refresh_from_db()
     if message.status not in (Message.Status.SENT, Message.Status.DELIVERED):

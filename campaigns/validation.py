@@ -24,7 +24,7 @@ from .models import Campaign, Channel
 STEP_FIELDS = {
     "group": ("group",),
     "channel": ("channel",),
-    "message": ("message_template", "subject", "html_template"),
+    "message": ("message_template", "subject", "html_template", "track_links", "link_click_code"),
     "settings": ("name", "agent", "sender", "max_retries", "retry_interval"),
     "schedule": (
         "timezone",
@@ -151,6 +151,11 @@ def _check_message(workspace: Workspace, data: dict, clean: dict) -> dict[str, s
     """What the channel needs: an email a subject, a call a message or an agent."""
     for key in ("message_template", "subject", "html_template"):
         clean[key] = data.get(key) or ""
+    for key, default in (("track_links", True), ("link_click_code", False)):
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            return {key: "Must be true or false."}
+        clean[key] = value
     channel = clean["channel"]
     if channel == Channel.EMAIL and not clean["subject"].strip():
         return {"subject": "An email needs a subject."}

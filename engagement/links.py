@@ -37,6 +37,8 @@ HREF = re.compile(
     re.IGNORECASE,
 )
 _KEEP_AT_END = set("/#%&@*_-=+~$")
+# A host name after IDNA (urlsplit lower-cases it), or an IPv6 address without its brackets.
+HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|[0-9a-f.]*:[0-9a-f:.]*")
 _ENDS_WITH_VARIABLE = re.compile(rf"{_VARIABLE}$")
 
 
@@ -72,11 +74,14 @@ def text_urls(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def track_template(template: str, *, is_html: bool = False) -> tuple[str, list[str]]:
+def track_template(
+    template: str, *, is_html: bool = False, urls: list[str] | None = None
+) -> tuple[str, list[str]]:
     """The template with each trackable URL replaced by a slot variable, and the slots' URL
-    templates (each distinct URL once, in order of first appearance). In HTML only hrefs
-    count, and their text is unescaped (`&amp;` is `&` in the destination)."""
-    urls: list[str] = []
+    templates (each distinct URL once, in order of first appearance; `urls` carries them on
+    from another part of the same message). In HTML only hrefs count, and their text is
+    unescaped (`&amp;` is `&` in the destination)."""
+    urls = [] if urls is None else urls
 
     def slot(url: str) -> str:
         if url not in urls:
@@ -116,13 +121,16 @@ def destination(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not hostname:
         return None
     netloc = parts.netloc
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises)
+        host = hostname.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return None
+    if not HOST.fullmatch(host):
+        return None
     if not netloc.isascii():
         userinfo, at, hostport = netloc.rpartition("@")
-        host, colon, port = hostport.partition(":")
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
+        _, colon, port = hostport.partition(":")
         netloc = f"{userinfo}{at}{host}{colon}{port}"
     uri = iri_to_uri(urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, "")))
     if parts.fragment:

@@ -9,6 +9,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from contacts.models import ContactGroup
 from conversations.models import Agent
+from engagement.links import sample_short_url
+from engagement.tracking import MessageLinks, short_form
 from messaging import templating
 from messaging.models import Sender
 
@@ -33,7 +35,8 @@ def _posted(step: str, post) -> dict:
     if step == "channel":
         return {"channel": post.get("channel", "")}
     if step == "message":
-        return {k: post.get(k, "") for k in ("message_template", "subject", "html_template")}
+        data = {k: post.get(k, "") for k in ("message_template", "subject", "html_template")}
+        return data | {k: post.get(k) == "on" for k in ("track_links", "link_click_code")}
     if step == "settings":
         return {
             "name": post.get("name", ""),
@@ -88,7 +91,10 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
         context["data"] = campaign_data(campaign)
         context["scheduled_local"] = scheduled_local(campaign)
         if step in ("message", "review"):
-            context["counter"] = _counter(campaign.channel, campaign.message_template)
+            context["counter"] = _counter(
+                campaign.channel, campaign.message_template, tracked=campaign.track_links
+            )
+            context["short_link_example"] = sample_short_url()
         if step == "review":
             context["audience"] = selectors.group_audience(campaign=campaign)
             context["next_runs"] = occurrences.next_runs(campaign)
@@ -96,14 +102,25 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
                 workspace=workspace, data=campaign_data(campaign)
             )
     context.update(extra)
+    # The link options as last posted (a refused step), else as saved.
+    values = context.get("posted") or context.get("data") or {}
+    context["track_links"] = values.get("track_links", True)
+    context["link_click_code"] = values.get("link_click_code", False)
     return context
 
 
-def _counter(channel: str, text: str) -> dict | None:
+def _counter(channel: str, text: str, *, tracked: bool) -> dict | None:
+    """The SMS's characters and segments as recipients get it: links in their short form
+    when they are tracked, variables not filled in."""
     if channel != "sms":
         return None
-    info = templating.sms_segments(text or "")
-    return {"info": info, "variables": templating.variables(text or "")}
+    info = templating.sms_segments(short_form(text or "") if tracked else text or "")
+    return {
+        "info": info,
+        "variables": templating.variables(text or ""),
+        "tracked": tracked and bool(MessageLinks(body=text or "")),
+        "short_length": len(sample_short_url()),
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -152,7 +169,9 @@ def campaign_build(request: HttpRequest, pk: int, step: str) -> HttpResponse:
 @workspace_required
 def campaign_counter(request: HttpRequest) -> HttpResponse:
     """Live character and segment count of the SMS body (htmx, as the user types)."""
-    context = {"counter": _counter("sms", request.POST.get("message_template", ""))}
+    text = request.POST.get("message_template", "")
+    tracked = request.POST.get("track_links") == "on"
+    context = {"counter": _counter("sms", text, tracked=tracked)}
     return render(request, "campaigns/builder.html#sms-counter", context)
 
 

@@ -104,6 +104,11 @@ def test_track_template_in_html_takes_only_hrefs():
         ("https:///no-host", None),
         ("https://" + "a" * 3000 + ".example", None),
         ("https://[::1", None),
+        ("https://[2001:db8::1]:8080/x", "https://[2001:db8::1]:8080/x"),
+        ("https://not a host/x", None),
+        ("https://x.example:port/", None),
+        ("https://exa$mple.com/", None),
+        ("https://sub_domain.example.com/", "https://sub_domain.example.com/"),
     ],
 )
 def test_destination_is_a_safe_ascii_uri_or_none(url, stored):

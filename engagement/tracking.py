@@ -1,0 +1,124 @@
+"""Tracked links made as messages are made (E1): a campaign run's fan-out, a test send, the
+builder's preview and character count.
+
+`MessageLinks` takes a campaign's body and HTML once and turns their links into slots
+(links.track_template). For each recipient, `fill` renders every slot's destination (a URL
+without variables is worked out once), gives it a new code and puts the short link in the
+rendering context; a URL that does not render to a valid http(s) address stays as written.
+Codes come from the OS's random source a thousand at a time: no query per message.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from messaging import templating
+from messaging.models import Message
+
+from .codes import new_codes
+from .links import (
+    SLOT,
+    destination,
+    sample_short_url,
+    short_url,
+    track_template,
+    with_click_code,
+)
+from .models import TrackedLink
+
+CODES_AT_ONCE = 1000
+
+
+class MessageLinks:
+    """The links of one campaign's messages, and the codes each recipient's message gets."""
+
+    def __init__(self, *, body: str, html: str = "", click_code: bool = False):
+        self.body, urls = track_template(body or "")
+        self.html, urls = track_template(html or "", is_html=True, urls=urls)
+        self.click_code = click_code
+        self.urls = [templating.compile_template(url) for url in urls]
+        # (destination, as written) of a URL without variables, worked out once.
+        self.fixed = [
+            None if templating.variables(url) else (destination(url), url) for url in urls
+        ]
+        self._codes: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.urls)
+
+    def fill(self, context: dict) -> list[tuple[str, str]]:
+        """Put this recipient's short links in `context` (the slots' values); returns the
+        (code, destination) of each."""
+        made = []
+        for index, parts in enumerate(self.urls):
+            target, written = self.fixed[index] or (None, None)
+            if written is None:
+                written = templating.render_compiled(parts, context)
+                target = destination(written)
+            if target is None:
+                context[SLOT.format(index)] = written
+                continue
+            code = self._code()
+            made.append((code, with_click_code(target, code) if self.click_code else target))
+            context[SLOT.format(index)] = short_url(code)
+        return made
+
+    def preview(self, context: dict) -> None:
+        """Put a sample short link in each slot: what the preview and the count show."""
+        for index in range(len(self.urls)):
+            context[SLOT.format(index)] = sample_short_url()
+
+    def _code(self) -> str:
+        if not self._codes:
+            self._codes = new_codes(CODES_AT_ONCE)
+        return self._codes.pop()
+
+
+def short_form(template: str) -> str:
+    """An SMS template with its trackable links in their short form (variables kept), for
+    the builder's character and segment count."""
+    links = MessageLinks(body=template)
+    context: dict = {}
+    links.preview(context)
+    return "".join(
+        part if part.__class__ is str else (context.get(part[0]) or "{{" + part[0] + "}}")
+        for part in templating.compile_template(links.body)
+    )
+
+
+def links_save(*, message_id: int, links: list[tuple[str, str]]) -> None:
+    """Store the links of one message (a test send)."""
+    TrackedLink.objects.bulk_create(
+        TrackedLink(code=code, message_id=message_id, url=url) for code, url in links
+    )
+
+
+def run_links_save(*, run_id: int, links: list[tuple[int, str, str]]) -> None:
+    """Store the links of a fan-out batch, (contact id, code, destination) each, once its
+    messages are written (in the same transaction): each finds its message by (run, contact),
+    the outbox's unique key. A code already taken is an IntegrityError, and the batch is made
+    again (see codes.py for how seldom)."""
+    if not links:
+        return
+    contact_ids = [contact_id for contact_id, _, _ in links]
+    messages = dict(
+        Message.objects.filter(
+            run_id=run_id, contact_id__gte=min(contact_ids), contact_id__lte=max(contact_ids)
+        ).values_list("contact_id", "id")
+    )
+    rows = [(code, messages[contact_id], url) for contact_id, code, url in links]
+    if connection.vendor != "postgresql":
+        TrackedLink.objects.bulk_create(
+            TrackedLink(code=code, message_id=message_id, url=url) for code, message_id, url in rows
+        )
+        return
+    sql = f"COPY {TrackedLink._meta.db_table} (code, message_id, url) FROM STDIN (FORMAT BINARY)"
+    # Errors as Django's (a taken code is an IntegrityError): the COPY is psycopg's own.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        copy.set_types(["text", "int8", "text"])  # bpchar travels as text does
+        for row in rows:
+            copy.write_row(row)
