@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from engagement.services import campaign_engagement_forget
 from messaging.models import InboundMessage, Message
 
 from .models import Campaign, CampaignRun
@@ -114,6 +115,7 @@ def campaign_delete(*, campaign: Campaign) -> None:
         raise StateError("Pause the campaign before deleting it.")
     with transaction.atomic():
         InboundMessage.objects.filter(in_reply_to__campaign=campaign).update(in_reply_to=None)
+        campaign_engagement_forget(campaign_id=campaign.pk)
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM messaging_message WHERE campaign_id = %s", [campaign.pk])
         campaign.delete()

@@ -10,9 +10,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import api_key_create
+from campaigns.lifecycle import campaign_delete
 from campaigns.selectors import campaign_chart, campaign_results
 from engagement.clicks import PendingClick, clicks_store
 from engagement.conversions import conversion_create
+from engagement.models import Click, Conversion, TrackedLink
 from tests.factories import WorkspaceFactory
 
 from .factories import CampaignFactory, CampaignMessageFactory, RunFactory, TrackedLinkFactory
@@ -128,3 +130,17 @@ def test_chart_counts_clicks_and_conversions_over_time(campaign):
     chart = campaign_chart(campaign=campaign)
     assert chart["totals"]["Clicked"] == 3
     assert chart["totals"]["Converted"] == 3
+
+
+def test_deleting_a_campaign_takes_its_links_and_clicks_and_keeps_the_revenue(campaign):
+    campaign.state = "completed"
+    campaign.save()
+    contact = campaign.first.messages.first().contact
+    campaign_delete(campaign=campaign)
+    assert not TrackedLink.objects.exists()
+    assert not Click.objects.exists()
+    credited = Conversion.objects.filter(revenue__gt=0)
+    assert credited.count() == 3
+    assert set(credited.values_list("campaign_id", "run_id", "message_id")) == {(None, None, None)}
+    contact.refresh_from_db()
+    assert (contact.click_count, contact.conversion_count) == (2, 1)  # the contact keeps them
