@@ -1,6 +1,7 @@
 """The campaign list and page: live counts (htmx polling), runs, state actions, results CSV."""
 
 import itertools
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from core.csv import csv_response
 from core.htmx import htmx_fragment, render_htmx
+from core.money import minor_units
 from engagement.selectors import message_engagement
 from messaging.models import Message
 
@@ -141,8 +143,13 @@ def campaign_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     # Each recipient's people's clicks, conversions and revenue: read once for the campaign
     # (only the messages that have any), not once per row.
     engaged = message_engagement(campaign_id=campaign.pk)
-    none = (0, 0, 0)
-    rows = (row + engaged.get(row[0], none) for row in rows)
+    places = minor_units(request.workspace.currency) or 0
+    none = (0, 0, Decimal(0))
+    rows = (
+        (*row, clicks, conversions, f"{revenue:.{places}f}")
+        for row in rows
+        for clicks, conversions, revenue in [engaged.get(row[0], none)]
+    )
     header = [name for _, name in CSV_COLUMNS] + list(ENGAGEMENT_COLUMNS)
     return csv_response(
         itertools.chain([header], rows), filename=f"campaign-{campaign.pk}-results.csv"

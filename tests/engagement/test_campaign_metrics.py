@@ -105,8 +105,8 @@ def test_results_csv_has_each_recipients_clicks_conversions_and_revenue(client_l
     )
     assert len(rows) == 5
     found = sorted((r["clicks"], r["conversions"], r["revenue"]) for r in rows)
-    assert found == [("0", "0", "0"), ("0", "0", "0"), ("0", "0", "0"), ("1", "2", "12.500"),
-                     ("2", "1", "30.000")]  # fmt: skip
+    assert found == [("0", "0", "0.00"), ("0", "0", "0.00"), ("0", "0", "0.00"),
+                     ("1", "2", "12.50"), ("2", "1", "30.00")]  # fmt: skip
 
 
 def test_campaign_page_shows_engagement_per_run_and_the_chart(client_logged_in, campaign):
