@@ -115,7 +115,7 @@ def test_campaign_page_shows_engagement_per_run_and_the_chart(client_logged_in, 
     for value, label in (
         ("3", "Clicks"),
         ("2", "Clicked (people)"),
-        ("40%", "Click rate of delivered"),
+        ("40%", "Click rate"),
         ("3", "Conversions"),
         ("42.50", "Revenue"),
         ("8.50", "Revenue per message sent"),
