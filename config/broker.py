@@ -66,6 +66,7 @@ class Channel(filesystem.Channel):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._claims: dict[str, str] = {}  # delivery tag -> path of the claimed file
+        self._listings: dict[str, list[str]] = {}  # queue -> names still to try, newest first
         self._no_ack_queues: set[str] = set()
         self._claim_dir: str | None = None
         self._claim_lock = None
@@ -85,12 +86,16 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot add file {name!r} to the queue folder") from exc
 
     def _get(self, queue):
-        """Claim the oldest whole message of `queue`; skip (and keep aside) unreadable ones."""
+        """Claim the oldest whole message of `queue` (as of the last listing); set aside unreadable
+        ones."""
         claim_dir = self._claim_folder()
-        wanted = f"{queue}.msg"
-        for name in sorted(os.listdir(self.data_folder_in)):
-            if name.partition(".")[2] != wanted:
-                continue
+        listing = self._listings.setdefault(queue, [])
+        if not listing:  # list the folder once per backlog, not once per message
+            wanted = f"{queue}.msg"
+            names = (n for n in os.listdir(self.data_folder_in) if n.partition(".")[2] == wanted)
+            listing.extend(sorted(names, reverse=True))
+        while listing:
+            name = listing.pop()
             claimed = os.path.join(claim_dir, name)
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)

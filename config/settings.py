@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "axes",
     "csp",
+    "core",
     "accounts",
     "contacts",
     "messaging",
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace",
+                "core.context_processors.background",
             ],
         },
     },
@@ -203,7 +205,7 @@ if not DEBUG and env_bool("HERALD_HTTPS", default=True) and not env_bool("HERALD
     SECURE_HSTS_SECONDS = int(os.environ.get("HERALD_HSTS_SECONDS", 31536000))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/background)?$"]
 # Content-Security-Policy on every response: scripts and styles only from our own static files
 # (no inline script, inline style or eval anywhere, htmx included: see base.html), no
 # framing, forms only to this site. data: images are the admin's and Swagger UI's icons.
@@ -259,6 +261,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # campaigns/messaging: one locked tick starts due runs, fans out, sweeps and pumps the outbox.
     "herald-tick": {"task": "campaigns.tasks.tick", "schedule": HERALD_TICK_SECONDS},
 }
+# The background heartbeat (core/heartbeat.py): workers record that they are alive this often;
+# with neither a worker nor the tick seen for this long, pages say sending and imports pause.
+HERALD_HEARTBEAT_SECONDS = float(os.environ.get("HERALD_HEARTBEAT_SECONDS", "30"))
+HERALD_BACKGROUND_STALE_SECONDS = float(os.environ.get("HERALD_BACKGROUND_STALE_SECONDS", "120"))
+HERALD_BACKGROUND_CHECK = env_bool("HERALD_BACKGROUND_CHECK", default=not CELERY_TASK_ALWAYS_EAGER)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

@@ -5,6 +5,8 @@ import tempfile
 
 os.environ.setdefault("HERALD_TESTING", "1")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production")
+# No worker runs beside most tests; tests of the heartbeat turn the check on themselves.
+os.environ.setdefault("HERALD_BACKGROUND_CHECK", "0")
 os.environ.setdefault("HERALD_MEDIA_ROOT", tempfile.mkdtemp(prefix="herald-media-"))
 
 from .settings import *  # noqa: E402,F403
