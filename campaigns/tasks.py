@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from core.heartbeat import TICK, heartbeat_record
 from messaging.tasks import send_batch
 
 from . import tick as engine
@@ -14,3 +15,4 @@ def tick() -> None:
     Locked against overlap (advisory lock); a tick that finds the lock taken does nothing.
     """
     engine.tick(dispatch=lambda ids: send_batch.delay(ids))
+    heartbeat_record(name=TICK, every=10)  # pages say when the background stops
