@@ -1,19 +1,13 @@
-import zoneinfo
-
-import phonenumbers
 from django import forms
+
+from core.forms import RegionField, TimeZoneField
 
 from .models import Workspace
 
-REGION_CHOICES = sorted(
-    (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
-    for region in phonenumbers.SUPPORTED_REGIONS
-)
-
 
 class WorkspaceSettingsForm(forms.ModelForm):
-    default_region = forms.ChoiceField(choices=REGION_CHOICES)
-    timezone = forms.ChoiceField(choices=[(z, z) for z in sorted(zoneinfo.available_timezones())])
+    default_region = RegionField(label="Default country for phone numbers")
+    timezone = TimeZoneField(label="Time zone")
 
     class Meta:
         model = Workspace
@@ -29,6 +23,10 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "quiet_start_hour": "Quiet hours end (sending allowed from)",
             "quiet_end_hour": "Quiet hours start (sending allowed until)",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].show_current(self.instance.timezone)
 
     def clean(self):
         data = super().clean()

@@ -1,3 +1,7 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import timezone
+
 from .models import Membership
 
 SESSION_KEY = "workspace_id"
@@ -28,4 +32,18 @@ class CurrentWorkspaceMiddleware:
             if membership is not None:
                 request.membership = membership
                 request.workspace = membership.workspace
-        return self.get_response(request)
+        if request.workspace is None:
+            return self.get_response(request)
+        # Every time on a page is shown in the workspace's zone (templates name the zone).
+        timezone.activate(workspace_zone(request.workspace))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def workspace_zone(workspace) -> ZoneInfo:
+    try:
+        return ZoneInfo(workspace.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

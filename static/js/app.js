@@ -146,3 +146,41 @@ document.addEventListener("change", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("select[data-mapping-select]").forEach(syncMappingSelect);
 });
+
+// Searchable selects (<select data-search="Search time zones">): a search box above the select
+// hides the options that do not match every word typed, and selects the first that does.
+(() => {
+  const fold = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+
+  function enhance(select) {
+    if (select.dataset.searchReady) return;
+    select.dataset.searchReady = "1";
+    const box = document.createElement("input");
+    box.type = "search";
+    box.className = "select-search";
+    box.placeholder = select.dataset.search;
+    box.setAttribute("aria-label", select.dataset.search);
+    box.setAttribute("aria-controls", select.id);
+    select.before(box);
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.preventDefault();  // searching never submits the form
+    });
+    box.addEventListener("input", () => {
+      const words = fold(box.value).split(/\s+/).filter(Boolean);
+      let first = null;
+      for (const option of select.options) {
+        const text = fold(`${option.value} ${option.text}`).replace(/_/g, " ");
+        option.hidden = !words.every((word) => text.includes(word));
+        if (!option.hidden && !first) first = option;
+      }
+      if (first && select.selectedOptions[0]?.hidden) {
+        select.value = first.value;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  }
+
+  const enhanceAll = (root) => root.querySelectorAll("select[data-search]").forEach(enhance);
+  document.addEventListener("DOMContentLoaded", () => enhanceAll(document));
+  document.addEventListener("htmx:load", (event) => enhanceAll(event.target));
+})();
