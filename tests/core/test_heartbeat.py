@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import URLResolver, get_resolver, reverse
 from django.utils.timezone import now
 
 from core.heartbeat import (
@@ -17,6 +16,7 @@ from core.heartbeat import (
     heartbeat_record,
 )
 from core.models import Heartbeat
+from tests.pages import World, dashboard_urls
 
 OFFLINE = "Background worker offline since"
 PAUSED = "sending and imports are paused"
@@ -89,22 +89,6 @@ def test_alert_names_the_time_in_the_workspace_zone():
     assert background_alert(_status(tick=timedelta(seconds=1)), new_york) == ""
 
 
-def _dashboard_pages() -> list[str]:
-    """Every page of the dashboard's URL conf that takes no argument (new ones included)."""
-    urls = []
-
-    def walk(resolver: URLResolver, namespace: str | None) -> None:
-        for entry in resolver.url_patterns:
-            if isinstance(entry, URLResolver):
-                if entry.namespace not in {"admin"} and "api" not in str(entry.pattern):
-                    walk(entry, entry.namespace or namespace)
-            elif namespace and entry.name and not entry.pattern.converters:
-                urls.append(reverse(f"{namespace}:{entry.name}"))
-
-    walk(get_resolver(), None)
-    return urls
-
-
 def test_every_dashboard_page_says_the_worker_is_offline(
     checked, client_logged_in, workspace, settings
 ):
@@ -115,7 +99,8 @@ def test_every_dashboard_page_says_the_worker_is_offline(
     since = (now() - timedelta(minutes=5)).astimezone(ZoneInfo("America/New_York"))
     expected = f"{OFFLINE} {since:%H:%M} {since:%Z} — {PAUSED}"
     shown = []
-    for url in _dashboard_pages():
+    urls, _ = dashboard_urls(World())  # the pages that take no argument (new ones included)
+    for url in urls:
         response = client_logged_in.get(url)
         if response.status_code != 200 or response.streaming:
             continue  # an action (POST only), a download
