@@ -76,3 +76,13 @@ def next_runs(campaign: Campaign, count: int = 5) -> list[datetime]:
         scheduling.occurrence_instant(w, campaign.timezone)
         for w in scheduling.upcoming(campaign.recurrence, first, count)
     ]
+
+
+def next_walls(campaign: Campaign, count: int = 5) -> list[datetime]:
+    """Upcoming runs' local wall times (naive): what a contact_local run is sent at, everywhere."""
+    first = campaign_first_wall(campaign)
+    if first is None:
+        return []
+    if not campaign.recurrence:
+        return [first]
+    return list(scheduling.upcoming(campaign.recurrence, first, count))

@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from contacts.models import Contact, GroupMembership
+from core.templatetags.when import when
 from engagement.selectors import (
     campaign_engagement,
     campaign_engagement_series,
@@ -19,7 +20,7 @@ from engagement.tracking import MessageLinks
 from messaging import templating
 from messaging.models import InboundMessage, Message
 
-from . import scheduling
+from . import occurrences, scheduling
 from .models import Campaign, CampaignRun
 from .occurrences import first_run_wall
 
@@ -179,6 +180,60 @@ def campaign_runs(*, campaign: Campaign) -> list[dict]:
         {"run": run, "results": campaign_results(campaign=campaign, run=run)}
         for run in campaign.runs.order_by("-occurrence_at")[:20]
     ]
+
+
+def campaign_next_runs(*, campaign: Campaign, count: int = 5) -> list[str]:
+    """Upcoming runs as pages list them: in the workspace's zone with the zone named, or, for
+    contact_local, the wall time each contact receives it at (its instant differs per zone)."""
+    if campaign.timezone == scheduling.CONTACT_LOCAL:
+        return [
+            f"{wall:%a %Y-%m-%d %H:%M} in each contact's zone"
+            for wall in occurrences.next_walls(campaign, count)
+        ]
+    return [
+        f"{timezone.localtime(at):%a} {when(at)}" for at in occurrences.next_runs(campaign, count)
+    ]
+
+
+def campaign_waiting(*, campaign: Campaign, at: datetime | None = None) -> list[str]:
+    """Why queued messages are not going out yet, in words: waiting is not stalled (K6, K9).
+
+    Counts the messages of unpaused runs whose send time is still ahead, split into first
+    attempts (held by quiet hours, the sending window or each contact's local time) and
+    retries, with when the next one goes.
+    """
+    at = at or timezone.now()
+    ahead = Message.objects.filter(
+        campaign=campaign, status=S.QUEUED, send_after__gt=at, run__paused=False
+    )
+    agg = ahead.aggregate(
+        first=Count("id", filter=Q(attempts=0)),
+        first_at=Min("send_after", filter=Q(attempts=0)),
+        retries=Count("id", filter=Q(attempts__gt=0)),
+        retry_at=Min("send_after", filter=Q(attempts__gt=0)),
+    )
+    lines = []
+    if agg["first"]:
+        lines.append(f"{agg['first']:,} {_waiting_for(campaign, agg['first_at'])}")
+    if agg["retries"]:
+        lines.append(f"{agg['retries']:,} waiting to retry — next attempt {when(agg['retry_at'])}")
+    return lines
+
+
+def _waiting_for(campaign: Campaign, first_at: datetime) -> str:
+    window, quiet = scheduling.effective_window(
+        channel=campaign.channel,
+        start_hour=campaign.window_start_hour,
+        end_hour=campaign.window_end_hour,
+        excluded_days=campaign.excluded_days,
+        quiet_start_hour=campaign.workspace.quiet_start_hour,
+        quiet_end_hour=campaign.workspace.quiet_end_hour,
+    )
+    if campaign.timezone == scheduling.CONTACT_LOCAL:
+        return f"waiting for each contact's local send time — next send {when(first_at)}"
+    if quiet:  # the workspace's quiet hours, in each recipient's zone
+        return f"waiting for quiet hours — next send {window.start_hour:02d}:00 recipient-local"
+    return f"waiting for the sending window — next send {when(first_at)}"
 
 
 # Builder estimates ----------------------------------------------------------------------------

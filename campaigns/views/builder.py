@@ -14,7 +14,7 @@ from engagement.tracking import MessageLinks, short_form
 from messaging import templating
 from messaging.models import Sender
 
-from .. import lifecycle, occurrences, scheduling, selectors, services
+from .. import lifecycle, scheduling, selectors, services
 from ..models import Campaign, Channel
 from ..validation import campaign_data, campaign_validate
 from .campaign import campaign_for, scheduled_local
@@ -97,7 +97,7 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
             context["short_link_example"] = sample_short_url()
         if step == "review":
             context["audience"] = selectors.group_audience(campaign=campaign)
-            context["next_runs"] = occurrences.next_runs(campaign)
+            context["next_runs"] = selectors.campaign_next_runs(campaign=campaign)
             _, context["problems"] = campaign_validate(
                 workspace=workspace, data=campaign_data(campaign)
             )

@@ -54,6 +54,7 @@ def _live_context(campaign: Campaign) -> dict:
         "results": results,
         "progress": selectors.campaign_progress(results),
         "chart": selectors.campaign_chart(campaign=campaign),
+        "waiting": selectors.campaign_waiting(campaign=campaign),
         "polling": campaign.state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED),
     }
 
@@ -66,7 +67,9 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if htmx_fragment(request, LIVE):  # the polling asks for the counts alone
         return render_htmx(request, "campaigns/campaign_detail.html", context, fragments=LIVE)
     context["runs"] = selectors.campaign_runs(campaign=campaign)
-    context["next_runs"] = occurrences.next_runs(campaign) if campaign.is_recurring else []
+    context["next_runs"] = (
+        selectors.campaign_next_runs(campaign=campaign) if campaign.is_recurring else []
+    )
     context["scheduled_local"] = scheduled_local(campaign)
     return render_htmx(request, "campaigns/campaign_detail.html", context)
 
