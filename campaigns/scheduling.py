@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import islice
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule
 
@@ -46,12 +46,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ScheduleError(f"Unknown time zone “{name}”.") from exc
-
-
-@lru_cache(maxsize=1)
-def zone_names() -> list[str]:
-    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
-    return ["UTC", *zones]
 
 
 def is_valid_zone(name: str) -> bool:

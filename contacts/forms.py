@@ -1,5 +1,7 @@
 from django import forms
 
+from core.forms import TimeZoneField
+
 from .models import Contact, ContactGroup
 
 METADATA_ROWS_EMPTY = 2
@@ -20,10 +22,10 @@ class ContactForm(forms.Form):
         max_length=254, required=False, widget=forms.TextInput(attrs={"type": "email"})
     )
     company = forms.CharField(max_length=200, required=False)
-    timezone = forms.CharField(
-        max_length=64,
+    timezone = TimeZoneField(
         required=False,
-        help_text="IANA name such as America/Chicago. Leave empty to derive it from the phone.",
+        blank_label="From the phone number",
+        help_text="Leave it to the phone number, or choose the contact's zone.",
     )
     tags = forms.CharField(
         required=False, help_text="Comma-separated, e.g. vip, newsletter.", max_length=1000
@@ -37,6 +39,7 @@ class ContactForm(forms.Form):
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = ContactGroup.objects.for_workspace(workspace)
+        self.fields["timezone"].show_current((self.initial or {}).get("timezone", ""))
         self.metadata_rows: list[tuple[str, str]] = []
 
     @classmethod

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
 from core.csv import csv_response
+from core.forms import RegionField
 from core.htmx import render_htmx
 
 from .importing import (
@@ -76,10 +77,10 @@ class ImportConfirmForm(forms.Form):
         widget=forms.RadioSelect,
         label="When a row matches an existing contact (same phone or email)",
     )
-    default_region = forms.CharField(
-        max_length=2, min_length=2, label="Default country for phone numbers",
-        help_text="Two-letter code (US, GB, DE…) used for numbers written without +country code.",
-    )  # fmt: skip
+    default_region = RegionField(
+        label="Default country for phone numbers",
+        help_text="Used for numbers written without a +country code.",
+    )
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from contacts.models import ContactGroup
 from conversations.models import Agent
+from core.zones import timezone_choices_with
 from engagement.links import sample_short_url
 from engagement.tracking import MessageLinks, short_form
 from messaging import templating
@@ -83,7 +84,7 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
             channel=campaign.channel if campaign else "sms"
         ),
         "weekdays": scheduling.WEEKDAYS,
-        "zones": scheduling.zone_names(),
+        "zones": timezone_choices_with(campaign.timezone if campaign else ""),
         "hours": range(0, 25),
         "errors": {},
     }

@@ -37,7 +37,10 @@ def test_fields_accept_any_zone_and_only_known_regions():
     form = _Form({"timezone": "Mars/Olympus", "region": "ZZ"})
     assert not form.is_valid() and set(form.errors) == {"timezone", "region"}
     html = str(_Form()["timezone"])
-    assert 'data-search="Search time zones"' in html and "America/New York — United States" in html
+    assert (
+        'data-search="Find a zone by city or country"' in html
+        and "America/New York — United States" in html
+    )
 
 
 def test_when_names_the_active_zone():
@@ -48,3 +51,15 @@ def test_when_names_the_active_zone():
         assert rendered == "2026-07-04 09:30 PDT · 09:30 PDT · "
     with timezone.override("UTC"):
         assert template.render(Context({"at": at})).startswith("2026-07-04 16:30 UTC")
+
+
+def test_contact_form_and_builder_offer_zones_by_country(client_logged_in, workspace):
+    from tests.campaigns.helpers import make_campaign, make_group
+
+    html = client_logged_in.get("/contacts/new/").content.decode()
+    assert '<option value="" selected>From the phone number</option>' in html
+    assert "America/New York — United States" in html
+    campaign = make_campaign(workspace, make_group(workspace, 1), timezone="Europe/Berlin")
+    html = client_logged_in.get(f"/campaigns/{campaign.pk}/build/schedule/").content.decode()
+    assert 'data-search="Find a zone by city or country"' in html
+    assert '<option value="Europe/Berlin" selected>Europe/Berlin — Germany</option>' in html

@@ -25,13 +25,13 @@ def test_zone_search_and_times_in_the_workspace_zone(logged_in_page, tmp_path):
     page.goto(f"{page.base_url}/workspace/settings/")
     zone = page.get_by_role("combobox", name="Time zone")
     expect(zone).to_have_value("America/New_York")
-    page.get_by_label("Search time zones").fill("berlin")
+    page.get_by_label("Find a zone by city or country").fill("berlin")
     expect(zone).to_have_value("Europe/Berlin")
     assert zone.locator("option:not([hidden])").all_inner_texts() == ["Europe/Berlin — Germany"]
     region = page.get_by_role("combobox", name="Default country for phone numbers")
-    page.get_by_label("Search countries").fill("united kingdom")
+    page.get_by_label("Find a country").fill("united kingdom")
     expect(region).to_have_value("GB")
-    page.get_by_label("Search countries").press("Enter")  # searching does not submit the form
+    page.get_by_label("Find a country").press("Enter")  # searching does not submit the form
     expect(page.get_by_role("button", name="Save settings")).to_be_visible()
     page.screenshot(path=tmp_path / "settings-1280.png", full_page=True)
     page.get_by_role("button", name="Save settings").click()
