@@ -26,7 +26,7 @@ from messaging.writer import STATUS_INDEX, message_writer
 
 from . import scheduling
 from .models import Campaign, CampaignRun
-from .occurrences import run_wall
+from .occurrences import campaign_window, run_wall
 
 S = Message.Status
 FANOUT_BATCH = 10000
@@ -95,14 +95,7 @@ class _FanoutPlan:
 def _plan(run: CampaignRun) -> _FanoutPlan:
     campaign = run.campaign
     workspace = campaign.workspace
-    window, quiet = scheduling.effective_window(
-        channel=campaign.channel,
-        start_hour=campaign.window_start_hour,
-        end_hour=campaign.window_end_hour,
-        excluded_days=campaign.excluded_days,
-        quiet_start_hour=workspace.quiet_start_hour,
-        quiet_end_hour=workspace.quiet_end_hour,
-    )
+    window, quiet = campaign_window(campaign)
     contact_local = campaign.timezone == scheduling.CONTACT_LOCAL
     # Quiet hours are the recipient's; an explicit window is the campaign zone's unless the
     # campaign itself is contact_local.

@@ -86,3 +86,15 @@ def next_walls(campaign: Campaign, count: int = 5) -> list[datetime]:
     if not campaign.recurrence:
         return [first]
     return list(scheduling.upcoming(campaign.recurrence, first, count))
+
+
+def campaign_window(campaign: Campaign) -> tuple[scheduling.Window, bool]:
+    """The sending window that applies, and whether it is the workspace's quiet hours."""
+    return scheduling.effective_window(
+        channel=campaign.channel,
+        start_hour=campaign.window_start_hour,
+        end_hour=campaign.window_end_hour,
+        excluded_days=campaign.excluded_days,
+        quiet_start_hour=campaign.workspace.quiet_start_hour,
+        quiet_end_hour=campaign.workspace.quiet_end_hour,
+    )

@@ -221,14 +221,7 @@ def campaign_waiting(*, campaign: Campaign, at: datetime | None = None) -> list[
 
 
 def _waiting_for(campaign: Campaign, first_at: datetime) -> str:
-    window, quiet = scheduling.effective_window(
-        channel=campaign.channel,
-        start_hour=campaign.window_start_hour,
-        end_hour=campaign.window_end_hour,
-        excluded_days=campaign.excluded_days,
-        quiet_start_hour=campaign.workspace.quiet_start_hour,
-        quiet_end_hour=campaign.workspace.quiet_end_hour,
-    )
+    window, quiet = occurrences.campaign_window(campaign)
     if campaign.timezone == scheduling.CONTACT_LOCAL:
         return f"waiting for each contact's local send time — next send {when(first_at)}"
     if quiet:  # the workspace's quiet hours, in each recipient's zone
@@ -273,14 +266,7 @@ def _audience_scan(campaign: Campaign, contacts):
     templates = [campaign.body_template, campaign.subject, campaign.html_template]
     needed = [v.name for t in templates for v in templating.variables(t) if v.fallback is None]
     missing = {name: 0 for name in dict.fromkeys(needed)}
-    window, quiet = scheduling.effective_window(
-        channel=campaign.channel,
-        start_hour=campaign.window_start_hour,
-        end_hour=campaign.window_end_hour,
-        excluded_days=campaign.excluded_days,
-        quiet_start_hour=campaign.workspace.quiet_start_hour,
-        quiet_end_hour=campaign.workspace.quiet_end_hour,
-    )
+    window, quiet = occurrences.campaign_window(campaign)
     now, waiting, zone_waits = timezone.now(), 0, {}
     first_wall = first_run_wall(campaign)
     rows = contacts.values_list(*templating.CONTACT_FIELDS, "metadata", "timezone")
