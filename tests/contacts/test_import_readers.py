@@ -279,3 +279,79 @@ def test_read_roundtrip_of_any_csv_writer_table(tmp_path, table, encoding, termi
     if len(set(expected_headers)) == len(expected_headers):
         assert headers == expected_headers
     assert read_rows == rows[1:]
+
+
+# --- vCard: quoted-printable soft line breaks, linear in the input (#13) -------------------
+
+
+def test_unfold_quoted_printable_joins_soft_breaks_only_in_qp_values():
+    from contacts.importing.readers import _unfold_quoted_printable
+
+    lines = [
+        "N;ENCODING=QUOTED-PRINTABLE:M=C3=BC=",
+        "ller=",
+        ";J=",
+        "",
+        "NOTE:plain ends with =",
+        "next",
+        "FN;ENCODING=QUOTED-PRINTABLE:never ends=",
+    ]
+    assert list(_unfold_quoted_printable(lines)) == [
+        "N;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J",
+        "NOTE:plain ends with =",
+        "next",
+        "FN;ENCODING=QUOTED-PRINTABLE:never ends=",
+    ]
+
+
+def _qp_bomb(path, lines: int):
+    # One value continued over a million soft line breaks (4 MB): adding each piece to the
+    # growing line took over 120 s of CPU; the card is also over the size a card may have.
+    with open(path, "w", newline="") as f:
+        f.write("BEGIN:VCARD\r\nVERSION:2.1\r\nNOTE;ENCODING=QUOTED-PRINTABLE:")
+        f.write("AB=\r\n" * lines)
+        f.write("C\r\nFN:Big\r\nEND:VCARD\r\n")
+        f.write("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nEND:VCARD\r\n")
+
+
+def test_read_vcard_million_soft_line_breaks_in_bounded_cpu(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "bomb.vcf"
+    _qp_bomb(path, 1_000_000)
+    # Read in a child with a 10 s CPU limit (about 20 times what the linear reader needs), so
+    # a quadratic reader fails the test by being killed, not by a wall-clock guess.
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (10, 10))\n"
+        "from contacts.importing.readers import open_table\n"
+        "with open_table(sys.argv[1], 'vcard') as t:\n"
+        "    for n, cells, error in t.rows:\n"
+        "        print(n, cells[0], error)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "1  Card 1 is longer than 1 MB; a card is far smaller.",
+        "2 Ann None",
+    ]
+
+
+def test_read_vcard_oversized_card_then_card_without_end(tmp_path):
+    path = tmp_path / "two.vcf"
+    _qp_bomb(path, 600_000)
+    with open(path, "a") as f:
+        f.write("BEGIN:VCARD\r\nFN:Open\r\n")
+    with open_table(path, "vcard") as table:
+        rows = list(table.rows)
+    assert [(n, e) for n, _, e in rows] == [
+        (1, "Card 1 is longer than 1 MB; a card is far smaller."),
+        (2, None),
+        (3, "Card 3 has no END:VCARD line."),
+    ]
