@@ -9,6 +9,11 @@
    with the CPU time it and its PostgreSQL backend used per message (comparable across
    machines when the wall clock is not).
    Repeated for N/10 to show memory is flat in N.
+   With --links, the message carries a link (https://shop.example.com/renew) and the campaign
+   tracks it (`on`: each recipient its own short link, the link rows COPYed beside the
+   messages) or not (`off`: the same text, the link as written); `both` alternates off and on
+   --rounds times, so the two are measured side by side on the same contacts (E1: tracking
+   on must stay within 15% of off).
 3. Sending: a campaign to the first --send contacts, sent on the console backend by 1 and then
    2 worker processes, each running the loop the Celery send task runs (claim with
    SELECT … FOR UPDATE SKIP LOCKED, commit `sending`, call the backend, record outcomes).
@@ -22,6 +27,7 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -99,7 +105,12 @@ def load_contacts(n: int) -> tuple[int, int]:
     return workspace.id, group.id
 
 
-def make_campaign(workspace_id: int, group_id: int, name: str):
+TEMPLATE = "Hi {{first_name|there}} {{last_name}}, your {{plan}} plan renews soon."
+LINK_TEMPLATE = TEMPLATE[:-1] + ": https://shop.example.com/renew"
+
+
+def make_campaign(workspace_id: int, group_id: int, name: str, links: str = "none"):
+    """links: "none" (no link in the text), "off" (a link, not tracked), "on" (tracked)."""
     from campaigns.models import Campaign
 
     return Campaign.objects.create(
@@ -107,7 +118,8 @@ def make_campaign(workspace_id: int, group_id: int, name: str):
         group_id=group_id,
         name=name,
         channel="sms",
-        message_template="Hi {{first_name|there}} {{last_name}}, your {{plan}} plan renews soon.",
+        message_template=TEMPLATE if links == "none" else LINK_TEMPLATE,
+        track_links=links == "on",
         timezone="America/New_York",
         window_start_hour=0,
         window_end_hour=24,
@@ -150,11 +162,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
+def fan_out_child(workspace_id: int, group_id: int, links: str, queue) -> None:
     setup_django()
     from campaigns import fanout, lifecycle
 
-    make_campaign(workspace_id, group_id, "Fan-out")
+    make_campaign(workspace_id, group_id, f"Fan-out links {links}", links)
     (run_id,) = lifecycle.runs_start_due()
     pg_before = backends_cpu()
     cpu_before = time.process_time()
@@ -167,7 +179,23 @@ def fan_out_child(workspace_id: int, group_id: int, queue) -> None:
 
     run = CampaignRun.objects.get(pk=run_id)
     rss = peak_rss_mib()
-    queue.put((run.total, run.skipped, elapsed, rss, cpu, pg_cpu))
+    queue.put((run.total, run.skipped, elapsed, rss, cpu, pg_cpu, tracked_links(run_id)))
+
+
+def tracked_links(run_id: int) -> int:
+    """How many short links the run's messages got (0 before the engagement app existed)."""
+    from django.apps import apps
+    from django.db import connection
+
+    if not apps.is_installed("engagement"):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM engagement_trackedlink l "
+            "JOIN messaging_message m ON m.id = l.message_id WHERE m.run_id = %s",
+            [run_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def send_child(until_empty: bool, queue) -> None:
@@ -199,10 +227,13 @@ def run_child(target, *args):
 
 def truncate_messages() -> None:
     """The benchmark database is the benchmark's own: start each phase with an empty outbox."""
+    from django.apps import apps
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE messaging_message CASCADE")
+        if apps.is_installed("engagement"):  # their keys have no constraint for CASCADE
+            cursor.execute("TRUNCATE engagement_trackedlink, engagement_click")
 
 
 def existing_group(n: int) -> tuple[int, int] | None:
@@ -215,19 +246,46 @@ def existing_group(n: int) -> tuple[int, int] | None:
     return None
 
 
-def bench_fan_out(n: int, *, reuse: bool = False) -> dict:
+def bench_fan_out(n: int, *, reuse: bool = False, links: str = "none") -> dict:
     truncate_messages()
     found = existing_group(n) if reuse else None
     workspace_id, group_id = found or load_contacts(n)
-    total, skipped, elapsed, rss, cpu, pg_cpu = run_child(fan_out_child, workspace_id, group_id)
+    total, skipped, elapsed, rss, cpu, pg_cpu, made = run_child(
+        fan_out_child, workspace_id, group_id, links
+    )
     rate = total / elapsed
+    label = "" if links == "none" else f" links {links:<3}"
     print(
-        f"fan-out  N={n:>9,}: {total:,} messages ({skipped:,} skipped) in {elapsed:.1f}s = "
+        f"fan-out{label} N={n:>9,}: {total:,} messages ({skipped:,} skipped) in {elapsed:.1f}s = "
         f"{rate:,.0f} msg/s, peak RSS {rss:.0f} MiB; CPU per message: "
         f"fan-out process {cpu / total * 1e6:.0f} µs, "
         f"PostgreSQL backend {pg_cpu / total * 1e6:.0f} µs"
+        + ("" if links == "none" else f"; {made:,} tracked links"),
+        flush=True,
     )
-    return {"n": n, "rate": rate, "rss": rss}
+    if links == "on" and made != total - skipped:
+        sys.exit(f"{total - skipped:,} messages written but {made:,} tracked links")
+    return {"n": n, "rate": rate, "rss": rss, "cpu": cpu / total, "pg_cpu": pg_cpu / total}
+
+
+def bench_links(n: int, rounds: int, *, reuse: bool) -> None:
+    """Fan-out with a link tracked and not, alternating, then the medians side by side."""
+    results: dict[str, list[dict]] = {"off": [], "on": []}
+    for i in range(rounds):
+        for links in ("off", "on"):
+            results[links].append(
+                bench_fan_out(n, reuse=reuse or i > 0 or links == "on", links=links)
+            )
+
+    print(f"links, median (min-max) of {rounds}:")
+    for key, unit, scale in (("rate", "msg/s", 1), ("cpu", "µs", 1e6), ("pg_cpu", "µs", 1e6)):
+        row = {}
+        for links in ("off", "on"):
+            values = [r[key] * scale for r in results[links]]
+            row[links] = statistics.median(values)
+            spread = f"{row[links]:,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+            print(f"  {key:<7} {unit:<6} {links:<3} {spread}")
+        print(f"  {key:<7} on/off {row['on'] / row['off']:.2f}")
 
 
 def bench_send(count: int, workers: int) -> dict:
@@ -284,13 +342,24 @@ def main():
     parser.add_argument(
         "--send-only", action="store_true", help="measure sending only (contacts already loaded)"
     )
+    parser.add_argument(
+        "--links",
+        choices=["none", "off", "on", "both"],
+        default="none",
+        help="a link in the message, tracked (on) or not (off); both: side by side, alternating "
+        "(fan-out of N only; no N/10 check, no sending)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --links both: off/on pairs")
     args = parser.parse_args()
     ensure_database()
     setup_django()
+    if args.links == "both":
+        bench_links(args.contacts, args.rounds, reuse=args.reuse)
+        return
     if not args.send_only:
         if not args.skip_small:
             bench_fan_out(args.contacts // 10)
-        bench_fan_out(args.contacts, reuse=args.reuse)
+        bench_fan_out(args.contacts, reuse=args.reuse, links=args.links)
     if not args.no_send:
         for workers in (1, 2):
             bench_send(args.send, workers)
