@@ -38,7 +38,10 @@ class RecurrenceIn(Input):
 class CampaignIn(Input):
     name: str
     type: str = "sms"
-    contact_group_id: Id
+    contact_group_id: Id | None = Field(None, description="The group it targets, or:")
+    smart_group_id: Id | None = Field(
+        None, description="The smart group it targets, evaluated when each run starts (G2)."
+    )
     message_template: str = ""
     subject: str = ""
     html_template: str = ""
@@ -93,7 +96,8 @@ class CampaignOut(Schema):
     name: str
     type: str
     state: str
-    contact_group_id: int
+    contact_group_id: int | None
+    smart_group_id: int | None
     agent_id: int | None
     sender_id: int | None
     message_template: str
@@ -180,6 +184,7 @@ def campaign_out(campaign: Campaign) -> dict:
         "type": campaign.channel,
         "state": campaign.state,
         "contact_group_id": campaign.group_id,
+        "smart_group_id": campaign.smart_group_id,
         "agent_id": campaign.agent_id,
         "sender_id": campaign.sender_id,
         "message_template": campaign.message_template,
@@ -208,7 +213,12 @@ def campaign_out(campaign: Campaign) -> dict:
 def _data(payload, *, partial: bool) -> dict:
     raw = payload.dict(exclude_unset=partial)
     data = {}
-    renames = {"type": "channel", "contact_group_id": "group", "agent_id": "agent"}
+    renames = {
+        "type": "channel",
+        "contact_group_id": "group",
+        "smart_group_id": "smart_group",
+        "agent_id": "agent",
+    }
     for key, value in raw.items():
         if key == "sending_window":
             window = value or {}
@@ -231,7 +241,10 @@ def get_campaign(request, campaign_id: int) -> Campaign:
 def _rule_error(exc: ValidationError):
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     errors = {
-        {"channel": "type", "group": "contact_group_id"}.get(k, k): v for k, v in errors.items()
+        {"channel": "type", "group": "contact_group_id", "smart_group": "smart_group_id"}.get(
+            k, k
+        ): v
+        for k, v in errors.items()
     }
     return Status(400, {"message": "Invalid request.", "errors": errors})
 

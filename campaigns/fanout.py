@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import TextField, Value
+from django.db.models import Q, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from audiences.compiler import definition_q, scope_for
+from audiences.definition import definition_parse
 from contacts.models import Contact
 from engagement.tracking import MessageLinks, run_links_save
 from messaging import templating
@@ -67,6 +69,7 @@ class _FanoutPlan:
     subject: tuple = ()
     html: tuple = ()
     send_after_by_zone: dict = field(default_factory=dict)
+    audience: Q | None = None  # a smart group's conditions (G2), else the group's members
     links: MessageLinks | None = None  # tracked links (E1): the templates' links as slots
     made_links: list = field(default_factory=list)  # (contact id, code, url) of the batch
 
@@ -105,11 +108,13 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
     if campaign.tracks_links:
         links = MessageLinks(body=body, html=html, click_code=campaign.link_click_code) or None
         body, html = (links.body, links.html) if links else (body, html)
+    not_before = run.started_at or run.occurrence_at
     return _FanoutPlan(
         campaign=campaign,
         run=run,
+        audience=_audience(campaign, not_before),
         wall=run_wall(campaign, run),
-        not_before=run.started_at or run.occurrence_at,
+        not_before=not_before,
         window=window,
         window_in_recipient_zone=in_recipient,
         needs_zone=contact_local or (in_recipient and not window.is_always_open),
@@ -127,6 +132,17 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
             for v in templating.variables(t)
         ),
     )
+
+
+def _audience(campaign: Campaign, now: datetime) -> Q | None:
+    """The smart group's WHERE as it reads now (G2): each run reaches whoever matches when it
+    starts, every batch of the run with the same clock. None for a group's campaign."""
+    if campaign.smart_group_id:
+        definition = definition_parse(campaign.smart_group.definition)
+        return definition_q(definition, scope_for(campaign.workspace, now))
+    if campaign.group_id is None:
+        raise ValueError("the campaign's group or smart group was deleted")
+    return None
 
 
 def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
@@ -195,7 +211,7 @@ def run_fan_out(*, run_id: int, time_budget: float | None = None, batch: int = F
     with transaction.atomic():
         run = (
             CampaignRun.objects.select_for_update(of=("self",))
-            .select_related("campaign__workspace", "campaign__agent")
+            .select_related("campaign__workspace", "campaign__agent", "campaign__smart_group")
             .get(id=run_id)
         )
         if run.state == CampaignRun.State.PENDING:
@@ -252,18 +268,24 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
 
 
 def _members(plan: _FanoutPlan, cursor: int, batch: int):
-    """The group's next contacts after the cursor, in id order (the keyset of the batches)."""
+    """The group's (or smart group's) next contacts after the cursor, in id order (the keyset
+    of the batches)."""
     # Metadata is only read when a template uses it.
     metadata = Cast("metadata", TextField()) if plan.needs_metadata else Value(None, TextField())
-    return (
-        Contact.objects.filter(
+    if plan.audience is not None:
+        contacts = Contact.objects.filter(
+            plan.audience, workspace_id=plan.campaign.workspace_id, id__gt=cursor
+        )
+    else:
+        contacts = Contact.objects.filter(
             memberships__group_id=plan.campaign.group_id,
             # Both sides of the join start at the cursor, or a merge join reads the contacts
             # from the first one on every batch.
             memberships__contact_id__gt=cursor,
             id__gt=cursor,
         )
-        .annotate(metadata_text=metadata)
+    return (
+        contacts.annotate(metadata_text=metadata)
         .order_by("id")
         .values_list(*CONTACT_COLUMNS, "metadata_text")[:batch]
     )

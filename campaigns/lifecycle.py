@@ -21,6 +21,7 @@ from messaging.models import InboundMessage, Message
 
 from .models import Campaign, CampaignRun
 from .occurrences import first_occurrence, following_occurrence
+from .selectors import campaign_targets
 from .validation import campaign_clean, campaign_data
 
 S = Message.Status
@@ -39,10 +40,7 @@ def campaign_launch(*, campaign: Campaign) -> Campaign:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.state != Campaign.State.DRAFT:
             raise StateError(f"A {campaign.get_state_display().lower()} campaign cannot launch.")
-        if campaign.group is None:
-            raise ValidationError({"group": "The campaign's group was deleted: choose another."})
-        if not campaign.group.memberships.exists():
-            raise ValidationError({"group": f"The group “{campaign.group}” has no contacts."})
+        _check_audience(campaign)
         # Past times, a deleted sender: what was valid as a draft may not be any more.
         campaign_clean(workspace=campaign.workspace, data=campaign_data(campaign))
         now = timezone.now()
@@ -59,6 +57,19 @@ def campaign_launch(*, campaign: Campaign) -> Campaign:
         campaign.save()
         transaction.on_commit(_ring_the_bell)
     return campaign
+
+
+def _check_audience(campaign: Campaign) -> None:
+    """A launch needs someone to send to: its group's members or its smart group's matches."""
+    if campaign.smart_group_id:
+        if not campaign_targets(campaign=campaign).exists():
+            raise ValidationError(
+                {"group": f"The smart group “{campaign.smart_group}” matches no contacts."}
+            )
+    elif campaign.group is None:
+        raise ValidationError({"group": "The campaign's group or smart group was deleted."})
+    elif not campaign.group.memberships.exists():
+        raise ValidationError({"group": f"The group “{campaign.group}” has no contacts."})
 
 
 def _ring_the_bell() -> None:

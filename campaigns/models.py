@@ -36,6 +36,14 @@ class Campaign(models.Model):
         on_delete=models.SET_NULL,
         related_name="campaigns",
     )
+    # Or a smart group (G2), evaluated when each run fans out; SET_NULL as for groups.
+    smart_group = models.ForeignKey(
+        "audiences.SmartGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
+    )
     agent = models.ForeignKey(
         "conversations.Agent",
         null=True,
@@ -100,6 +108,13 @@ class Campaign(models.Model):
         if self.channel == Channel.VOICE and not self.message_template and self.agent_id:
             return self.agent.opening_message
         return self.message_template
+
+    @property
+    def audience_name(self) -> str:
+        """The name of whom it targets: its group or smart group ("" once deleted)."""
+        if self.smart_group_id:
+            return f"{self.smart_group.name} (smart group)"
+        return self.group.name if self.group_id else ""
 
     @property
     def tracks_links(self) -> bool:

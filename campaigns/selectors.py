@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
+from audiences.selectors import smart_group_members
 from contacts.models import Contact, GroupMembership
 from core.templatetags.when import when
 from engagement.selectors import (
@@ -48,7 +49,7 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
     total_messages = sum(counts.values())
     not_started = run is None and not campaign.runs.exists()
     if not_started:
-        total = campaign.group.memberships.count() if campaign.group_id else 0
+        total = campaign_targets(campaign=campaign).order_by().count()
     else:
         total = total_messages
     sent = sum(counts.get(s, 0) for s in SENT_OR_BETTER)
@@ -232,10 +233,19 @@ def _waiting_for(campaign: Campaign, first_at: datetime) -> str:
 # Builder estimates ----------------------------------------------------------------------------
 
 
+def campaign_targets(*, campaign: Campaign, now: datetime | None = None):
+    """The contacts the campaign targets now: its group's members, or those its smart group
+    matches (G2); nobody once the group or smart group is deleted."""
+    if campaign.smart_group_id:
+        return smart_group_members(smart_group=campaign.smart_group, now=now)
+    if campaign.group_id:
+        return Contact.objects.filter(memberships__group_id=campaign.group_id)
+    return Contact.objects.none()
+
+
 def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:
     """Before launch: who will be skipped, who lacks a variable, who waits for quiet hours."""
-    group = campaign.group
-    members = Contact.objects.filter(memberships__group=group) if group else Contact.objects.none()
+    members = campaign_targets(campaign=campaign).order_by()
     total = members.count()
     opted_out = members.filter(status=Contact.Status.OPTED_OUT).count()
     field = "email" if campaign.channel == "email" else "phone"

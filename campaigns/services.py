@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import Workspace
+from audiences.models import SmartGroup
 from contacts.models import ContactGroup
 from contacts.phones import InvalidPhone, normalize_phone
 from engagement.tracking import MessageLinks, links_save
@@ -33,15 +34,19 @@ def campaign_create(*, workspace: Workspace, data: dict) -> Campaign:
     return Campaign.objects.create(workspace=workspace, state=Campaign.State.DRAFT, **clean)
 
 
-def campaign_draft_create(*, workspace: Workspace, group_id) -> Campaign:
-    """The builder's first step: a draft for a group of the workspace, named after it."""
+def campaign_draft_create(*, workspace: Workspace, group_id=None, smart_group_id=None) -> Campaign:
+    """The builder's first step: a draft for a group or a smart group of the workspace,
+    named after it."""
     group = workspace_object(workspace, ContactGroup, group_id or None, "group")
-    if group is None:
-        raise ValidationError({"group": "Choose a group."})
+    smart_group = workspace_object(workspace, SmartGroup, smart_group_id or None, "group")
+    target = group or smart_group
+    if target is None or (group and smart_group):
+        raise ValidationError({"group": "Choose a group or a smart group."})
     return Campaign.objects.create(
         workspace=workspace,
         group=group,
-        name=f"{group.name} campaign {timezone.localdate():%Y-%m-%d}",
+        smart_group=smart_group,
+        name=f"{target.name} campaign {timezone.localdate():%Y-%m-%d}",
         timezone=workspace.timezone,
     )
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Workspace
+from audiences.models import SmartGroup
 from contacts.models import ContactGroup
 from conversations.models import Agent
 from messaging.models import Sender
@@ -22,7 +23,7 @@ from .models import Campaign, Channel
 
 # The fields each builder step saves: every field a campaign is built with, once.
 STEP_FIELDS = {
-    "group": ("group",),
+    "group": ("group", "smart_group"),
     "channel": ("channel",),
     "message": ("message_template", "subject", "html_template", "track_links", "link_click_code"),
     "settings": ("name", "agent", "sender", "max_retries", "retry_interval"),
@@ -107,11 +108,20 @@ def step_errors(step: str, errors: dict[str, str]) -> dict[str, str]:
 
 
 def _check_group(workspace: Workspace, data: dict, clean: dict) -> dict[str, str]:
+    """Whom it targets: a contact group or a smart group (G2), one of them."""
+    clean["group"] = clean["smart_group"] = None
     try:
         clean["group"] = workspace_object(workspace, ContactGroup, data.get("group"), "group")
+        clean["smart_group"] = workspace_object(
+            workspace, SmartGroup, data.get("smart_group"), "smart_group"
+        )
     except ValidationError as exc:
         return _first_messages(exc)
-    return {} if clean["group"] else {"group": "Choose a contact group."}
+    if clean["group"] and clean["smart_group"]:
+        return {"group": "Choose a contact group or a smart group, not both."}
+    if not (clean["group"] or clean["smart_group"]):
+        return {"group": "Choose a contact group or a smart group."}
+    return {}
 
 
 def _check_channel(workspace: Workspace, data: dict, clean: dict) -> dict[str, str]:

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
+from audiences.models import SmartGroup
 from contacts.models import ContactGroup
 from conversations.models import Agent
 from core.zones import timezone_choices_with
@@ -30,9 +31,17 @@ STEPS = [
 ]
 
 
+def _target(value: str | None) -> dict:
+    """The group select's value: a group's id, or "smart:<id>" for a smart group."""
+    value = value or ""
+    if value.startswith("smart:"):
+        return {"group": None, "smart_group": value.removeprefix("smart:") or None}
+    return {"group": value or None, "smart_group": None}
+
+
 def _posted(step: str, post) -> dict:
     if step == "group":
-        return {"group": post.get("group") or None}
+        return _target(post.get("group"))
     if step == "channel":
         return {"channel": post.get("channel", "")}
     if step == "message":
@@ -78,6 +87,7 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
         "steps": STEPS,
         "step_index": index,
         "groups": ContactGroup.objects.for_workspace(workspace),
+        "smart_groups": SmartGroup.objects.for_workspace(workspace),
         "channels": Channel.choices,
         "agents": Agent.objects.for_workspace(workspace),
         "senders": Sender.objects.for_workspace(workspace).filter(
@@ -130,8 +140,11 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     """Step 1: the group. Creates the draft, which the next steps fill in."""
     if request.method == "POST":
         try:
+            target = _target(request.POST.get("group"))
             campaign = services.campaign_draft_create(
-                workspace=request.workspace, group_id=request.POST.get("group")
+                workspace=request.workspace,
+                group_id=target["group"],
+                smart_group_id=target["smart_group"],
             )
         except ValidationError as exc:
             errors = {key: " ".join(value) for key, value in exc.message_dict.items()}
@@ -180,11 +193,8 @@ def campaign_counter(request: HttpRequest) -> HttpResponse:
 @workspace_required
 def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for(request, pk)
-    sample = (
-        campaign.group.contacts.filter(status="active").order_by("id").first()
-        if campaign.group_id
-        else None
-    )
+    targets = selectors.campaign_targets(campaign=campaign)
+    sample = targets.filter(status="active").order_by("id").first()
     context = {"campaign": campaign}
     try:
         message = services.campaign_test_send(

@@ -36,7 +36,9 @@ def scheduled_local(campaign: Campaign) -> str:
 @require_http_methods(["GET"])
 @workspace_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = Campaign.objects.for_workspace(request.workspace).select_related("group")
+    campaigns = Campaign.objects.for_workspace(request.workspace).select_related(
+        "group", "smart_group"
+    )
     state = request.GET.get("state", "")
     if state in Campaign.State.values:
         campaigns = campaigns.filter(state=state)

@@ -21,7 +21,7 @@ PAST = "2020-01-01T09:00"
 # the other steps are a valid SMS campaign's.
 CASES = {
     "group": [
-        ({"group": None}, {"group": "Choose a contact group."}),
+        ({"group": None}, {"group": "Choose a contact group or a smart group."}),
         ({"group": "other"}, {"group": "Not found in this workspace."}),
         ({"group": "not-an-id"}, {"group": "Not found in this workspace."}),
         ({}, None),
