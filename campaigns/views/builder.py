@@ -78,6 +78,66 @@ def _posted(step: str, post) -> dict:
     return data
 
 
+def _form(campaign: Campaign | None, post=None) -> dict:
+    """What the step's inputs show, as text: the POST of a refused step as it was typed, else
+    the saved campaign (so a refused step never shows a saved value for one the user changed)."""
+    if post is not None:
+        form = {key: post.get(key, "") for key in _TEXT_INPUTS}
+        form |= {key: post.getlist(key) for key in ("excluded_days", "recurrence_days")}
+        form |= {key: post.get(key) == "on" for key in ("track_links", "link_click_code")}
+        return form
+    if campaign is None:
+        return {}
+    recurrence = campaign.recurrence or {}
+    saved = ("channel", "message_template", "subject", "html_template", "name", "timezone")
+    return {key: _text(getattr(campaign, key)) for key in saved} | {
+        "group": f"smart:{campaign.smart_group_id}"
+        if campaign.smart_group_id
+        else _text(campaign.group_id),
+        "max_retries": _text(campaign.max_retries),
+        "retry_interval": _text(campaign.retry_interval),
+        "agent": _text(campaign.agent_id),
+        "sender": _text(campaign.sender_id),
+        "window_start_hour": _text(campaign.window_start_hour),
+        "window_end_hour": _text(campaign.window_end_hour),
+        "excluded_days": list(campaign.excluded_days or []),
+        "when": "recurring" if recurrence else "later" if campaign.scheduled_at else "now",
+        "scheduled_at": scheduled_local(campaign),
+        "frequency": recurrence.get("frequency", ""),
+        "recurrence_days": list(recurrence.get("days") or []),
+        "day_of_month": _text(recurrence.get("day_of_month")),
+        "until": _text(recurrence.get("until")),
+        "track_links": campaign.track_links,
+        "link_click_code": campaign.link_click_code,
+    }
+
+
+_TEXT_INPUTS = (
+    "group",
+    "channel",
+    "message_template",
+    "subject",
+    "html_template",
+    "name",
+    "agent",
+    "sender",
+    "max_retries",
+    "retry_interval",
+    "timezone",
+    "window_start_hour",
+    "window_end_hour",
+    "when",
+    "scheduled_at",
+    "frequency",
+    "day_of_month",
+    "until",
+)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
 def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> dict:
     workspace = request.workspace
     index = [s for s, _ in STEPS].index(step)
@@ -99,8 +159,6 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
         "errors": {},
     }
     if campaign is not None:
-        context["data"] = campaign_data(campaign)
-        context["scheduled_local"] = scheduled_local(campaign)
         if step in ("message", "review"):
             context["counter"] = _counter(
                 campaign.channel, campaign.message_template, tracked=campaign.track_links
@@ -113,10 +171,7 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
                 workspace=workspace, data=campaign_data(campaign)
             )
     context.update(extra)
-    # The link options as last posted (a refused step), else as saved.
-    values = context.get("posted") or context.get("data") or {}
-    context["track_links"] = values.get("track_links", True)
-    context["link_click_code"] = values.get("link_click_code", False)
+    context["form"] = _form(campaign, context.get("post"))
     return context
 
 
@@ -148,7 +203,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             errors = {key: " ".join(value) for key, value in exc.message_dict.items()}
-            context = _builder_context(request, None, "group", errors=errors)
+            context = _builder_context(request, None, "group", errors=errors, post=request.POST)
             return render(request, "campaigns/builder.html", context)
         return redirect("campaigns:campaign-build", pk=campaign.pk, step="channel")
     return render(request, "campaigns/builder.html", _builder_context(request, None, "group"))
@@ -171,8 +226,7 @@ def campaign_build(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             services.campaign_step_save(campaign=campaign, step=step, data=data)
         except ValidationError as exc:
             errors = {key: " ".join(value) for key, value in exc.message_dict.items()}
-            posted = campaign_data(campaign) | data
-            context = _builder_context(request, campaign, step, errors=errors, posted=posted)
+            context = _builder_context(request, campaign, step, errors=errors, post=request.POST)
             return render(request, "campaigns/builder.html", context)
         following = STEPS[[s for s, _ in STEPS].index(step) + 1][0]
         return redirect("campaigns:campaign-build", pk=pk, step=following)
