@@ -58,18 +58,25 @@ class _Outcome:
 def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     """Send claimed messages exactly once each; returns counts by outcome.
 
-    Step 1 commits the batch as `sending` (only rows still queued, of unpaused runs). A paused
-    run's claimed rows are released at once. Opted-out or deleted contacts are skipped.
+    Step 1 commits the batch as `sending` (only rows still queued, of unpaused runs) under a
+    lease whose expiry time is the batch's fencing token. A paused run's claimed rows are
+    released at once. Opted-out or deleted contacts are skipped.
+
+    Each provider call is fenced: right before it, one conditional UPDATE checks that the row
+    is still `sending` under this batch's token and that the lease has not run out, and
+    extends the row's lease for the call. A worker that stalled (SIGSTOP, a VM pause, a swap
+    storm) past its lease finds its rows taken by the sweeper and stops, instead of sending
+    what reconciliation already handed to another worker.
     """
     ids = list(message_ids)
     if not ids:
         return {}
     now = _now()
-    sending_lease = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    token = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
     with transaction.atomic():
         paused = Message.objects.filter(id__in=ids, status=S.QUEUED, run__paused=True)
         paused.update(lease_expires_at=None, updated_at=now)
-        claimed = _mark_sending(ids, sending_lease, now)
+        claimed = _mark_sending(ids, token, now)
     if not claimed:
         return {}
     messages = list(
@@ -85,34 +92,78 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     for index, message in enumerate(messages):
         if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
             last_pause_check = time_module.monotonic()
-            released |= _release_if_paused(messages[index:], run_ids)
+            released |= _release_if_paused(messages[index:], run_ids, token)
         if message.id in released:
             continue
+        if not _fence(message.id, token):
+            _lease_lost(messages[index:], released)
+            break
         outcome = _send_one(message)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         pending.append(outcome)
         if len(pending) >= 100 or time_module.monotonic() - last_flush > 1.0:
             _record(pending)
             pending, last_flush = [], time_module.monotonic()
-            _extend_lease([m.id for m in messages[index + 1 :] if m.id not in released])
+            rest = [m.id for m in messages[index + 1 :] if m.id not in released]
+            token, kept = _extend_lease(rest, token)
+            released |= set(rest) - kept  # taken by the sweeper: not ours to send any more
     _record(pending)
     return counts
 
 
-def _extend_lease(ids: list[int]) -> None:
-    """A slow provider: keep the rest of a live batch from being taken for crashed."""
-    if ids:
-        lease = _now() + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
-        Message.objects.filter(id__in=ids, status=S.SENDING).update(lease_expires_at=lease)
+def _fence(message_id: int, token: datetime) -> bool:
+    """Right before the provider call: is the row still ours (`sending` under this batch's
+    token, lease not run out)? If so its lease is renewed for the call."""
+    now = _now()
+    lease = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    ours = Message.objects.filter(
+        id=message_id, status=S.SENDING, lease_expires_at=token, lease_expires_at__gt=now
+    )
+    return ours.update(lease_expires_at=lease) == 1
 
 
-def _release_if_paused(unsent: list[Message], run_ids: set[int]) -> set[int]:
+def _lease_lost(unsent: list[Message], released: set[int]) -> None:
+    left = [m.id for m in unsent if m.id not in released]
+    logger.warning(
+        "send batch lost its lease (the worker stalled past it): %s messages left unsent "
+        "for the sweeper and reconciliation",
+        len(left),
+    )
+
+
+def _extend_lease(ids: list[int], token: datetime) -> tuple[datetime, set[int]]:
+    """A slow provider: keep the rest of a live batch from being taken for crashed.
+
+    Only rows still under the batch's token and unexpired are extended; returns the new
+    token and the ids that are still the batch's (the others were swept meanwhile).
+    """
+    if not ids:
+        return token, set()
+    now = _now()
+    lease = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    ours = Message.objects.filter(
+        id__in=ids, status=S.SENDING, lease_expires_at=token, lease_expires_at__gt=now
+    )
+    if ours.update(lease_expires_at=lease) == len(ids):
+        return lease, set(ids)
+    kept = set(
+        Message.objects.filter(id__in=ids, status=S.SENDING, lease_expires_at=lease).values_list(
+            "id", flat=True
+        )
+    )
+    logger.warning(
+        "send batch lost %s of %s unsent messages to the sweeper", len(ids) - len(kept), len(ids)
+    )
+    return lease, kept
+
+
+def _release_if_paused(unsent: list[Message], run_ids: set[int], token: datetime) -> set[int]:
     """A run paused mid-batch: put its unsent messages back in the queue, untouched."""
     paused = set(_runs().filter(id__in=run_ids, paused=True).values_list("id", flat=True))
     if not paused:
         return set()
     ids = [m.id for m in unsent if m.run_id in paused]
-    Message.objects.filter(id__in=ids, status=S.SENDING).update(
+    Message.objects.filter(id__in=ids, status=S.SENDING, lease_expires_at=token).update(
         status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
     )
     return set(ids)
@@ -127,8 +178,9 @@ def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:
         f"{_runs().model._meta.db_table} r WHERE r.id = messaging_message.run_id AND r.paused = %s)"
         " RETURNING id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [S.SENDING, lease, now, *ids, S.QUEUED, True])
+    adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores it: the lease is
+    with connection.cursor() as cursor:  # matched for equality (the batch's fencing token)
+        cursor.execute(sql, [S.SENDING, adapt(lease), adapt(now), *ids, S.QUEUED, True])
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -10,6 +10,7 @@ test commits) and at the broker in CELERY_BROKER_URL (Redis in CI). Tests using 
         worker = celery_worker()                 # start one (waits until it is ready)
         ...enqueue tasks, poll the database...
         worker.kill()                            # SIGKILL the whole process group
+        celery_worker(concurrency=2)             # a prefork worker with two pool children
         worker = celery_worker(env={"X": "1"})   # start another, with extra environment
 
 Every worker started is stopped (SIGTERM, then SIGKILL) when the test ends. Media files go to
@@ -44,11 +45,14 @@ def _database_url() -> str:
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path):
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 0):
         self.log = log
         self._log_file = log.open("wb")
+        pool = (
+            ["--pool=prefork", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", *pool,
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so kill() takes every child
@@ -98,8 +102,9 @@ def celery_worker(transactional_db, tmp_path):
     }
     app.control.purge()  # messages left by an earlier run must not reach this test's worker
 
-    def start(env: dict[str, str] | None = None) -> Worker:
-        worker = Worker({**base_env, **(env or {})}, tmp_path / f"worker-{len(workers)}.log")
+    def start(env: dict[str, str] | None = None, *, concurrency: int = 0) -> Worker:
+        log = tmp_path / f"worker-{len(workers)}.log"
+        worker = Worker({**base_env, **(env or {})}, log, concurrency)
         workers.append(worker)
         return worker.wait_ready()
 

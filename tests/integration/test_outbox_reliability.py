@@ -9,12 +9,14 @@ The test process plays celery beat: it enqueues the `tick` task every TICK secon
 """
 
 import os
+import signal
 import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from celery.signals import task_postrun
 
 from campaigns.lifecycle import campaign_launch, campaign_pause, campaign_resume
 from campaigns.models import Campaign
@@ -46,6 +48,9 @@ class RecordingBackend(Backend):
         stall_after = int(os.environ.get("HERALD_TEST_STALL_AFTER", "0"))
         if stall_after and len(Path(log).read_text().splitlines()) >= stall_after:
             time.sleep(600)  # stuck mid-batch, whatever the machine's speed, until killed
+        freeze_after = int(os.environ.get("HERALD_TEST_FREEZE_AFTER", "0"))
+        if freeze_after and len(Path(log).read_text().splitlines()) >= freeze_after:
+            _freeze_once()
         return SendResult(provider_message_id=f"rec-{message.id}", status="delivered")
 
     def reconcile(self, message):
@@ -54,6 +59,26 @@ class RecordingBackend(Backend):
         if sent:
             return ReconcileResult(status="delivered", provider_message_id=f"rec-{message.id}")
         return ReconcileResult(status="not_found")
+
+
+def _freeze_once() -> None:
+    """The first process here stops itself (SIGSTOP) mid-batch, as a VM pause or a swap storm
+    would stop it, after writing its pid to HERALD_TEST_FROZEN; the test resumes it (SIGCONT)."""
+    try:
+        fd = os.open(os.environ["HERALD_TEST_FROZEN"], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+@task_postrun.connect
+def _task_done(sender=None, **kwargs):
+    """Pool children say which tasks they finished (the backend module is loaded in them)."""
+    if log := os.environ.get("HERALD_TEST_TASKS_DONE"):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {sender.name}\n")
 
 
 def _campaign(workspace, n: int) -> Campaign:
@@ -165,6 +190,37 @@ def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     _drive(_completed(campaign), timeout=TIMEOUT)
     _assert_exactly_once(tmp_path, campaign, 600)
     assert "sends unknown" in second.log.read_text()  # caught rows went through `unknown`
+
+
+def test_a_stalled_pool_child_sends_nothing_the_sweeper_handed_to_another(
+    celery_worker, workspace, tmp_path
+):
+    """Defect 1 of #12: a pool child frozen past its lease + reconciliation wakes up after
+    the campaign completed; it must not send the rest of its batch again."""
+    campaign = _campaign(workspace, 300)
+    frozen, done = tmp_path / "frozen.pid", tmp_path / "tasks.done"
+    env = _env(
+        tmp_path,
+        HERALD_SEND_BATCH=50,
+        HERALD_TEST_FREEZE_AFTER=20,
+        HERALD_TEST_FROZEN=frozen,
+        HERALD_TEST_TASKS_DONE=done,
+    )
+    celery_worker(env=env, concurrency=2)
+    campaign_launch(campaign=campaign)
+    _drive(lambda: frozen.exists() and frozen.read_text(), timeout=60)
+    pid = int(frozen.read_text())
+    # The other child sweeps the frozen batch (lease 3 s), reconciles it and sends the rest.
+    _drive(_completed(campaign), timeout=TIMEOUT)
+    _assert_exactly_once(tmp_path, campaign, 300)
+    os.kill(pid, signal.SIGCONT)
+
+    def frozen_batch_done():
+        lines = done.read_text().splitlines() if done.exists() else []
+        return f"{pid} messaging.tasks.send_batch" in lines
+
+    _drive(frozen_batch_done, timeout=60)
+    _assert_exactly_once(tmp_path, campaign, 300)
 
 
 def test_redis_restart_without_persistence_mid_run_completes(celery_worker, workspace, tmp_path):

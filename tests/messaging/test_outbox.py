@@ -400,3 +400,51 @@ def test_message_whose_contact_is_gone_is_skipped_not_sent(workspace, scripted):
     gone.refresh_from_db()
     assert (gone.status, gone.skip_reason) == (S.SKIPPED, "deleted")
     assert len(scripted.calls) == 1
+
+
+def _claimed_batch(workspace, n: int) -> list[int]:
+    launch(make_campaign(workspace, make_group(workspace, n)))
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
+    return outbox.outbox_claim(limit=100)
+
+
+def test_a_batch_stalled_past_its_lease_sends_nothing_the_sweeper_took(
+    workspace, scripted, monkeypatch, settings
+):
+    ids = _claimed_batch(workspace, 3)
+
+    def send_then_stall(self, message):
+        ScriptedBackend.calls.append(message.id)
+        # The worker freezes past its lease: the sweeper takes what is still `sending`.
+        later = timezone.now() + timedelta(seconds=settings.HERALD_LEASE_SECONDS + 1)
+        outbox.outbox_sweep(now=later)
+        return SendResult(provider_message_id=f"p-{message.id}", status="sent")
+
+    monkeypatch.setattr(ScriptedBackend, "send", send_then_stall)
+    sending.outbox_send(message_ids=ids)
+    assert len(scripted.calls) == 1  # the rest is left to reconciliation
+    assert Message.objects.filter(status=S.UNKNOWN).count() == 3
+
+
+def test_a_batch_whose_rows_another_worker_holds_does_not_send_them(
+    workspace, scripted, monkeypatch
+):
+    ids = _claimed_batch(workspace, 3)
+    clock = {"t": 0.0}
+    monkeypatch.setattr(sending.time_module, "monotonic", lambda: clock["t"])
+
+    def send_then_lose(self, message):
+        ScriptedBackend.calls.append(message.id)
+        clock["t"] += 2.0  # past the flush interval: the lease is extended after this send
+        # Swept, reconciled and claimed again by another worker: `sending` under its lease.
+        other = Message.objects.exclude(id__in=ScriptedBackend.calls)
+        other.update(lease_expires_at=timezone.now() + timedelta(minutes=5))
+        return SendResult(provider_message_id=f"p-{message.id}", status="sent")
+
+    monkeypatch.setattr(ScriptedBackend, "send", send_then_lose)
+    sending.outbox_send(message_ids=ids)
+    assert len(scripted.calls) == 1
+    # Extending another worker's rows with this batch's (stale) token matches none of them.
+    _, kept = sending._extend_lease(ids[1:], timezone.now())
+    assert kept == set()
+    assert Message.objects.filter(status=S.SENDING).count() == 2  # still the other's
