@@ -12,17 +12,22 @@ and errors come out as Django's database errors.
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg import errors, pq
 
 
 def run_prepared(name: bytes, sql: bytes, params: Sequence[bytes]) -> list[tuple]:
     """The rows (text values as bytes, NULL as None) of `sql` prepared as `name` on this
     connection, with text `params` ($1, $2...)."""
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        pgconn = connection.connection.pgconn
-        prepared = connection.__dict__.setdefault("herald_prepared", {})
+    # `connection` is a proxy shared by every thread; the thread's own wrapper (and its
+    # database connection) is connections[alias]. What was prepared is recorded there: on
+    # the proxy, one thread preparing on its connection made another prepare again on its
+    # own, which PostgreSQL refuses ("already exists"), and every redirect was a 500.
+    own = connections[DEFAULT_DB_ALIAS]
+    with own.wrap_database_errors:
+        own.ensure_connection()
+        pgconn = own.connection.pgconn
+        prepared = own.__dict__.setdefault("herald_prepared", {})
         if prepared.get(name) is not pgconn:  # a new connection prepares again
             _check(pgconn.prepare(name, sql))
             prepared[name] = pgconn

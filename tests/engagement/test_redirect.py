@@ -204,3 +204,44 @@ def test_lookup_prepares_again_on_a_new_connection(client, link):
     connection.close()  # as CONN_MAX_AGE or a failed connection does between requests
     assert get(client, f"/l/{link.code}").status_code == 302
     assert Click.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookups_on_threads_with_their_own_connections_take_turns(link):
+    """gunicorn's gthread workers: each thread has its own connection, and whichever thread
+    leads a batch of lookups runs the prepared statement on its own. A thread going back to
+    its connection after another thread prepared on another one must not prepare again
+    (PostgreSQL refuses: 'prepared statement already exists', every redirect a 500)."""
+    import threading
+
+    from django.db import connection
+
+    from engagement.redirects import links_find
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    turns = [threading.Event() for _ in range(3)]
+    found, failures = [], []
+
+    def thread(mine: list[int]) -> None:
+        try:
+            for turn, event in enumerate(turns):
+                if turn in mine:
+                    found.append(links_find([link.code]).get(link.code))
+                    event.set()
+                else:
+                    event.wait(10)
+        except Exception as exc:  # noqa: BLE001 (reported by the test thread)
+            failures.append(exc)
+            for event in turns:
+                event.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=thread, args=(mine,)) for mine in ([0, 2], [1])]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join(30)
+    assert failures == []
+    assert found == [(link.url, link.message_id)] * 3
