@@ -1,11 +1,11 @@
 """/api/v1/agents (A5, V7): the workspace's agents."""
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from conversations.models import Agent
 from conversations.services import agent_create
 
-from .schemas import ERRORS, Input
+from .schemas import ERRORS, Input, Paging, page_of
 
 agents_router = Router(tags=["agents"])
 
@@ -27,9 +27,15 @@ class AgentOut(Schema):
     max_call_seconds: int
 
 
-@agents_router.get("", response={200: list[AgentOut], **ERRORS}, summary="List agents")
-def agent_list(request):
-    return list(Agent.objects.for_workspace(request.workspace))
+class AgentListOut(Schema):
+    items: list[AgentOut]
+    count: int
+
+
+@agents_router.get("", response={200: AgentListOut, **ERRORS}, summary="List agents")
+def agent_list(request, paging: Query[Paging]):
+    """By name."""
+    return page_of(Agent.objects.for_workspace(request.workspace), paging)
 
 
 @agents_router.post("", response={201: AgentOut, **ERRORS}, summary="Add an agent")

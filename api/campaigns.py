@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
@@ -14,7 +15,7 @@ from campaigns.services import campaign_create, campaign_update
 from messaging.models import Message, Sender
 from messaging.senders import sender_create
 
-from .schemas import ErrorOut, Id, Input
+from .schemas import ErrorOut, Id, Input, Paging, page_of
 
 router = Router(tags=["campaigns"])
 senders_router = Router(tags=["senders"])
@@ -59,6 +60,12 @@ class CampaignIn(Input):
     link_click_code: bool = Field(
         False, description="Add hc=<code> to landing page addresses (for conversions)."
     )
+    draft: bool = Field(
+        False,
+        description="With `scheduled_at`, the campaign is scheduled at once (state `scheduled`) "
+        "unless `draft` is true. Without `scheduled_at` it stays a draft until "
+        "`POST /campaigns/{id}/launch` sends it.",
+    )
 
 
 class CampaignPatch(Input):
@@ -78,13 +85,15 @@ class CampaignPatch(Input):
     link_click_code: bool | None = None
 
 
-class CampaignFilters(Input):
+class CampaignFilters(Paging):
     state: str | None = None
 
 
 class MessagesQuery(Input):
     status: str | None = None
-    page: int = 1
+    limit: int | None = Field(None, description="Up to 1,000 messages from `offset`.")
+    offset: int | None = None
+    page: int = Field(1, description="The older form of paging: page `page` of `page_size`.")
     page_size: int = 100
 
 
@@ -128,8 +137,12 @@ class ResultsOut(Schema):
     replied: int
     failed: int
     skipped: int
-    reply_rate: float
-    average_response_time: float | None
+    reply_rate: str = Field(description='replied / sent as people read it: "29.3%".')
+    reply_rate_value: float = Field(description="replied / sent, from 0 to 1.")
+    average_response_time: str | None = Field(
+        description='How long repliers took on average: "4m 23s" (null before any reply).'
+    )
+    average_response_seconds: float | None = Field(description="The same in seconds.")
     clicks: int = Field(description="People's clicks on tracked links (previews not counted).")
     unique_clicks: int = Field(description="Contacts who clicked.")
     click_rate: float = Field(description="unique_clicks / delivered.")
@@ -159,6 +172,11 @@ class MessageListOut(Schema):
     count: int
 
 
+class CampaignListOut(Schema):
+    items: list[CampaignOut]
+    count: int
+
+
 class SenderIn(Input):
     channel: str
     address: str
@@ -172,6 +190,11 @@ class SenderOut(Schema):
     address: str
     name: str
     rate_limit_per_second: float
+
+
+class SenderListOut(Schema):
+    items: list[SenderOut]
+    count: int
 
 
 def campaign_out(campaign: Campaign) -> dict:
@@ -219,6 +242,7 @@ def _data(payload, *, partial: bool) -> dict:
         "smart_group_id": "smart_group",
         "agent_id": "agent",
     }
+    raw.pop("draft", None)
     for key, value in raw.items():
         if key == "sending_window":
             window = value or {}
@@ -249,18 +273,29 @@ def _rule_error(exc: ValidationError):
     return Status(400, {"message": "Invalid request.", "errors": errors})
 
 
-@router.get("", response={200: list[CampaignOut], **ERRORS}, summary="List campaigns")
+@router.get("", response={200: CampaignListOut, **ERRORS}, summary="List campaigns")
 def campaign_list(request, filters: Query[CampaignFilters]):
+    """Newest first; `state` keeps one state."""
     campaigns = Campaign.objects.for_workspace(request.workspace)
     if filters.state:
         campaigns = campaigns.filter(state=filters.state)
-    return [campaign_out(c) for c in campaigns[:500]]
+    page = page_of(campaigns, filters)
+    return {"items": [campaign_out(c) for c in page["items"]], "count": page["count"]}
 
 
-@router.post("", response={201: CampaignOut, **ERRORS}, summary="Create a campaign (draft)")
+@router.post("", response={201: CampaignOut, **ERRORS}, summary="Create a campaign")
 def campaign_add(request, payload: CampaignIn):
+    """A campaign with `scheduled_at` is scheduled at once (as `/launch` would), unless
+    `draft` is true; without it, it is a draft that `/launch` sends. `state` in the answer
+    says which. A campaign that cannot be scheduled (an empty group, a time in the past) is
+    a 400 and nothing is created."""
+    scheduled = payload.scheduled_at is not None and not payload.draft
     try:
-        campaign = campaign_create(workspace=request.workspace, data=_data(payload, partial=False))
+        with transaction.atomic():
+            data = _data(payload, partial=False)
+            campaign = campaign_create(workspace=request.workspace, data=data)
+            if scheduled:
+                campaign = campaign_launch(campaign=campaign)
     except ValidationError as exc:
         return _rule_error(exc)
     return Status(201, campaign_out(campaign))
@@ -322,22 +357,28 @@ def campaign_results_view(request, campaign_id: int, query: Query[ResultsQuery])
 
 @router.get("/{int:campaign_id}/messages", response={200: MessageListOut, **ERRORS})
 def campaign_messages(request, campaign_id: int, query: Query[MessagesQuery]):
+    """The campaign's messages by id, `limit` from `offset` (or page `page` of
+    `page_size`); `status` keeps one status."""
     campaign = get_campaign(request, campaign_id)
-    page_size = min(max(query.page_size, 1), 1000)
-    page = min(max(query.page, 1), MAX_PAGE)
+    if query.limit is not None or query.offset is not None:
+        page_size = min(max(query.limit or 100, 1), 1000)
+        offset = min(max(query.offset or 0, 0), MAX_PAGE * 1000)
+    else:
+        page_size = min(max(query.page_size, 1), 1000)
+        offset = (min(max(query.page, 1), MAX_PAGE) - 1) * page_size
     messages = Message.objects.filter(workspace=request.workspace, campaign=campaign)
     if query.status:
         messages = messages.filter(status=query.status)
-    offset = (page - 1) * page_size
     return {
         "items": list(messages.order_by("id")[offset : offset + page_size]),
         "count": messages.count(),
     }
 
 
-@senders_router.get("", response={200: list[SenderOut], **ERRORS}, summary="List senders")
-def sender_list(request):
-    return list(Sender.objects.for_workspace(request.workspace))
+@senders_router.get("", response={200: SenderListOut, **ERRORS}, summary="List senders")
+def sender_list(request, paging: Query[Paging]):
+    """By channel and address."""
+    return page_of(Sender.objects.for_workspace(request.workspace), paging)
 
 
 @senders_router.post("", response={201: SenderOut, **ERRORS}, summary="Add a sender")

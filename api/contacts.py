@@ -159,14 +159,16 @@ def contact_detail(request, contact_id: Id):
     return get_contact(request, contact_id)
 
 
-@router.put("/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Replace a contact")
-def contact_replace(request, contact_id: Id, payload: ContactIn):
-    """Sets every writable field; a field left out becomes empty (metadata {}, tags [])."""
+@router.put("/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Update a contact")
+def contact_put(request, contact_id: Id, payload: ContactIn):
+    """Updates the fields sent; a field left out (or null) keeps its value, so sending some
+    details never wipes the others. To empty a field send `""` (`metadata` `{}`, `tags`
+    `[]`). `metadata` and `tags`, when sent, replace the whole set. Opting out or in is
+    PATCH's `status`."""
     contact = get_contact(request, contact_id)
-    data = {name: "" for name in ("first_name", "last_name", "email", "phone", "company")}
-    data |= {"timezone": "", "metadata": {}, "tags": []}
-    data |= payload.model_dump(exclude_none=True)
-    contact_update(contact=contact, data=data)
+    data = payload.model_dump(exclude_none=True)
+    if data:
+        contact_update(contact=contact, data=data)
     return fresh(request, contact)
 
 

@@ -76,6 +76,19 @@ class ErrorOut(Schema):
 
 
 # The error answers every endpoint documents (A6); each also lists its own 2xx and any 409.
+class Paging(Input):
+    """The window of a list: `limit` items from `offset` (answers are `{items, count}`)."""
+
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+
+
+def page_of(queryset, paging: Paging) -> dict:
+    """One page of a queryset as a list answer: the items and how many there are in all."""
+    items = list(queryset[paging.offset : paging.offset + paging.limit])
+    return {"items": items, "count": queryset.count()}
+
+
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 # For endpoints that answer a CSV file rather than JSON.
@@ -90,7 +103,7 @@ CSV_RESPONSE = {
 
 
 class ContactIn(Input):
-    """Writable contact fields; every one optional (PUT treats a missing one as empty)."""
+    """Writable contact fields; every one optional (PUT and PATCH change only those sent)."""
 
     first_name: Text = None
     last_name: Text = None

@@ -74,8 +74,11 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "failed": failed,
         "skipped": counts.get(S.SKIPPED, 0),
         "unknown": counts.get(S.UNKNOWN, 0),
-        "reply_rate": round(replied / sent, 4) if sent else 0.0,
-        "average_response_time": round(avg, 1) if avg is not None else None,
+        # Seed 001's strings ("29.3%", "4m 23s"), the numbers beside them.
+        "reply_rate": f"{100 * replied / sent:.1f}%" if sent else "0.0%",
+        "reply_rate_value": round(replied / sent, 4) if sent else 0.0,
+        "average_response_time": duration_display(avg) if avg is not None else None,
+        "average_response_seconds": round(avg, 1) if avg is not None else None,
         # E4: people's clicks (previews not counted), click rate of the delivered, and the
         # conversions credited to the campaign with their revenue (workspace currency).
         "clicks": engaged["clicks"],
@@ -86,6 +89,21 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "revenue_per_message": float(round(revenue / sent, 4)) if sent else 0.0,
         "currency": campaign.workspace.currency,
     }
+
+
+def duration_display(seconds: float) -> str:
+    """A duration as people read it: "45s", "4m 23s", "2h 5m 0s", "3d 1h 2m"."""
+    seconds = round(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
 
 
 def campaign_progress(results: dict) -> int:
