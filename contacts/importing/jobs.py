@@ -6,10 +6,10 @@ queues the Celery task once the transaction commits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from uuid import uuid4
 
@@ -27,12 +27,13 @@ from contacts.models import ContactGroup, ImportJob, JobStatus
 from .errors import ImportFileError, ImportTooLarge
 from .mapping import Plan, mapping_guess, mapping_plan
 from .readers import VCARD_FIELDS, detect_format
-from .runner import open_job_table
+from .sandbox import Head, read_head
 from .validation import RowCleaner, RowInvalid
 
 logger = logging.getLogger(__name__)
 SAMPLE_ROWS = 3
 PREVIEW_ROWS = 20
+INSPECT_ROWS = 200  # rows read to find sample values for each column
 SAFE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".vcf", ".vcard"}
 
 
@@ -74,6 +75,11 @@ def import_job_create(
         mapping={},
     )
     job.file.save(f"{uuid4().hex}{suffix}", file, save=False)  # never the client's name
+    try:
+        job_headers(job)  # read in a limited child: an unreadable file is refused here
+    except ImportFileError:
+        job.file.delete(save=False)  # nothing is kept of a file that cannot be read
+        raise
     job.save()
     return job
 
@@ -92,6 +98,41 @@ def import_job_create_from_text(*, workspace: Workspace, user, text: str) -> Imp
     )
 
 
+def _read_head(job: ImportJob, rows: int = 0) -> Head:
+    """The job's file read with its options, in the limited child process (sandbox.py)."""
+    options = job.options or {}
+    return read_head(
+        job.file.path, job.format, has_header=options.get("has_header", True),
+        sheet=options.get("sheet", ""), encoding=options.get("encoding", ""),
+        delimiter=options.get("delimiter", ""), rows=rows,
+    )  # fmt: skip
+
+
+def _remember(job: ImportJob, head: Head) -> None:
+    """Keep what reading found on the job (saved with it by the caller): the encoding and
+    delimiter (sniffing the encoding reads the whole file), and the headers for these
+    reading options, so later steps and the run do not find them again."""
+    options = dict(job.options or {})
+    options.update(
+        encoding=head.encoding, delimiter=head.delimiter, headers=head.headers,
+        headers_for=[options.get("has_header", True), options.get("sheet", "")],
+    )  # fmt: skip
+    job.options = options
+
+
+def job_headers(job: ImportJob) -> list[str]:
+    """The file's column headers for the job's current reading options (header row, sheet)."""
+    options = job.options or {}
+    if "headers" in options and options.get("headers_for") == [
+        options.get("has_header", True),
+        options.get("sheet", ""),
+    ]:
+        return list(options["headers"])
+    head = _read_head(job)
+    _remember(job, head)
+    return head.headers
+
+
 @dataclass
 class Inspection:
     headers: list[str]
@@ -104,20 +145,20 @@ class Inspection:
 
 def import_job_inspect(*, job: ImportJob) -> Inspection:
     """Headers, sample values per column and the mapping (saved, else guessed)."""
-    with open_job_table(job) as table:
-        samples: list[list[str]] = [[] for _ in table.headers]
-        first_rows: list[list[str]] = []
-        for _, cells, error in islice(table.rows, 200):
-            if error:
-                continue
-            if len(first_rows) < SAMPLE_ROWS + 2:
-                first_rows.append(cells)
-            for index, value in enumerate(cells):
-                if value and len(samples[index]) < SAMPLE_ROWS:
-                    samples[index].append(value)
-            if len(first_rows) > SAMPLE_ROWS + 1 and all(len(s) >= SAMPLE_ROWS for s in samples):
-                break
-        headers, sheets, sheet = table.headers, table.sheets, table.sheet
+    head = _read_head(job, rows=INSPECT_ROWS)
+    samples: list[list[str]] = [[] for _ in head.headers]
+    first_rows: list[list[str]] = []
+    for _, cells, error in head.rows:
+        if error:
+            continue
+        if len(first_rows) < SAMPLE_ROWS + 2:
+            first_rows.append(cells)
+        for index, value in enumerate(cells):
+            if value and len(samples[index]) < SAMPLE_ROWS:
+                samples[index].append(value)
+        if len(first_rows) > SAMPLE_ROWS + 1 and all(len(s) >= SAMPLE_ROWS for s in samples):
+            break
+    headers, sheets, sheet = head.headers, head.sheets, head.sheet
     if job.format == ImportJob.Format.VCARD:
         mapping = {name: name for name in VCARD_FIELDS}
     else:
@@ -147,17 +188,17 @@ def import_job_preview(
     """The first rows as they will be stored, each with its validation result."""
     options = job.options or {}
     preview: list[PreviewRow] = []
-    with open_job_table(job) as table:
-        plan = mapping_plan(job.mapping or None, table.headers)
-        cleaner = RowCleaner(plan, options.get("default_region", "US"))
-        for number, cells, error in islice(table.rows, limit):
-            if error:
-                preview.append(PreviewRow(number, None, error))
-                continue
-            try:
-                preview.append(PreviewRow(number, cleaner.clean(cells), None))
-            except RowInvalid as exc:
-                preview.append(PreviewRow(number, None, str(exc)))
+    head = _read_head(job, rows=limit)
+    plan = mapping_plan(job.mapping or None, head.headers)
+    cleaner = RowCleaner(plan, options.get("default_region", "US"))
+    for number, cells, error in head.rows:
+        if error:
+            preview.append(PreviewRow(number, None, error))
+            continue
+        try:
+            preview.append(PreviewRow(number, cleaner.clean(cells), None))
+        except RowInvalid as exc:
+            preview.append(PreviewRow(number, None, str(exc)))
     _mark_existing(job.workspace, preview)
     return plan, preview
 
@@ -195,8 +236,7 @@ def import_job_set_mapping(
     if sheet is not None:
         options["sheet"] = sheet
     job.options = options
-    with open_job_table(job) as table:
-        headers = table.headers
+    headers = job_headers(job)
     if job.format == ImportJob.Format.VCARD:
         mapping = {name: name for name in VCARD_FIELDS}
     job.mapping = mapping_plan(mapping, headers).mapping
@@ -264,11 +304,8 @@ def import_job_get(*, workspace: Workspace, job_id: int) -> ImportJob:
 def import_job_error_rows(*, job: ImportJob) -> Iterator[list[str]]:
     """The skipped-rows CSV: the file's columns plus `error`, one line per skipped row."""
     headers = None
-    try:
-        with open_job_table(job) as table:
-            headers = table.headers
-    except ImportFileError:
-        pass
+    with contextlib.suppress(ImportFileError):
+        headers = job_headers(job)
     first = job.row_errors.order_by("row_number").first()
     width = len(headers) if headers else len(first.values) if first else 0
     yield [*(headers or [f"Column {i}" for i in range(1, width + 1)]), "error"]

@@ -75,18 +75,29 @@ def detect_format(filename: str, head: bytes) -> str:
 
 
 @contextmanager
-def open_table(path: str | Path, fmt: str, *, has_header: bool = True, sheet: str = ""):
+def open_table(
+    path: str | Path,
+    fmt: str,
+    *,
+    has_header: bool = True,
+    sheet: str = "",
+    encoding: str = "",
+    delimiter: str = "",
+):
+    """The file as a Table. A delimited file's `encoding` and `delimiter`, when known (sniffed
+    at upload and kept on the job), spare reading the whole file again to find them."""
     if fmt == "xlsx":
         table = _open_spreadsheet(path, has_header=has_header, sheet=sheet)
         yield table
     elif fmt == "vcard":
         yield Table(headers=list(VCARD_FIELDS), rows=_vcard_rows(path), encoding="")
     else:
-        encoding = detect_encoding(path)
+        encoding = encoding or detect_encoding(path)
         with open(path, "rb") as raw:
             text = io.TextIOWrapper(raw, encoding=encoding, errors="herald_latin1", newline="")
-            delimiter = _sniff_delimiter(text)
-            text.seek(0)
+            if not delimiter:
+                delimiter = _sniff_delimiter(text)
+                text.seek(0)
             reader = _csv_records(text, delimiter)
             headers, rows = _headers_and_rows(reader, has_header=has_header)
             yield Table(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)

@@ -105,6 +105,8 @@ def open_job_table(job: ImportJob):
         job.format,
         has_header=options.get("has_header", True),
         sheet=options.get("sheet", ""),
+        encoding=options.get("encoding", ""),
+        delimiter=options.get("delimiter", ""),
     )
 
 
