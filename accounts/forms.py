@@ -17,11 +17,15 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "timezone",
             "quiet_start_hour",
             "quiet_end_hour",
+            "frequency_cap",
+            "frequency_cap_hours",
             "members_can_delete",
         ]
         labels = {
             "quiet_start_hour": "Quiet hours end (sending allowed from)",
             "quiet_end_hour": "Quiet hours start (sending allowed until)",
+            "frequency_cap": "Frequency cap: campaign messages per contact",
+            "frequency_cap_hours": "Frequency cap period (hours)",
         }
 
     def __init__(self, *args, **kwargs):
@@ -33,6 +37,11 @@ class WorkspaceSettingsForm(forms.ModelForm):
         start, end = data.get("quiet_start_hour"), data.get("quiet_end_hour")
         if start is not None and end is not None and not (0 <= start < end <= 24):
             self.add_error("quiet_end_hour", "Hours run 0–24 and the end must be after the start.")
+        if data.get("frequency_cap") == 0:
+            self.add_error("frequency_cap", "At least 1, or blank for no limit.")
+        hours = data.get("frequency_cap_hours")
+        if hours is not None and not 1 <= hours <= 24 * 90:
+            self.add_error("frequency_cap_hours", "Between 1 hour and 90 days (2160 hours).")
         return data
 
 

@@ -28,6 +28,16 @@ class Workspace(models.Model):
         default=24,
         help_text="Without such a click, to the last message delivered this recent.",
     )
+    # Frequency cap (H3): at most this many campaign messages per contact per period, across
+    # campaigns (replies of agents and people are not campaign messages). None: no cap.
+    frequency_cap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many campaign messages per contact (blank: no limit)…",
+    )
+    frequency_cap_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="…in this many hours, across all campaigns."
+    )
     currency = models.CharField(
         max_length=3, default="USD", help_text="ISO 4217 code that revenue is reported in."
     )

@@ -137,6 +137,7 @@ class ResultsOut(Schema):
     replied: int
     failed: int
     skipped: int
+    capped: int = Field(0, description="Of the skipped: at the workspace's frequency cap.")
     reply_rate: str = Field(description='replied / sent as people read it: "29.3%".')
     reply_rate_value: float = Field(description="replied / sent, from 0 to 1.")
     average_response_time: str | None = Field(

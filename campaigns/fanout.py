@@ -1,9 +1,10 @@
 """Fan-out (K5, K6, K8): a campaign run becomes one outbox Message per group member.
 
 Each message is rendered for its contact, skipped with the reason when it cannot go (opted
-out, no address, invalid), and given its `send_after` from the run's wall time, the
-recipient's zone and the sending window or quiet hours. Rows go to the outbox through its
-bulk writer in batches that commit with the run's cursor, so a crash resumes where it stopped.
+out, no address, invalid, at the frequency cap), and given its `send_after` from the run's
+wall time, the recipient's zone and the sending window or quiet hours. Rows go to the outbox
+through its bulk writer in batches that commit with the run's cursor, so a crash resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from audiences.definition import definition_parse
 from contacts.models import Contact
 from engagement.tracking import MessageLinks, run_links_save
 from messaging import templating
+from messaging.caps import Cap, capped_contacts, workspace_cap
 from messaging.models import Message
 from messaging.writer import STATUS_INDEX, message_writer
 
@@ -70,6 +72,8 @@ class _FanoutPlan:
     html: tuple = ()
     send_after_by_zone: dict = field(default_factory=dict)
     audience: Q | None = None  # a smart group's conditions (G2), else the group's members
+    cap: Cap | None = None  # the workspace's frequency cap (H3)
+    capped: set = field(default_factory=set)  # contacts of the batch at the cap
     links: MessageLinks | None = None  # tracked links (E1): the templates' links as slots
     made_links: list = field(default_factory=list)  # (contact id, code, url) of the batch
 
@@ -113,6 +117,7 @@ def _plan(run: CampaignRun) -> _FanoutPlan:
         campaign=campaign,
         run=run,
         audience=_audience(campaign, not_before),
+        cap=workspace_cap(workspace),
         wall=run_wall(campaign, run),
         not_before=not_before,
         window=window,
@@ -156,6 +161,8 @@ def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
         skip = Message.SkipReason.NO_ADDRESS
     elif not is_valid:
         skip = Message.SkipReason.INVALID
+    elif contact_id in plan.capped:
+        skip = Message.SkipReason.CAPPED
     subject = body = html_body = ""
     if skip:
         send_after = now
@@ -254,6 +261,14 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
         now = timezone.now()
         skipped = 0
         plan.made_links.clear()
+        if plan.cap is not None:
+            plan.capped = capped_contacts(
+                cap=plan.cap,
+                contact_ids=[row[0] for row in rows],
+                at=now,
+                include_queued=True,
+                exclude_run_id=run.id,
+            )
         with message_writer() as write:
             for row in rows:
                 message = _message_row(plan, row, now)

@@ -19,6 +19,7 @@ from engagement.selectors import (
 )
 from engagement.tracking import MessageLinks
 from messaging import templating
+from messaging.caps import counted_messages, workspace_cap
 from messaging.models import InboundMessage, Message
 
 from . import occurrences, scheduling
@@ -41,11 +42,16 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
     # One pass over the campaign's messages: counts by status and replies together.
     rows = (
         messages.values_list("status")
-        .annotate(n=Count("id"), replied=Count("id", filter=Q(replied_at__isnull=False)))
+        .annotate(
+            n=Count("id"),
+            replied=Count("id", filter=Q(replied_at__isnull=False)),
+            capped=Count("id", filter=Q(skip_reason=Message.SkipReason.CAPPED)),
+        )
         .order_by()
     )
-    counts = {status: n for status, n, _ in rows}
-    replied = sum(r for _, _, r in rows)
+    counts = {status: n for status, n, _, _ in rows}
+    replied = sum(r for _, _, r, _ in rows)
+    capped = sum(c for _, _, _, c in rows)
     total_messages = sum(counts.values())
     not_started = run is None and not campaign.runs.exists()
     if not_started:
@@ -73,6 +79,7 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "replied": replied,
         "failed": failed,
         "skipped": counts.get(S.SKIPPED, 0),
+        "capped": capped,  # of the skipped: at the frequency cap (H3)
         "unknown": counts.get(S.UNKNOWN, 0),
         # Seed 001's strings ("29.3%", "4m 23s"), the numbers beside them.
         "reply_rate": f"{100 * replied / sent:.1f}%" if sent else "0.0%",
@@ -272,13 +279,16 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
     invalid = active.filter(is_valid=False).exclude(**{field: ""}).count()
     sendable = active.filter(is_valid=True).exclude(**{field: ""})
     missing, waiting, window, quiet = _audience_scan(campaign, sendable[:scan_limit])
+    capped = _capped_now(campaign, sendable, scan_limit)
     return {
         "total": total,
         "opted_out": opted_out,
         "no_address": no_address,
         "invalid": invalid,
         "skipped": opted_out + no_address + invalid,
-        "sendable": total - opted_out - no_address - invalid,
+        "sendable": total - opted_out - no_address - invalid - capped,
+        "capped": capped,
+        "cap": workspace_cap(campaign.workspace),
         "missing": {k: v for k, v in missing.items() if v},
         "waiting_for_window": waiting,
         "quiet_hours": quiet,
@@ -286,6 +296,24 @@ def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_
         "previews": _previews(campaign, sendable.order_by("id")[:sample]),
         "scanned_all": total <= scan_limit,
     }
+
+
+def _capped_now(campaign: Campaign, sendable, scan_limit: int) -> int:
+    """How many of the (first scan_limit) sendable contacts are at the frequency cap now, as
+    the fan-out would count them (H3)."""
+    cap = workspace_cap(campaign.workspace)
+    if cap is None:
+        return 0
+    ids = sendable.order_by().values("id")[:scan_limit]
+    counted = (
+        counted_messages(cap=cap, at=timezone.now(), include_queued=True)
+        .filter(contact_id__in=ids)
+        .values("contact_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=cap.messages)
+        .order_by()
+    )
+    return counted.count()
 
 
 def _audience_scan(campaign: Campaign, contacts):

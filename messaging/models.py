@@ -57,6 +57,7 @@ class Message(models.Model):
         INVALID = "invalid", "Invalid contact"
         DELETED = "deleted", "Contact deleted"
         CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
+        CAPPED = "capped", "Frequency cap reached"
 
     # FK indexes that the composite indexes below already cover are left out, and so are the
     # database constraints: each costs a check on every one of the millions of rows a fan-out

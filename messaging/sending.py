@@ -22,6 +22,7 @@ from contacts.models import Contact
 
 from . import hooks
 from .backends import PermanentError, RetryableError, SendResult, UnknownOutcome, get_backend
+from .caps import SendCaps
 from .models import Message, Sender
 from .statuses import TIMESTAMP
 
@@ -60,7 +61,8 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
 
     Step 1 commits the batch as `sending` (only rows still queued, of unpaused runs) under a
     lease whose expiry time is the batch's fencing token. A paused run's claimed rows are
-    released at once. Opted-out or deleted contacts are skipped.
+    released at once. Opted-out or deleted contacts are skipped, and so are campaign messages
+    past the workspace's frequency cap (messaging/caps.py).
 
     Each provider call is fenced: right before it, one conditional UPDATE checks that the row
     is still `sending` under this batch's token and that the lease has not run out, and
@@ -89,16 +91,21 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     last_flush = last_pause_check = time_module.monotonic()
     run_ids = {m.run_id for m in messages if m.run_id}
     released: set[int] = set()
+    caps = SendCaps(messages, now)
     for index, message in enumerate(messages):
         if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
             last_pause_check = time_module.monotonic()
             released |= _release_if_paused(messages[index:], run_ids, token)
         if message.id in released:
             continue
-        if not _fence(message.id, token):
-            _lease_lost(messages[index:], released)
-            break
-        outcome = _send_one(message)
+        if not caps.allows(message):  # no provider call: nothing to fence
+            outcome = _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED)
+        else:
+            if not _fence(message.id, token):
+                _lease_lost(messages[index:], released)
+                break
+            outcome = _send_one(message)
+            caps.record(message, outcome.status)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         pending.append(outcome)
         if len(pending) >= 100 or time_module.monotonic() - last_flush > 1.0:

@@ -1,0 +1,152 @@
+"""The frequency cap (H3): at most N campaign messages per contact per period, across
+campaigns, checked at fan-out and again at send time; capped recipients are counted."""
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns import fanout, lifecycle
+from campaigns import tick as engine
+from campaigns.lifecycle import campaign_launch
+from campaigns.selectors import campaign_results, group_audience
+from contacts.models import Contact
+from messaging.models import Message
+from tests.campaigns.helpers import make_campaign, make_group
+from tests.messaging.test_outbox import scripted  # noqa: F401 (fixture)
+
+S = Message.Status
+
+
+def _cap(workspace, messages: int | None, hours: int = 24) -> None:
+    workspace.frequency_cap, workspace.frequency_cap_hours = messages, hours
+    workspace.save()
+
+
+def _earlier(workspace, contact, *, hours_ago: float, campaign=None, status=S.SENT) -> Message:
+    """A message the contact got before: of a campaign, or a reply (no campaign)."""
+    return Message.objects.create(
+        workspace=workspace,
+        campaign=campaign,
+        contact=contact,
+        channel="sms",
+        to_address=contact.phone,
+        body="earlier",
+        status=status,
+        sent_at=timezone.now() - timedelta(hours=hours_ago),
+    )
+
+
+def _members(group) -> list[Contact]:
+    return list(Contact.objects.filter(memberships__group=group).order_by("id"))
+
+
+def test_fan_out_skips_contacts_at_the_cap_and_counts_them(workspace, scripted):  # noqa: F811
+    _cap(workspace, 1, hours=24)
+    group = make_group(workspace, 4)
+    recent, old, replied, untouched = _members(group)
+    before = make_campaign(workspace, group, name="Earlier")
+    _earlier(workspace, recent, hours_ago=2, campaign=before)
+    _earlier(workspace, old, hours_ago=30, campaign=before)
+    _earlier(workspace, replied, hours_ago=1)  # an agent's or a person's reply: not counted
+    _earlier(workspace, untouched, hours_ago=1, campaign=before, status=S.FAILED)
+    campaign = make_campaign(workspace, group)
+
+    assert group_audience(campaign=campaign)["capped"] == 1
+    campaign_launch(campaign=campaign)
+    engine.tick(send_inline=True)
+
+    skipped = dict(
+        Message.objects.filter(run__campaign=campaign, status=S.SKIPPED).values_list(
+            "contact_id", "skip_reason"
+        )
+    )
+    assert skipped == {recent.pk: "capped"}
+    assert len(scripted.calls) == 3
+    results = campaign_results(campaign=campaign)
+    assert (results["skipped"], results["capped"], results["sent"]) == (1, 1, 3)
+
+
+def test_no_cap_sends_to_everyone(workspace, scripted):  # noqa: F811
+    group = make_group(workspace, 2)
+    first, _ = _members(group)
+    _earlier(workspace, first, hours_ago=1, campaign=make_campaign(workspace, group))
+    campaign = campaign_launch(campaign=make_campaign(workspace, group, name="Again"))
+    engine.tick(send_inline=True)
+    assert campaign_results(campaign=campaign)["capped"] == 0 and len(scripted.calls) == 2
+
+
+def test_queued_messages_of_another_campaign_count_at_fan_out(workspace, scripted):  # noqa: F811
+    _cap(workspace, 1)
+    group = make_group(workspace, 2)
+    first = campaign_launch(campaign=make_campaign(workspace, group, name="First"))
+    second = campaign_launch(campaign=make_campaign(workspace, group, name="Second"))
+    engine.tick(send_inline=True)
+
+    statuses = {
+        name: sorted(Message.objects.filter(campaign=c).values_list("skip_reason", flat=True))
+        for name, c in (("first", first), ("second", second))
+    }
+    # Whichever fanned out first reaches both contacts; the other is capped for both.
+    assert sorted(statuses.values()) == [["", ""], ["capped", "capped"]]
+    assert len(scripted.calls) == 2
+
+
+def test_send_time_check_stops_the_messages_past_the_cap(workspace, scripted):  # noqa: F811
+    """Both campaigns fanned out before the cap was set: the send lets one message per
+    contact go, even within one batch, and skips the other as capped."""
+    group = make_group(workspace, 3)
+    one = campaign_launch(campaign=make_campaign(workspace, group, name="One"))
+    two = campaign_launch(campaign=make_campaign(workspace, group, name="Two"))
+    for run_id in lifecycle.runs_start_due():  # fan out, send nothing
+        fanout.run_fan_out(run_id=run_id)
+    assert Message.objects.filter(status=S.QUEUED).count() == 6
+    _cap(workspace, 1)
+
+    engine.tick(send_inline=True)
+
+    assert len(scripted.calls) == 3
+    for contact in _members(group):
+        got = Message.objects.filter(contact=contact)
+        assert sorted(got.values_list("status", flat=True)) == [S.SENT, S.SKIPPED]
+        assert got.get(status=S.SKIPPED).skip_reason == "capped"
+    capped = campaign_results(campaign=one)["capped"] + campaign_results(campaign=two)["capped"]
+    assert capped == 3
+
+
+def test_campaign_page_shows_the_capped_count(client_logged_in, workspace, scripted):  # noqa: F811
+    _cap(workspace, 1)
+    group = make_group(workspace, 1)
+    (contact,) = _members(group)
+    _earlier(workspace, contact, hours_ago=1, campaign=make_campaign(workspace, group, name="A"))
+    campaign = make_campaign(workspace, group, name="B")
+    review = client_logged_in.get(reverse("campaigns:campaign-build", args=[campaign.pk, "review"]))
+    assert (
+        "1 contact already has 1 campaign message in the last 24 hours" in review.content.decode()
+    )
+    campaign_launch(campaign=campaign)
+    engine.tick(send_inline=True)
+    page = client_logged_in.get(reverse("campaigns:campaign-detail", args=[campaign.pk]))
+    assert 'title="Skipped: at the workspace\'s frequency cap">Capped' in page.content.decode()
+    csv = client_logged_in.get(reverse("campaigns:campaign-csv", args=[campaign.pk]))
+    assert b"capped" in b"".join(csv.streaming_content)
+
+
+def test_settings_form_saves_the_cap_and_refuses_zero(client_logged_in, workspace):
+    url = reverse("accounts:workspace-settings")
+    form = {
+        "name": "Acme",
+        "default_region": "US",
+        "timezone": "America/New_York",
+        "quiet_start_hour": 8,
+        "quiet_end_hour": 21,
+        "frequency_cap_hours": 48,
+    }
+    refused = client_logged_in.post(url, form | {"frequency_cap": 0})
+    assert refused.status_code == 200 and "At least 1" in refused.content.decode()
+    workspace.refresh_from_db()
+    assert workspace.frequency_cap is None
+    saved = client_logged_in.post(url, form | {"frequency_cap": 2})
+    assert saved.status_code == 302
+    workspace.refresh_from_db()
+    assert (workspace.frequency_cap, workspace.frequency_cap_hours) == (2, 48)
