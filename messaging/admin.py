@@ -1,10 +1,54 @@
+from django import forms
 from django.contrib import admin
 
-from .models import InboundMessage, Message, Sender
+from .models import PHONE_CHANNELS, InboundMessage, Message, PhoneNumber, Sender
+from .senders import phone_number_claim, sender_clean
+
+
+class SenderAdminForm(forms.ModelForm):
+    """The dashboard's rules in the admin too: a number another workspace holds is refused,
+    and with Twilio only the account's own numbers are claimed."""
+
+    class Meta:
+        model = Sender
+        fields = ("workspace", "channel", "address", "name", "rate_limit_per_second")
+
+    def clean(self):
+        data = super().clean()
+        workspace = data.get("workspace")
+        if workspace is None or self.errors:
+            return data
+        instance = self.instance if self.instance.pk else None
+        cleaned = sender_clean(workspace=workspace, data=data, instance=instance)
+        self.claim = None
+        if cleaned["channel"] in PHONE_CHANNELS:
+            self.claim = phone_number_claim(
+                workspace=workspace, number=cleaned["address"], channel=cleaned["channel"]
+            )
+        data.update(cleaned)
+        self.old_claim = self.instance.claim_id
+        self.instance.claim = self.claim
+        return data
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(admin.ModelAdmin):
+    """Claims: which workspace owns each number. Deleting one releases the number (and
+    deletes its senders); claims are made by adding a sender."""
+
+    list_display = ("number", "workspace", "claimed_by", "created_at")
+    list_filter = ("workspace",)
+    search_fields = ("number",)
+    list_select_related = ("workspace", "claimed_by")
+    readonly_fields = ("workspace", "number", "key", "claimed_by", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(Sender)
 class SenderAdmin(admin.ModelAdmin):
+    form = SenderAdminForm
     list_display = (
         "address",
         "name",
@@ -16,6 +60,11 @@ class SenderAdmin(admin.ModelAdmin):
     list_filter = ("channel", "workspace")
     search_fields = ("address", "name")
     list_select_related = ("workspace",)
+
+    def save_model(self, request, obj, form, change):
+        obj.save()
+        if form.old_claim and form.old_claim != obj.claim_id:
+            PhoneNumber.objects.filter(key=form.old_claim, senders__isnull=True).delete()
 
 
 @admin.register(Message)

@@ -38,10 +38,10 @@ class InboundResult:
 
 
 def sender_for_number(address: str) -> Sender | None:
-    """The sender (and so the workspace) that owns a phone number; SMS numbers first."""
-    senders = Sender.objects.filter(address=address, channel__in=["sms", "voice"]).select_related(
-        "workspace"
-    )
+    """The sender of the one workspace that holds this number's claim; SMS before voice."""
+    senders = Sender.objects.filter(
+        claim__number=address, channel__in=["sms", "voice"]
+    ).select_related("workspace")
     return min(senders, key=lambda s: (s.channel != "sms", s.pk), default=None)
 
 

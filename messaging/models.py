@@ -1,11 +1,51 @@
 """Senders, the outbox (one Message per run and contact) and inbound messages (M1-M3)."""
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils.timezone import now
 
 from accounts.models import Workspace
 from contacts.models import WorkspaceQuerySet
+
+PHONE_CHANNELS = ("sms", "voice")
+
+
+def claim_key(workspace_field: str, number_field: str) -> Concat:
+    """`<workspace id>:<number>`: the key a claim is known by, computed in the database."""
+    return Concat(Cast(F(workspace_field), output_field=CharField()), Value(":"), F(number_field))
+
+
+class PhoneNumber(models.Model):
+    """A workspace's claim on a phone number: a number belongs to exactly one workspace.
+
+    Every SMS or voice sender points at its number's claim through `key`, and the database
+    checks that the key names the sender's own workspace and address, so no number can be a
+    sender of two workspaces (SMS and voice on one number stay in one workspace), whoever
+    writes the rows. The inbound webhook routes a number to the workspace holding its claim.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="phone_numbers")
+    number = models.CharField(max_length=32, unique=True, help_text="E.164.")
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(key=claim_key("workspace", "number")), name="phone_number_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class Sender(models.Model):
@@ -21,6 +61,16 @@ class Sender(models.Model):
     address = models.CharField(max_length=254, help_text="E.164 number or email address.")
     name = models.CharField(max_length=120, blank=True)
     rate_limit_per_second = models.FloatField(default=1.0)
+    # SMS and voice senders only: the workspace's claim on the number (see PhoneNumber).
+    claim = models.ForeignKey(
+        PhoneNumber,
+        to_field="key",
+        db_column="claim_key",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="senders",
+    )
     created_at = models.DateTimeField(default=now)
 
     objects = WorkspaceQuerySet.as_manager()
@@ -30,7 +80,16 @@ class Sender(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "channel", "address"], name="sender_unique_address"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="email", claim__isnull=True)
+                | Q(
+                    channel__in=PHONE_CHANNELS,
+                    claim__isnull=False,
+                    claim=claim_key("workspace", "address"),
+                ),
+                name="sender_number_claimed",
+            ),
         ]
 
     def __str__(self) -> str:

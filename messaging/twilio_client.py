@@ -50,3 +50,9 @@ def twilio_client() -> Client:
         settings.TWILIO_API_BASE_URL,
         settings.TWILIO_TIMEOUT_SECONDS,
     )
+
+
+def twilio_account_has_number(number: str) -> bool:
+    """Whether `number` (E.164) is one of the Twilio account's own numbers
+    (IncomingPhoneNumbers); raises TwilioException when Twilio cannot be asked."""
+    return bool(twilio_client().incoming_phone_numbers.list(phone_number=number, limit=1))

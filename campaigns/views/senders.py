@@ -35,12 +35,17 @@ def sender_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     )
     data = request.POST if request.method == "POST" else _initial(sender, SENDER_DEFAULTS)
     errors: dict = {}
-    if request.method == "POST":
+    status = 200
+    if request.method == "POST" and not senders.can_manage_numbers(
+        membership=request.membership, sender=sender, data=data
+    ):
+        errors, status = {"address": senders.MANAGERS_ONLY}, 403
+    elif request.method == "POST":
         try:
             if sender is None:
-                senders.sender_create(workspace=request.workspace, data=data)
+                senders.sender_create(workspace=request.workspace, data=data, user=request.user)
             else:
-                senders.sender_update(sender=sender, data=data)
+                senders.sender_update(sender=sender, data=data, user=request.user)
             messages.success(request, "Sender saved.")
             return redirect("campaigns:sender-list")
         except ValidationError as exc:
@@ -48,5 +53,12 @@ def sender_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(
         request,
         "campaigns/sender_form.html",
-        {"sender": sender, "data": data, "errors": errors, "channels": Sender.Channel.choices},
+        {
+            "sender": sender,
+            "data": data,
+            "errors": errors,
+            "channels": Sender.Channel.choices,
+            "can_manage_numbers": request.membership.is_manager,
+        },
+        status=status,
     )

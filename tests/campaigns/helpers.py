@@ -40,8 +40,14 @@ def make_campaign(workspace, group, **fields) -> Campaign:
 
 
 def make_sender(workspace, *, channel="sms", address="+14155550100", rate=0.0) -> Sender:
+    from tests.messaging.factories import claim_for
+
     return Sender.objects.create(
-        workspace=workspace, channel=channel, address=address, rate_limit_per_second=rate
+        workspace=workspace,
+        channel=channel,
+        address=address,
+        rate_limit_per_second=rate,
+        claim=claim_for(workspace, channel, address),
     )
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from campaigns.validation import campaign_data, campaign_validate, step_errors
 from conversations.models import Agent
 from messaging.models import Sender
-from tests.campaigns.helpers import make_campaign, make_group
+from tests.campaigns.helpers import make_campaign, make_group, make_sender
 from tests.factories import ContactGroupFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +76,7 @@ def valid(workspace):
         "other": ContactGroupFactory(workspace=other).pk,
         "agent": Agent.objects.create(workspace=workspace, name="Ava").pk,
         "other-agent": Agent.objects.create(workspace=other, name="Bo").pk,
-        "sms-sender": Sender.objects.create(
-            workspace=workspace, channel="sms", address="+14155550100"
-        ).pk,
+        "sms-sender": make_sender(workspace).pk,
         "email-sender": Sender.objects.create(
             workspace=workspace, channel="email", address="a@b.co"
         ).pk,

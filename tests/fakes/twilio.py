@@ -49,6 +49,8 @@ class FakeTwilioState:
     messages: dict[str, dict] = field(default_factory=dict)
     calls: dict[str, dict] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    # The account's own numbers (IncomingPhoneNumbers); None: every number is the account's.
+    phone_numbers: set[str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -89,6 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
         path = recorded.path
         base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/"
+        if path == base + "IncomingPhoneNumbers.json":
+            wanted = recorded.query.get("PhoneNumber", [""])[0]
+            owned = self.state.phone_numbers
+            rows = [] if owned is not None and wanted not in owned else [_number(wanted)]
+            return self._json(200, _page("incoming_phone_numbers", path, rows))
         if path in (base + "Messages.json", base + "Calls.json"):
             store = self.state.messages if "Messages" in path else self.state.calls
             key = "messages" if "Messages" in path else "calls"
@@ -167,6 +174,19 @@ def _page(key: str, path: str, rows: list[dict]) -> dict:
 
 def _public(resource: dict) -> dict:
     return {k: v for k, v in resource.items() if not k.startswith("_")}
+
+
+def _number(number: str) -> dict:
+    sid = "PN" + secrets.token_hex(16)
+    return {
+        "account_sid": ACCOUNT_SID,
+        "capabilities": {"sms": True, "voice": True, "mms": False, "fax": False},
+        "friendly_name": number,
+        "phone_number": number,
+        "sid": sid,
+        "status": "in-use",
+        "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers/{sid}.json",
+    }
 
 
 def _message(recorded: Recorded) -> dict:

@@ -16,7 +16,8 @@ from campaigns.lifecycle import campaign_launch
 from campaigns.selectors import campaign_results
 from campaigns.services import campaign_create
 from contacts.models import Contact, ContactGroup
-from messaging.models import Message, Sender
+from messaging.models import Message
+from tests.campaigns.helpers import make_sender
 from tests.fakes.fixtures import *  # noqa: F403 (fake Twilio fixtures)
 from tests.messaging.helpers import inbound_params, signed_post, status_params
 
@@ -60,9 +61,7 @@ def test_end_to_end_stop_reply_skips_contact_in_next_run(client, workspace, fake
     )
     assert '"created": 3' in out.getvalue()
     group = ContactGroup.objects.get(workspace=workspace, name="Patients")
-    sender = Sender.objects.create(
-        workspace=workspace, channel="sms", address=NUMBER, rate_limit_per_second=0
-    )
+    sender = make_sender(workspace, address=NUMBER)
 
     first = _launch(workspace, group, sender, "Reminders")
     creates = fake_twilio.creates("Messages")

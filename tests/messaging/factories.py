@@ -1,8 +1,19 @@
 import factory
 from django.utils import timezone
 
-from messaging.models import Message, Sender
+from messaging.models import PHONE_CHANNELS, Message, PhoneNumber, Sender
 from tests.factories import ContactFactory, WorkspaceFactory
+
+
+def claim_for(workspace, channel: str, address: str) -> PhoneNumber | None:
+    """The workspace's claim on a phone sender's number (made if nobody holds it yet); a
+    number another workspace holds is left to the database to refuse."""
+    if channel not in PHONE_CHANNELS:
+        return None
+    claim, _ = PhoneNumber.objects.get_or_create(
+        number=address, defaults={"workspace": workspace, "key": f"{workspace.pk}:{address}"}
+    )
+    return claim
 
 
 class SenderFactory(factory.django.DjangoModelFactory):
@@ -13,6 +24,7 @@ class SenderFactory(factory.django.DjangoModelFactory):
     channel = "sms"
     address = factory.Sequence(lambda n: f"+1415555{9000 + n % 1000:04d}")
     name = "Acme"
+    claim = factory.LazyAttribute(lambda o: claim_for(o.workspace, o.channel, o.address))
 
 
 class MessageFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,7 @@ from messaging.outbox import outbox_reconcile
 from messaging.statuses import RANK, RETRY, TWILIO_CALL, TWILIO_MESSAGE, from_twilio
 from tests.factories import ContactFactory
 
-from .factories import MessageFactory
+from .factories import MessageFactory, claim_for
 from .helpers import WsgiClient, signed_post, status_params
 
 S = Message.Status
@@ -43,7 +43,10 @@ def sent_once(workspace, twilio_settings):
 
     def make(channel: str, **fields) -> Message:
         sender, _ = Sender.objects.get_or_create(
-            workspace=workspace, channel=channel, address="+14155559999"
+            workspace=workspace,
+            channel=channel,
+            address="+14155559999",
+            defaults={"claim": claim_for(workspace, channel, "+14155559999")},
         )
         return MessageFactory(
             workspace=workspace,
