@@ -91,6 +91,7 @@ def on_http_error(request, exc: HttpError):
 
 # Resource routers are registered here, one line each.
 api.add_router("", "api.imports.router")  # first: its fixed paths beat /contacts/{id}
+api.add_router("/contacts/list", "api.contact_lists.router")  # before /contacts/{id}
 api.add_router("/contacts", "api.contacts.router")
 api.add_router("/campaigns/contact-groups", "api.groups.router")
 api.add_router("/exports", "api.exports.router")
