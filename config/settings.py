@@ -312,6 +312,7 @@ HERALD_MESSAGING_HOOKS = {
     "inbound": ["conversations.hooks.inbound_received"],
     "status": [],
     "requeued": ["campaigns.hooks.messages_requeued"],
+    "call": ["conversations.voice.call_parameters"],
 }
 # Entries the apps above messaging add to a contact's activity (messaging.selectors).
 HERALD_ACTIVITY_SOURCES = ["engagement.selectors.activity_items"]
@@ -346,3 +347,7 @@ HERALD_LLM_MAX_TOKENS = int(os.environ.get("HERALD_LLM_MAX_TOKENS", "400"))
 # max_tokens (Ollama, vLLM, llama.cpp, most models) or max_completion_tokens (OpenAI o-series).
 HERALD_LLM_MAX_TOKENS_FIELD = os.environ.get("HERALD_LLM_MAX_TOKENS_FIELD", "max_tokens")
 HERALD_LLM_TEMPERATURE = float(os.environ.get("HERALD_LLM_TEMPERATURE", "0.3"))
+# AI voice calls (V6): the model's share of a turn (Twilio waits 15 s for the TwiML, then
+# gives up on the turn), and how long before the agent's max call duration it wraps up.
+HERALD_VOICE_MODEL_SECONDS = float(os.environ.get("HERALD_VOICE_MODEL_SECONDS", "9"))
+HERALD_VOICE_WRAP_UP_SECONDS = int(os.environ.get("HERALD_VOICE_WRAP_UP_SECONDS", "20"))

@@ -17,6 +17,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("conversations/", include("conversations.urls")),
     path("", include("messaging.urls")),
+    path("", include("conversations.voice_urls")),
     path("", include("engagement.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -8,6 +8,7 @@ paths, called in order, each with keyword arguments):
         "inbound": ["conversations.hooks.inbound_received"],
         "status": [],
         "requeued": ["campaigns.hooks.messages_requeued"],
+        "call": ["conversations.voice.call_parameters"],
     }
 
 inbound(inbound: InboundMessage)
@@ -24,6 +25,13 @@ status(changes: list[StatusChange])
 requeued(message_ids: list[int])
     Messages whose send had an unknown outcome, and that the provider says it never got, went
     back to the queue (reconciliation): whatever counted them as finished must reopen.
+
+call(message: Message) -> dict | None
+    A voice message is about to be placed. The first hook that answers a dict gives the Calls
+    API parameters that replace the inline TwiML (`url` to fetch it from, `machine_detection`,
+    `status_callback`…); None for every hook means the call says its message and hangs up.
+    Unlike the others, it runs before messaging's change (in the send loop, per call) and its
+    answer is used; a hook that raises is logged and skipped.
 
 A hook runs after messaging's change is committed, in the caller's process (a webhook request,
 a send task, the tick): keep it short and hand slow work to a Celery task. An exception in a
@@ -43,7 +51,7 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger("herald.hooks")
 
-EVENTS = ("inbound", "status", "requeued")
+EVENTS = ("inbound", "status", "requeued", "call")
 # The statuses a `status` hook hears about: the ones a provider or a person can see.
 REPORTED = frozenset({"sent", "delivered", "read", "undelivered", "failed"})
 
@@ -77,6 +85,20 @@ def fire(event: str, **kwargs) -> None:
             hook(**kwargs)
         except Exception:
             logger.exception("Messaging hook %r failed on the %s event", hook, event)
+
+
+def ask(event: str, **kwargs):
+    """The first answer other than None of `event`'s hooks, in order; a hook that raises is
+    logged and skipped."""
+    for hook in hooks_for(event):
+        try:
+            answer = hook(**kwargs)
+        except Exception:
+            logger.exception("Messaging hook %r failed on the %s event", hook, event)
+            continue
+        if answer is not None:
+            return answer
+    return None
 
 
 def statuses_changed(changes) -> None:

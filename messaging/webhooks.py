@@ -54,7 +54,7 @@ def status_fields(post) -> StatusCallback | None:
     return StatusCallback(sid, provider_status, status, post.get("ErrorCode", ""))
 
 
-def _reject(request: HttpRequest) -> HttpResponse | None:
+def webhook_refusal(request: HttpRequest) -> HttpResponse | None:
     """A response refusing the request, or None when it is a genuine Twilio request."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -84,7 +84,7 @@ def _unavailable(exc: Exception) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
-    if (refused := _reject(request)) is not None:
+    if (refused := webhook_refusal(request)) is not None:
         return refused
     if (fields := status_fields(request.POST)) is None:
         return HttpResponse("MessageSid and MessageStatus are required.", status=400)
@@ -104,7 +104,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    if (refused := _reject(request)) is not None:
+    if (refused := webhook_refusal(request)) is not None:
         return refused
     post = request.POST
     sid = post.get("MessageSid") or post.get("SmsSid") or ""

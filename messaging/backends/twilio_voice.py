@@ -3,6 +3,10 @@
 The message body is the opening message already rendered for the contact; the agent gives
 the voice and the maximum call duration (`time_limit`). Call statuses arrive at the same
 status webhook: completed → delivered, busy/no-answer → retried, failed/canceled → failed.
+
+When an app above answers the `call` hook (conversations, for an agent that converses: V6),
+its parameters replace the inline TwiML: a `url` Twilio fetches the call's TwiML from, turn
+after turn, answering-machine detection, and that app's own status callback.
 """
 
 import logging
@@ -11,6 +15,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
+from messaging import hooks
 from messaging.twilio_client import twilio_client
 
 from . import Backend, PermanentError, ReconcileResult, SendResult
@@ -41,15 +46,21 @@ class TwilioVoiceBackend(Backend):
         if not message.sender_id or not message.sender:
             raise PermanentError("The campaign has no caller ID number.", code="no_sender")
         agent = message.campaign.agent if message.campaign_id and message.campaign else None
+        params = {
+            "twiml": call_twiml(message),
+            "status_callback": status_callback_url(message),
+        }
+        params.update(hooks.ask("call", message=message) or {})
+        if "url" in params:
+            del params["twiml"]  # Twilio ignores twiml next to a url; send one
         try:
             call = twilio_client().calls.create(
                 to=message.to_address,
                 from_=message.sender.address,
-                twiml=call_twiml(message),
                 time_limit=agent.max_call_seconds if agent else 300,
-                status_callback=status_callback_url(message),
                 status_callback_event=CALL_EVENTS,
                 status_callback_method="POST",
+                **params,
             )
         except (TwilioRestException, requests.RequestException) as exc:
             twilio_contact_error(message, exc)

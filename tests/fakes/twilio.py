@@ -1,5 +1,7 @@
 """A local HTTP server that plays Twilio's REST API (Messages and Calls) for the real client.
 
+A call it created can then be played like a phone call: see tests/fakes/twilio_calls.py.
+
 It records every request, answers in Twilio's JSON shapes, keeps the messages and calls it
 created (so the list endpoints can be used for reconciliation) and can be told to fail the
 next create with a status and a Twilio error code, optionally *after* creating the resource
@@ -224,6 +226,10 @@ def _call(recorded: Recorded) -> dict:
     return {
         "_created": now,
         "_status_callback": recorded.param("StatusCallback"),
+        "_events": recorded.params.get("StatusCallbackEvent", []),
+        "_url": recorded.param("Url"),
+        "_twiml": recorded.param("Twiml"),
+        "_machine_detection": recorded.param("MachineDetection"),
         "account_sid": ACCOUNT_SID,
         "api_version": "2010-04-01",
         "date_created": _rfc2822(now),

@@ -66,6 +66,25 @@ def test_a_failing_hook_is_logged_and_the_next_still_runs(settings, caplog):
     assert "failed on the inbound event" in caplog.text
 
 
+def nothing(**kwargs):
+    return None
+
+
+def call_url(**kwargs):
+    return {"url": "https://example.com/answer"}
+
+
+def test_ask_takes_the_first_answer_skipping_none_and_failing_hooks(settings, caplog):
+    settings.HERALD_MESSAGING_HOOKS = {
+        "call": [f"{HERE}.nothing", f"{HERE}.broken", f"{HERE}.call_url", f"{HERE}.nothing"]
+    }
+    with caplog.at_level(logging.ERROR, logger="herald.hooks"):
+        assert hooks.ask("call", message=None) == {"url": "https://example.com/answer"}
+    assert "failed on the call event" in caplog.text
+    settings.HERALD_MESSAGING_HOOKS = {"call": [f"{HERE}.nothing"]}
+    assert hooks.ask("call", message=None) is None
+
+
 def test_an_unknown_event_is_refused():
     with pytest.raises(ValueError, match="Unknown messaging event"):
         hooks.fire("delivered", message_ids=[])
