@@ -1,4 +1,4 @@
-"""Claims on phone numbers (a number belongs to one workspace); 0010 fills them, 0011 checks."""
+"""Claims on phone numbers (a number belongs to one workspace); 0011 fills them, 0012 checks."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_workspace_engagement_settings"),
-        ("messaging", "0008_agentrule_to_conversations"),
+        ("messaging", "0009_message_skip_capped"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -33,7 +33,7 @@ def claim_existing_numbers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("messaging", "0009_phone_number_claims")]
+    dependencies = [("messaging", "0010_phone_number_claims")]
 
     operations = [
         migrations.RunPython(claim_existing_numbers, migrations.RunPython.noop),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("messaging", "0010_claim_existing_numbers")]
+    dependencies = [("messaging", "0011_claim_existing_numbers")]
 
     operations = [
         migrations.AddConstraint(
