@@ -45,7 +45,11 @@ def tick(*, dispatch=None, fanout_budget: float = 10.0, send_inline: bool = Fals
             return {"skipped": "another tick is running"}
         report: dict = {"swept": outbox_sweep(), "started": runs_start_due()}
         _fan_out_pending(None if send_inline else fanout_budget)
-        report["reconciled"] = outbox_reconcile()
+        try:
+            report["reconciled"] = outbox_reconcile()
+        except Exception:  # the pump and completion must run whatever reconciliation hit
+            logger.exception("reconciliation failed; sending goes on")
+            report["reconciled"] = 0
         report["sent"] = outbox_pump(dispatch=dispatch, send_inline=send_inline)
         report["completed"] = runs_complete_finished()
     return report

@@ -152,7 +152,11 @@ def outbox_reconcile(*, limit: int = 200, now: datetime | None = None) -> int:
     now = now or _now()
     moved: list[tuple[int, str]] = []
     for message in Message.objects.filter(status=S.UNKNOWN).select_related("sender")[:limit]:
-        status = _reconcile_one(message, now)
+        try:
+            status = _reconcile_one(message, now)
+        except Exception:  # one provider's or message's trouble must not stop the others
+            logger.exception("reconciling message %s failed; asking again next tick", message.id)
+            continue
         if status is not None:
             moved.append((message.id, status))
     if requeued := [message_id for message_id, status in moved if status == S.QUEUED]:

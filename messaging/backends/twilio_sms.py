@@ -12,7 +12,7 @@ import requests
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from messaging.provider_errors import contact_apply_error, contact_reason_for_error
 from messaging.twilio_client import twilio_client
@@ -99,9 +99,13 @@ def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
     )
 
 
-def reconcile_since(message):
-    """Twilio filters by day (UTC): ask from the day the message became due."""
-    return message.send_after - RECONCILE_SLACK
+# How many of Twilio's most recent records for (To, From) reconciliation reads. Twilio's list
+# filters only by DateSent (calls: StartTime), which a message still queued at Twilio does
+# not have yet, so the list is not filtered by date: records are matched by creation time.
+RECONCILE_PAGE = 100
+# What a failed list raises: TwilioRestException for an error answer it could parse, the
+# bare TwilioException ("Unable to fetch page") for a list page that came back non-200.
+LIST_ERRORS = (TwilioException, requests.RequestException)
 
 
 class TwilioSmsBackend(Backend):
@@ -128,12 +132,9 @@ class TwilioSmsBackend(Backend):
             return ReconcileResult(status="not_found")
         try:
             found = twilio_client().messages.list(
-                to=message.to_address,
-                from_=message.sender.address,
-                date_sent_after=reconcile_since(message),
-                limit=50,
+                to=message.to_address, from_=message.sender.address, limit=RECONCILE_PAGE
             )
-        except (TwilioRestException, requests.RequestException) as exc:
+        except LIST_ERRORS as exc:
             logger.warning("Reconciling message %s failed: %s", message.pk, exc)
             return ReconcileResult(status="unknown", error=str(exc))
         return twilio_reconcile(found, message, "sms")

@@ -20,7 +20,8 @@ from messaging.twilio_client import twilio_client
 
 from . import Backend, PermanentError, ReconcileResult, SendResult
 from .twilio_sms import (
-    reconcile_since,
+    LIST_ERRORS,
+    RECONCILE_PAGE,
     status_callback_url,
     twilio_contact_error,
     twilio_reconcile,
@@ -72,12 +73,9 @@ class TwilioVoiceBackend(Backend):
             return ReconcileResult(status="not_found")
         try:
             found = twilio_client().calls.list(
-                to=message.to_address,
-                from_=message.sender.address,
-                start_time_after=reconcile_since(message),
-                limit=50,
+                to=message.to_address, from_=message.sender.address, limit=RECONCILE_PAGE
             )
-        except (TwilioRestException, requests.RequestException) as exc:
+        except LIST_ERRORS as exc:
             logger.warning("Reconciling call %s failed: %s", message.pk, exc)
             return ReconcileResult(status="unknown", error=str(exc))
         return twilio_reconcile(found, message, "voice")

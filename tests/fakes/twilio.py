@@ -5,7 +5,10 @@ A call it created can then be played like a phone call: see tests/fakes/twilio_c
 It records every request, answers in Twilio's JSON shapes, keeps the messages and calls it
 created (so the list endpoints can be used for reconciliation) and can be told to fail the
 next create with a status and a Twilio error code, optionally *after* creating the resource
-(a 500 whose message nevertheless went out), or to hang past the client's timeout.
+(a 500 whose message nevertheless went out), or to hang past the client's timeout, and to fail
+the next list requests (`fail_next_list`). Like Twilio, a message it created is `queued` with
+no `date_sent` (Twilio sets it when the message leaves its queue), so a list filtered on
+DateSent does not show it.
 """
 
 import base64
@@ -53,6 +56,7 @@ class FakeTwilioState:
     failures: list[Failure] = field(default_factory=list)
     # The account's own numbers (IncomingPhoneNumbers); None: every number is the account's.
     phone_numbers: set[str] | None = None
+    list_failures: list[Failure] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -99,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
             rows = [] if owned is not None and wanted not in owned else [_number(wanted)]
             return self._json(200, _page("incoming_phone_numbers", path, rows))
         if path in (base + "Messages.json", base + "Calls.json"):
+            with self.state.lock:
+                failure = self.state.list_failures.pop(0) if self.state.list_failures else None
+            if failure:
+                return self._error(failure)
             store = self.state.messages if "Messages" in path else self.state.calls
             key = "messages" if "Messages" in path else "calls"
             rows = [r for r in store.values() if _matches(r, recorded.query)]
@@ -155,7 +163,8 @@ def _matches(resource: dict, query: dict[str, list[str]]) -> bool:
             return False
     if "DateSent>" in query:
         since = query["DateSent>"][0][:10]
-        if resource["_created"].date().isoformat() < since:
+        sent = resource.get("_sent")
+        if sent is None or sent.date().isoformat() < since:
             return False
     return True
 
@@ -201,7 +210,7 @@ def _message(recorded: Recorded) -> dict:
         "api_version": "2010-04-01",
         "body": recorded.param("Body") or "",
         "date_created": _rfc2822(now),
-        "date_sent": _rfc2822(now),
+        "date_sent": None,  # set when the message leaves Twilio's queue
         "date_updated": _rfc2822(now),
         "direction": "outbound-api",
         "error_code": None,
@@ -269,6 +278,9 @@ class FakeTwilio:
         recorded = Recorded("POST", f"/{kind}.json", params, {})
         resource = _message(recorded) if kind == "Messages" else _call(recorded)
         resource["status"] = status
+        if kind == "Messages" and status not in ("queued", "accepted", "scheduled"):
+            resource["_sent"] = resource["_created"]
+            resource["date_sent"] = resource["date_created"]
         with self.state.lock:
             (self.state.messages if kind == "Messages" else self.state.calls)[resource["sid"]] = (
                 resource
@@ -278,6 +290,11 @@ class FakeTwilio:
     def fail_next(self, status: int, code: int | None = None, **kwargs) -> None:
         with self.state.lock:
             self.state.failures.append(Failure(status=status, code=code, **kwargs))
+
+    def fail_next_list(self, status: int, code: int | None = None, times: int = 1) -> None:
+        """The next `times` list requests (Messages or Calls) answer `status`."""
+        with self.state.lock:
+            self.state.list_failures += [Failure(status=status, code=code)] * times
 
     def creates(self, kind: str = "Messages") -> list[Recorded]:
         return [

@@ -49,6 +49,12 @@ def test_sms_send_posts_message_with_status_callback(fake_twilio, queued):
     assert result.status == "sent"
 
 
+def test_sms_send_logs_no_request_lines_nor_the_number(fake_twilio, queued, caplog):
+    get_backend("sms").send(queued)
+    assert [r for r in caplog.records if r.name.startswith("twilio")] == []
+    assert queued.to_address not in caplog.text
+
+
 def test_sms_outbox_send_records_sid_and_sent(fake_twilio, queued):
     counts = outbox_send(message_ids=[queued.pk])
     queued.refresh_from_db()
@@ -96,6 +102,55 @@ def test_sms_500_without_create_waits_then_reconciles_as_not_found(fake_twilio, 
     queued.refresh_from_db()
     assert queued.status == "queued"
     assert len(fake_twilio.creates("Messages")) == 1
+
+
+def test_sms_still_queued_at_twilio_is_found_however_long_unknown(fake_twilio, queued):
+    """Twilio sets DateSent only when a message leaves its queue: reconciliation must find a
+    message still queued there by its creation, or it would be judged never sent, and sent
+    again (#12, defect 8)."""
+    fake_twilio.fail_next(500, after_create=True)
+    outbox_send(message_ids=[queued.pk])
+    (sid,) = fake_twilio.messages
+    assert fake_twilio.messages[sid]["date_sent"] is None
+    queued.refresh_from_db()
+    _age(queued, minutes=30)  # long past the settle time
+    assert outbox_reconcile() == 1
+    queued.refresh_from_db()
+    assert (queued.status, queued.provider_message_id) == ("sent", sid)
+    assert len(fake_twilio.creates("Messages")) == 1
+
+
+def test_sms_list_error_leaves_the_message_unknown_and_reconciles_the_others(
+    fake_twilio, queued, workspace
+):
+    """A 500 on GET Messages.json raises the bare TwilioException; it must not escape
+    reconciliation (it stopped the tick for every workspace: #12, defect 3)."""
+    other = MessageFactory(
+        workspace=workspace,
+        sender=queued.sender,
+        to_address="+14155550124",
+        body="Hello",
+        status=Message.Status.QUEUED,
+        provider_message_id="",
+        send_after=timezone.now() - timedelta(seconds=1),
+    )
+    for message in (queued, other):
+        fake_twilio.fail_next(500, after_create=True)
+        outbox_send(message_ids=[message.pk])
+    fake_twilio.fail_next_list(500)
+    assert outbox_reconcile() == 1  # the first list failed, the second one answered
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert sorted(statuses.values()) == ["sent", "unknown"]
+    assert outbox_reconcile() == 1  # asked again next time
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_voice_list_error_leaves_the_call_unknown(fake_twilio, queued):
+    Message.objects.filter(pk=queued.pk).update(channel="voice", status="unknown")
+    queued.refresh_from_db()
+    fake_twilio.fail_next_list(503)
+    result = get_backend("voice").reconcile(queued)
+    assert result.status == "unknown"
 
 
 def test_sms_reconcile_ignores_other_messages_sids(fake_twilio, queued, workspace):

@@ -448,3 +448,26 @@ def test_a_batch_whose_rows_another_worker_holds_does_not_send_them(
     _, kept = sending._extend_lease(ids[1:], timezone.now())
     assert kept == set()
     assert Message.objects.filter(status=S.SENDING).count() == 2  # still the other's
+
+
+def test_a_reconcile_that_raises_stops_neither_the_others_nor_the_tick(
+    workspace, scripted, monkeypatch
+):
+    group = make_group(workspace, 3)
+    launch(make_campaign(workspace, group))
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
+    first, second, third = Message.objects.order_by("id")
+    Message.objects.filter(id__in=[first.id, second.id]).update(status=S.UNKNOWN)
+
+    def reconcile(self, message):
+        if message.id == first.id:
+            raise RuntimeError("provider list exploded")
+        return ReconcileResult(status="delivered", provider_message_id="p-2")
+
+    monkeypatch.setattr(ScriptedBackend, "reconcile", reconcile)
+    report = engine.tick(send_inline=True)
+    assert report["reconciled"] == 1
+    assert report["sent"] == {"sent": 1}
+    assert scripted.calls == [third.id]
+    assert Message.objects.get(id=first.id).status == S.UNKNOWN
+    assert Message.objects.get(id=second.id).status == S.DELIVERED
