@@ -349,6 +349,14 @@ HERALD_LLM_MAX_TOKENS = int(os.environ.get("HERALD_LLM_MAX_TOKENS", "400"))
 # max_tokens (Ollama, vLLM, llama.cpp, most models) or max_completion_tokens (OpenAI o-series).
 HERALD_LLM_MAX_TOKENS_FIELD = os.environ.get("HERALD_LLM_MAX_TOKENS_FIELD", "max_tokens")
 HERALD_LLM_TEMPERATURE = float(os.environ.get("HERALD_LLM_TEMPERATURE", "0.3"))
+# A burst of messages gets one answer: the agent waits this long after the newest message,
+# and never longer than the max wait after the first one.
+HERALD_AGENT_DEBOUNCE_SECONDS = float(os.environ.get("HERALD_AGENT_DEBOUNCE_SECONDS", "3"))
+HERALD_AGENT_MAX_WAIT_SECONDS = float(os.environ.get("HERALD_AGENT_MAX_WAIT_SECONDS", "20"))
+# Loop guard: agent replies per conversation per hour before a person takes over (0: none).
+HERALD_AGENT_REPLIES_PER_HOUR = int(os.environ.get("HERALD_AGENT_REPLIES_PER_HOUR", "12"))
+# Tokens a workspace's agents may spend per day (UTC) before they hand off (0: no limit).
+HERALD_LLM_DAILY_TOKENS = int(os.environ.get("HERALD_LLM_DAILY_TOKENS", "500000"))
 # AI voice calls (V6): the model's share of a turn (Twilio waits 15 s for the TwiML, then
 # gives up on the turn), and how long before the agent's max call duration it wraps up.
 HERALD_VOICE_MODEL_SECONDS = float(os.environ.get("HERALD_VOICE_MODEL_SECONDS", "9"))

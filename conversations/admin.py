@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import Agent, AgentRule, VoiceCall, VoiceTurn
+from .models import (
+    Agent,
+    AgentAnswer,
+    AgentRule,
+    Conversation,
+    ConversationMessage,
+    VoiceCall,
+    VoiceTurn,
+)
 
 
 @admin.register(Agent)
@@ -23,6 +31,38 @@ class AgentRuleAdmin(admin.ModelAdmin):
     @admin.display(description="Reply")
     def short_reply(self, obj: AgentRule) -> str:
         return obj.reply[:60]
+
+
+class TurnInline(admin.TabularInline):
+    model = ConversationMessage
+    fields = ("created_at", "direction", "author", "channel", "body", "message", "inbound", "user")
+    readonly_fields = fields
+    raw_id_fields = ("message", "inbound", "user")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "contact", "status", "channel", "agent", "assignee", "unread")
+    list_filter = ("status", "channel", "unread", "workspace")
+    search_fields = ("contact__phone", "contact__email", "contact__first_name", "preview")
+    raw_id_fields = ("workspace", "contact", "agent", "campaign", "sender", "assignee")
+    list_select_related = ("contact", "agent", "assignee")
+    readonly_fields = ("generation", "waiting_since", "agent_replies", "handoffs")
+    date_hierarchy = "last_activity_at"
+    inlines = [TurnInline]
+
+
+@admin.register(AgentAnswer)
+class AgentAnswerAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "conversation", "agent", "outcome", "total_tokens", "latency_ms")
+    list_filter = ("outcome", "workspace")
+    search_fields = ("reason", "error")
+    raw_id_fields = ("workspace", "conversation", "agent")
+    list_select_related = ("agent",)
+    date_hierarchy = "created_at"
 
 
 class VoiceTurnInline(admin.TabularInline):

@@ -1,6 +1,15 @@
-"""Agents and their keyword rules (M7, V3); threads and the inbox build on them."""
+"""Agents and their keyword rules (M7, V3), and the conversations they and people hold (V1).
 
+A conversation is one contact's thread in a workspace (whatever the channel: the thread's
+`channel` is the one a reply goes out on, the latest the contact used). Its turns are
+`ConversationMessage` rows: the contact's inbound messages, campaign messages they answered,
+agent and staff replies, opt-out events and a call's transcript lines, each linked to
+messaging's outbound or inbound row where there is one (unique, so linking twice is a no-op).
+"""
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.timezone import now
 
 from accounts.models import Workspace
@@ -16,6 +25,18 @@ class Agent(models.Model):
     opening_message = models.TextField(blank=True)
     voice = models.CharField(max_length=60, default="Polly.Joanna")
     max_call_seconds = models.PositiveIntegerField(default=300)
+    knowledge = models.TextField(blank=True, help_text="Facts, prices, dates the agent may use.")
+    goal = models.CharField(max_length=1000, blank=True)
+    handoff_rules = models.TextField(blank=True)
+    max_turns = models.PositiveSmallIntegerField(
+        default=10, help_text="Agent replies per conversation before a person takes over."
+    )
+    max_reply_segments = models.PositiveSmallIntegerField(
+        default=2, help_text="Longest SMS reply, in segments (160 GSM characters each)."
+    )
+    model = models.CharField(
+        max_length=120, blank=True, help_text="Overrides HERALD_LLM_MODEL for this agent."
+    )
     created_at = models.DateTimeField(default=now)
 
     objects = WorkspaceQuerySet.as_manager()
@@ -46,6 +67,175 @@ class AgentRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.keyword} → {self.reply[:40]}"
+
+
+class Conversation(models.Model):
+    """One contact's two-way thread (V1): who answers it now, who is assigned, what is new."""
+
+    class Status(models.TextChoices):
+        AGENT = "agent", "Agent handling"
+        HUMAN = "human", "Needs a human"
+        CLOSED = "closed", "Closed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="conversations"
+    )
+    channel = models.CharField(max_length=10, default="sms")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.AGENT)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    sender = models.ForeignKey(
+        "messaging.Sender", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    handoff_reason = models.CharField(max_length=500, blank=True)
+    handoffs = models.PositiveIntegerField(default=0)
+    unread = models.BooleanField(default=False)
+    last_activity_at = models.DateTimeField(default=now)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    preview = models.CharField(max_length=160, blank=True)
+    # Debounce (V4): each inbound that the agent should answer bumps `generation`; a task
+    # answers only the generation it was queued for, and AgentAnswer is unique on it.
+    generation = models.PositiveIntegerField(default=0)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    agent_replies = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "contact"], name="conversation_unique_contact"
+            )
+        ]
+        indexes = [
+            # The inbox: newest first per workspace, keyset on (last_activity_at, id), and the
+            # same per status (needs a human, agent handling, closed).
+            models.Index(fields=["workspace", "-last_activity_at", "-id"], name="conv_ws_activity"),
+            models.Index(
+                fields=["workspace", "status", "-last_activity_at", "-id"],
+                name="conv_ws_status_activity",
+            ),
+            models.Index(
+                fields=["assignee", "-last_activity_at", "-id"],
+                name="conv_assignee_activity",
+                condition=Q(assignee__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} ({self.status})"
+
+
+class ConversationMessage(models.Model):
+    """One turn of a conversation, in time order."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "From the contact"
+        OUTBOUND = "out", "To the contact"
+        EVENT = "event", "Event"
+
+    class Author(models.TextChoices):
+        CONTACT = "contact", "Contact"
+        CAMPAIGN = "campaign", "Campaign"
+        AGENT = "agent", "Agent"
+        STAFF = "staff", "Staff"
+        SYSTEM = "system", "System"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    direction = models.CharField(max_length=5, choices=Direction.choices)
+    author = models.CharField(max_length=8, choices=Author.choices)
+    channel = models.CharField(max_length=10, default="sms")
+    body = models.TextField(blank=True)
+    message = models.OneToOneField(
+        "messaging.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversation_turn",
+        db_constraint=False,  # messages are deleted in bulk with their campaign
+    )
+    inbound = models.OneToOneField(
+        "messaging.InboundMessage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversation_turn",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at", "id"], name="turn_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
+
+
+class AgentAnswer(models.Model):
+    """The agent's answer to one burst (V4): unique on (conversation, generation), so a retried
+    or duplicated task, or a second worker, can never answer the same burst twice. It records
+    what the answer cost (tokens, latency) and what the model decided."""
+
+    class Outcome(models.TextChoices):
+        REPLY = "reply", "Replied"
+        HANDOFF = "handoff", "Handed off"
+        END = "end", "Ended"
+        OPT_OUT = "opt_out", "Opted out"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="answers")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="answers"
+    )
+    generation = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=120, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "generation"], name="agentanswer_unique_burst"
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "created_at"], name="agentanswer_ws_day")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} ({self.total_tokens} tokens)"
 
 
 class VoiceCall(models.Model):

@@ -1,0 +1,293 @@
+"""The agent answers (V4, V5): one model decision per burst of a contact's messages.
+
+* `answer_schedule` (from the inbound path) bumps the thread's `generation` and queues
+  `conversations.tasks.agent_answer(conversation, generation)` after a short debounce
+  (HERALD_AGENT_DEBOUNCE_SECONDS): messages of one burst each bump the generation, and only
+  the task of the newest one answers, so a burst gets one reply. A burst that never pauses is
+  answered anyway once its first message waited HERALD_AGENT_MAX_WAIT_SECONDS.
+* `conversation_answer` (the task) checks the guards (status, opt-out, max turns, replies
+  per hour, the workspace's daily tokens), builds the context from THIS contact's thread only,
+  asks the model, and applies its action in one transaction that also inserts the
+  `AgentAnswer` row, unique on (conversation, generation): a retried or duplicated task, or a
+  second worker, may call the model twice but can never send twice.
+* Anything that goes wrong (no agent, no model, a model error after its bounded retries, an
+  invalid answer, a guard) hands the thread to a person with the reason. The agent then stays
+  silent until someone hands it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.services import contact_opt_out
+from messaging.keywords import STOP_REPLY
+from messaging.outbox import message_enqueue
+
+from . import threads
+from .context import AgentBrief, Turn, contact_fields, context_build
+from .llm import ModelResult, ReplyLimit, model_decide, model_name
+from .models import Agent, AgentAnswer, Conversation, ConversationMessage
+
+logger = logging.getLogger("herald.conversations")
+
+Status = Conversation.Status
+Author = ConversationMessage.Author
+Direction = ConversationMessage.Direction
+Outcome = AgentAnswer.Outcome
+SMS_SEGMENT_CHARS = 153  # a segment of a multi-part GSM SMS; the segment check is exact
+EMAIL_REPLY_CHARS = 2000
+
+
+def model_available(agent: Agent | None) -> bool:
+    """Whether this agent can ask a model: a server is set and a model (its own or the
+    default) is named."""
+    return bool(agent is not None and settings.HERALD_LLM_BASE_URL and model_name(agent.model))
+
+
+def answer_schedule(*, conversation: Conversation) -> None:
+    """Queue the agent's answer to the thread's newest message, or hand it to a person when
+    the agent cannot answer (no agent, no model configured)."""
+    if conversation.agent_id is None:
+        threads.conversation_handoff(
+            conversation=conversation, reason="No agent answers this conversation."
+        )
+        return
+    if not model_available(conversation.agent):
+        threads.conversation_handoff(
+            conversation=conversation,
+            reason="No AI model is connected (HERALD_LLM_BASE_URL, HERALD_LLM_MODEL), and no "
+            "keyword rule matched.",
+        )
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(generation=F("generation") + 1)
+        Conversation.objects.filter(pk=conversation.pk, waiting_since__isnull=True).update(
+            waiting_since=now
+        )
+        conversation.refresh_from_db(fields=["generation", "waiting_since"])
+        key = (conversation.pk, conversation.generation)
+        transaction.on_commit(lambda: _queue(*key))
+
+
+def _queue(conversation_id: int, generation: int) -> None:
+    from .tasks import agent_answer
+
+    agent_answer.apply_async(
+        (conversation_id, generation), countdown=settings.HERALD_AGENT_DEBOUNCE_SECONDS
+    )
+
+
+def conversation_answer(
+    *, conversation_id: int, generation: int, now: datetime | None = None
+) -> AgentAnswer | None:
+    """Answer the burst that ended with `generation`, once. None when there is nothing to do
+    (a newer message will be answered by its own task, a person took over, already answered)."""
+    now = now or timezone.now()
+    conversation = (
+        Conversation.objects.select_related("agent", "contact", "workspace")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None or not _due(conversation, generation, now):
+        return None
+    current = conversation.generation
+    if AgentAnswer.objects.filter(conversation=conversation, generation=current).exists():
+        return None
+    agent = conversation.agent
+    if agent is None or not model_available(agent):
+        return _apply(conversation, current, ModelResult(decision=None), now, "No model or agent.")
+    if (reason := _guard(conversation, agent, now)) is not None:
+        return _apply(conversation, current, ModelResult(decision=None), now, reason)
+    context = _context(conversation, agent, now)
+    result = model_decide(
+        messages=context.messages,
+        limit=_limit(conversation, agent, context.known_text),
+        model=agent.model,
+    )
+    return _apply(conversation, current, result, now)
+
+
+def _due(conversation: Conversation, generation: int, now: datetime) -> bool:
+    if conversation.status != Status.AGENT or conversation.contact.is_opted_out:
+        return False
+    if conversation.generation == generation:
+        return True
+    waited = conversation.waiting_since
+    return waited is not None and now - waited >= timedelta(
+        seconds=settings.HERALD_AGENT_MAX_WAIT_SECONDS
+    )
+
+
+def _guard(conversation: Conversation, agent: Agent, now: datetime) -> str | None:
+    """Why the agent must not answer now (a person must), or None."""
+    if conversation.agent_replies >= agent.max_turns:
+        return f"The agent reached its limit of {agent.max_turns} replies in this conversation."
+    hourly = settings.HERALD_AGENT_REPLIES_PER_HOUR
+    recent = AgentAnswer.objects.filter(
+        conversation=conversation, outcome=Outcome.REPLY, created_at__gte=now - timedelta(hours=1)
+    ).count()
+    if hourly and recent >= hourly:
+        return f"The agent already replied {recent} times in the last hour (a loop?)."
+    budget = settings.HERALD_LLM_DAILY_TOKENS
+    if budget and workspace_tokens_today(conversation.workspace_id, now) >= budget:
+        return f"The workspace used its daily AI budget of {budget} tokens."
+    return None
+
+
+def workspace_tokens_today(workspace_id: int, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = AgentAnswer.objects.filter(workspace_id=workspace_id, created_at__gte=midnight)
+    return spent.aggregate(total=Sum("total_tokens"))["total"] or 0
+
+
+def agent_brief(agent: Agent) -> AgentBrief:
+    return AgentBrief(
+        name=agent.name,
+        instructions=agent.instructions,
+        knowledge=agent.knowledge,
+        goal=agent.goal,
+        handoff_rules=agent.handoff_rules,
+    )
+
+
+def _context(conversation: Conversation, agent: Agent, now: datetime):
+    recent = list(
+        ConversationMessage.objects.filter(conversation=conversation)
+        .exclude(direction=Direction.EVENT)
+        .order_by("-created_at", "-id")[:40]
+    )[::-1]
+    campaign = next((t.body for t in reversed(recent) if t.author == Author.CAMPAIGN), "")
+    return context_build(
+        agent=agent_brief(agent),
+        channel=conversation.channel,
+        max_reply_chars=reply_chars(conversation.channel, agent),
+        campaign_message=campaign,
+        fields=contact_fields(conversation.contact),
+        turns=[Turn(author=t.author, text=t.body, at=t.created_at) for t in recent],
+        now=now,
+    )
+
+
+def reply_chars(channel: str, agent: Agent) -> int:
+    if channel == "email":
+        return EMAIL_REPLY_CHARS
+    return SMS_SEGMENT_CHARS * max(agent.max_reply_segments, 1) + 7  # one segment is 160
+
+
+def _limit(conversation: Conversation, agent: Agent, known_text: str) -> ReplyLimit:
+    sms = conversation.channel != "email"
+    return ReplyLimit(
+        max_chars=reply_chars(conversation.channel, agent),
+        max_segments=max(agent.max_reply_segments, 1) if sms else None,
+        known_text=known_text,
+    )
+
+
+def _apply(
+    conversation: Conversation,
+    generation: int,
+    result: ModelResult,
+    now: datetime,
+    reason: str = "",
+) -> AgentAnswer | None:
+    """Do what the model decided, exactly once per burst (the AgentAnswer row is the key)."""
+    decision = result.decision
+    outcome = decision.action if decision is not None else Outcome.HANDOFF
+    why = reason or (
+        decision.reason if decision is not None else f"The model failed: {result.error}"
+    )
+    try:
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            if locked.status != Status.AGENT:
+                return None  # a person took over while the model was thinking
+            if locked.generation != generation and not _due(locked, -1, now):
+                return None  # the contact wrote again: that message's task answers both
+            answer = AgentAnswer.objects.create(
+                workspace_id=conversation.workspace_id,
+                conversation=conversation,
+                agent=conversation.agent,
+                generation=generation,
+                outcome=outcome,
+                reason=(why or "")[:500],
+                model=result.model[:120],
+                attempts=result.attempts,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                total_tokens=result.total_tokens,
+                latency_ms=result.latency_ms,
+                error=result.error[:500],
+                created_at=now,
+            )
+            _act(locked, outcome, decision.reply if decision is not None else "", why)
+            Conversation.objects.filter(pk=conversation.pk).update(waiting_since=None)
+    except IntegrityError:
+        return None  # answered by another task
+    logger.info(
+        "Agent answer %s on conversation %s: %s (%s tokens, %s ms)",
+        answer.pk,
+        conversation.pk,
+        outcome,
+        result.total_tokens,
+        result.latency_ms,
+    )
+    return answer
+
+
+def _act(conversation: Conversation, outcome: str, reply: str, reason: str) -> None:
+    contact = Contact.objects.get(pk=conversation.contact_id)
+    if outcome == Outcome.OPT_OUT:
+        contact_opt_out(contact=contact, reason="message", detail="Asked the agent to stop")
+        _send(conversation, contact, STOP_REPLY, confirmation=True)
+        threads.conversation_close(
+            conversation=conversation, reason="The contact asked the agent to stop: opted out."
+        )
+        return
+    if reply:
+        _send(conversation, contact, reply)
+    if outcome == Outcome.REPLY:
+        return
+    if outcome == Outcome.END:
+        threads.conversation_close(
+            conversation=conversation, reason=f"The agent ended the conversation: {reason}"
+        )
+    else:
+        threads.conversation_handoff(conversation=conversation, reason=reason)
+
+
+def _send(conversation: Conversation, contact: Contact, text: str, confirmation=False) -> None:
+    """Queue the agent's text to THIS conversation's contact, on the thread's channel."""
+    channel = conversation.channel
+    address = contact.email if channel == "email" else contact.phone
+    if not address:
+        return
+    message = message_enqueue(
+        workspace=conversation.workspace,
+        # The opt-out confirmation goes to a contact who is now opted out: without the
+        # contact on the row the send does not skip it (it is the one message they must get).
+        contact=None if confirmation else contact,
+        channel=channel,
+        to_address=address,
+        body=text,
+        subject=threads.reply_subject(conversation) if channel == "email" else "",
+        sender=threads.reply_sender(conversation, channel),
+    )
+    threads.turn_append(
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        author=Author.AGENT,
+        body=text,
+        channel=channel,
+        message=message,
+    )
+    if not confirmation:
+        Conversation.objects.filter(pk=conversation.pk).update(agent_replies=F("agent_replies") + 1)

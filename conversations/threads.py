@@ -1,0 +1,323 @@
+"""Conversation writes (V1, V2): find a contact's thread, append its turns, move its state.
+
+Every other app (and the voice calls) writes threads through these functions:
+
+* `conversation_for(contact=, channel=, …)`: the contact's conversation, created once
+  (unique per workspace and contact, safe against a concurrent create).
+* `turn_append(conversation=, direction=, author=, body=, …)`: one turn, linked to messaging's
+  outbound or inbound row when there is one (appending the same row twice returns the first
+  turn); it moves the thread's last activity, preview and unread flag.
+* state: `conversation_handoff`, `conversation_take_over`, `conversation_resume_agent`,
+  `conversation_close`, `conversation_reopen`, `conversation_assign`, `conversation_mark_read`,
+  and `conversation_reply` (a person's reply, sent through the outbox at once).
+
+Each state change leaves an event turn, so the thread tells who did what and when.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Membership
+from contacts.models import Contact
+from messaging.models import InboundMessage, Message
+from messaging.outbox import message_enqueue
+
+from .models import Agent, Conversation, ConversationMessage
+
+Status = Conversation.Status
+Direction = ConversationMessage.Direction
+Author = ConversationMessage.Author
+REPLY_CHANNELS = ("sms", "email")
+MAX_REPLY_CHARS = 1600  # ten SMS segments; an email reply may be longer
+MAX_EMAIL_REPLY_CHARS = 20000
+
+
+def conversation_for(
+    *,
+    contact: Contact,
+    channel: str,
+    agent: Agent | None = None,
+    campaign=None,
+    sender=None,
+    at: datetime | None = None,
+) -> Conversation:
+    """The contact's conversation, created on first use; `channel` becomes the thread's reply
+    channel when it is SMS or email (a call adds turns, replies still go by text), and the
+    agent, campaign and sender given (the newest campaign's) replace the old ones. A new
+    thread's last activity is `at` (the first turn's time) or now."""
+    conversation = _get_or_create(contact, channel, at or timezone.now())
+    changes = {}
+    if channel in REPLY_CHANNELS and conversation.channel != channel:
+        changes["channel"] = channel
+    for name, value in (("agent", agent), ("campaign", campaign), ("sender", sender)):
+        if value is not None and getattr(conversation, f"{name}_id") != value.pk:
+            changes[name] = value
+    if changes:
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        conversation.save(update_fields=list(changes))
+    return conversation
+
+
+def _get_or_create(contact: Contact, channel: str, at: datetime) -> Conversation:
+    existing = Conversation.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+    if (found := existing.first()) is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(
+                workspace_id=contact.workspace_id,
+                contact=contact,
+                channel=channel if channel in REPLY_CHANNELS else "sms",
+                last_activity_at=at,
+                created_at=at,
+            )
+    except IntegrityError:  # created by a concurrent inbound
+        return existing.get()
+
+
+def turn_append(
+    *,
+    conversation: Conversation,
+    direction: str,
+    author: str,
+    body: str,
+    channel: str = "",
+    message: Message | None = None,
+    inbound: InboundMessage | None = None,
+    user=None,
+    at: datetime | None = None,
+) -> ConversationMessage:
+    """Append one turn; a turn for the same outbound or inbound row is returned, not doubled.
+
+    An inbound turn marks the thread unread; any turn moves its last activity (never back)."""
+    if direction not in Direction.values or author not in Author.values:
+        raise ValueError(f"Unknown turn direction {direction!r} or author {author!r}.")
+    if message is not None and (found := _linked(message=message)) is not None:
+        return found
+    if inbound is not None and (found := _linked(inbound=inbound)) is not None:
+        return found
+    at = at or timezone.now()
+    try:
+        with transaction.atomic():
+            turn = ConversationMessage.objects.create(
+                workspace_id=conversation.workspace_id,
+                conversation=conversation,
+                direction=direction,
+                author=author,
+                channel=channel or conversation.channel,
+                body=body,
+                message=message,
+                inbound=inbound,
+                user=user,
+                created_at=at,
+            )
+    except IntegrityError:  # the same row linked by a concurrent call
+        return _linked(message=message) if message is not None else _linked(inbound=inbound)
+    _touch(conversation, turn)
+    return turn
+
+
+def _linked(**row) -> ConversationMessage | None:
+    return ConversationMessage.objects.filter(**row).first()
+
+
+def _touch(conversation: Conversation, turn: ConversationMessage) -> None:
+    fields = {"preview": _preview(turn)}
+    if turn.direction == Direction.INBOUND:
+        fields.update(unread=True, last_inbound_at=turn.created_at)
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=turn.created_at).update(
+        last_activity_at=turn.created_at
+    )
+    for name, value in fields.items():
+        setattr(conversation, name, value)
+    conversation.last_activity_at = max(conversation.last_activity_at, turn.created_at)
+
+
+def _preview(turn: ConversationMessage) -> str:
+    text = " ".join(turn.body.split())
+    return text[:160]
+
+
+def _event(conversation: Conversation, text: str, user=None) -> ConversationMessage:
+    return turn_append(
+        conversation=conversation,
+        direction=Direction.EVENT,
+        author=Author.STAFF if user is not None else Author.SYSTEM,
+        body=text,
+        user=user,
+    )
+
+
+def _who(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "Herald"
+
+
+@transaction.atomic
+def conversation_handoff(*, conversation: Conversation, reason: str, user=None) -> bool:
+    """The agent stops answering and the thread waits for a person (status `human`, unread).
+    False when it already waited for one."""
+    reason = (reason or "Handed to a person.").strip()[:500]
+    changed = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .exclude(status=Status.HUMAN)
+        .update(status=Status.HUMAN, handoff_reason=reason, handoffs=F("handoffs") + 1, unread=True)
+    )
+    conversation.refresh_from_db()
+    if changed:
+        _event(conversation, f"Handed to a person: {reason}", user)
+    return bool(changed)
+
+
+@transaction.atomic
+def conversation_take_over(*, conversation: Conversation, user) -> None:
+    """A person answers from now on: status `human`, assigned to them; the agent stays silent."""
+    was = conversation.status
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=Status.HUMAN, assignee=user, handoff_reason=f"Taken over by {_who(user)}."
+    )
+    conversation.refresh_from_db()
+    if was != Status.HUMAN:
+        _event(conversation, f"{_who(user)} took over from the agent.", user)
+
+
+@transaction.atomic
+def conversation_resume_agent(*, conversation: Conversation, user=None) -> None:
+    """Hand the thread back to its agent; it answers the contact's next message."""
+    if conversation.agent_id is None:
+        raise ValidationError("This conversation has no agent: its campaign has none.")
+    if conversation.contact.is_opted_out:
+        raise ValidationError("The contact opted out: nobody may message them.")
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=Status.AGENT, handoff_reason="", agent_replies=0
+    )
+    conversation.refresh_from_db()
+    _event(conversation, f"{_who(user)} handed the conversation back to the agent.", user)
+
+
+@transaction.atomic
+def conversation_close(*, conversation: Conversation, user=None, reason: str = "") -> bool:
+    changed = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .exclude(status=Status.CLOSED)
+        .update(status=Status.CLOSED, unread=False)
+    )
+    conversation.refresh_from_db()
+    if changed:
+        _event(conversation, reason or f"{_who(user)} closed the conversation.", user)
+    return bool(changed)
+
+
+@transaction.atomic
+def conversation_reopen(*, conversation: Conversation, user=None, reason: str = "") -> bool:
+    """A closed thread opens again: with its agent when it has one, else for a person."""
+    status = Status.AGENT if conversation.agent_id else Status.HUMAN
+    changed = Conversation.objects.filter(pk=conversation.pk, status=Status.CLOSED).update(
+        status=status, agent_replies=0
+    )
+    conversation.refresh_from_db()
+    if changed:
+        _event(conversation, reason or f"{_who(user)} reopened the conversation.", user)
+    return bool(changed)
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, assignee, user=None) -> None:
+    """Assign to a member of the conversation's workspace, or to nobody (None)."""
+    if (
+        assignee is not None
+        and not Membership.objects.filter(
+            workspace_id=conversation.workspace_id, user=assignee
+        ).exists()
+    ):
+        raise ValidationError({"assignee": "Assign to a member of this workspace."})
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=assignee)
+    conversation.refresh_from_db()
+    text = f"Assigned to {_who(assignee)}." if assignee is not None else "Unassigned."
+    _event(conversation, text, user)
+
+
+def conversation_mark_read(*, conversation: Conversation) -> None:
+    if conversation.unread:
+        Conversation.objects.filter(pk=conversation.pk).update(unread=False)
+        conversation.unread = False
+
+
+def conversation_reply(
+    *, conversation: Conversation, user, body: str, subject: str = ""
+) -> ConversationMessage:
+    """A person's reply: queued in the outbox at once on the thread's channel (the pump sends
+    it within a tick), after checking the contact may be messaged. The person takes the thread
+    over: the agent stays silent until someone hands it back."""
+    body = (body or "").strip()
+    contact = Contact.objects.get(pk=conversation.contact_id)
+    channel = conversation.channel
+    to_address = contact.phone if channel == "sms" else contact.email
+    limit = MAX_REPLY_CHARS if channel == "sms" else MAX_EMAIL_REPLY_CHARS
+    if not body:
+        raise ValidationError({"body": "Write the reply."})
+    if len(body) > limit:
+        raise ValidationError({"body": f"Keep the reply under {limit} characters."})
+    if contact.is_opted_out:
+        raise ValidationError({"body": "The contact opted out: no message may be sent to them."})
+    if not to_address:
+        raise ValidationError(
+            {"body": f"The contact has no {'phone' if channel == 'sms' else 'email'}."}
+        )
+    with transaction.atomic():
+        message = message_enqueue(
+            workspace=contact.workspace,
+            contact=contact,
+            channel=channel,
+            to_address=to_address,
+            body=body,
+            subject=(subject or reply_subject(conversation)) if channel == "email" else "",
+            sender=reply_sender(conversation, channel),
+        )
+        turn = turn_append(
+            conversation=conversation,
+            direction=Direction.OUTBOUND,
+            author=Author.STAFF,
+            body=body,
+            channel=channel,
+            message=message,
+            user=user,
+        )
+        if conversation.status != Status.HUMAN or conversation.assignee_id is None:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                status=Status.HUMAN,
+                assignee_id=conversation.assignee_id or user.pk,
+                handoff_reason=conversation.handoff_reason or f"Answered by {_who(user)}.",
+            )
+        Conversation.objects.filter(pk=conversation.pk).update(unread=False)
+    conversation.refresh_from_db()
+    return turn
+
+
+def reply_sender(conversation: Conversation, channel: str):
+    """The identity the contact wrote to (or their campaign's), if it fits the channel."""
+    if conversation.sender is not None and conversation.sender.channel == channel:
+        return conversation.sender
+    campaign = conversation.campaign
+    sender = getattr(campaign, "sender", None) if campaign is not None else None
+    return sender if sender is not None and sender.channel == channel else None
+
+
+def reply_subject(conversation: Conversation) -> str:
+    last = (
+        Message.objects.filter(contact_id=conversation.contact_id, channel="email")
+        .exclude(subject="")
+        .order_by("-created_at", "-id")
+        .values_list("subject", flat=True)
+        .first()
+    )
+    if not last:
+        return "Re: your message"
+    return last if last.lower().startswith("re:") else f"Re: {last}"[:255]
