@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from audiences.selectors import smart_group_members
+from contacts.export import metadata_keys
 from contacts.models import Contact, GroupMembership
 from core.templatetags.when import when
 from engagement.selectors import (
@@ -266,6 +267,19 @@ def campaign_targets(*, campaign: Campaign, now: datetime | None = None):
     if campaign.group_id:
         return Contact.objects.filter(memberships__group_id=campaign.group_id)
     return Contact.objects.none()
+
+
+def campaign_custom_fields(*, campaign: Campaign, scan: int = 5_000) -> list[str]:
+    """The custom fields (metadata keys) its recipients have, for the builder's variables
+    hint: those of the first `scan` contacts it targets."""
+    ids = campaign_targets(campaign=campaign).order_by("pk").values("pk")[:scan]
+    return metadata_keys(Contact.objects.filter(pk__in=ids))
+
+
+def campaign_sample_contact(*, campaign: Campaign) -> Contact | None:
+    """The contact the builder counts and test-sends with: the first active one it targets."""
+    targets = campaign_targets(campaign=campaign).filter(status=Contact.Status.ACTIVE)
+    return targets.order_by("pk").first()
 
 
 def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:

@@ -116,7 +116,7 @@ def campaign_test_send(*, campaign: Campaign, to: str, contact=None) -> Message:
     """
     to = _test_address(campaign, to)
     agent_name = campaign.agent.name if campaign.agent_id else ""
-    context = templating.contact_context(**_contact_values(contact), agent_name=agent_name)
+    context = templating.contact_context(**contact_values(contact), agent_name=agent_name)
     body, html = campaign.body_template, campaign.html_template
     links, made = None, []
     if campaign.tracks_links:  # its links work like a recipient's, but count nowhere
@@ -154,7 +154,8 @@ def _test_address(campaign: Campaign, to: str) -> str:
         raise ValidationError({"to": str(exc)}) from exc
 
 
-def _contact_values(contact) -> dict:
+def contact_values(contact) -> dict:
+    """A contact's substitution values; with no contact, a sample person's."""
     if contact is None:
         return {"first_name": "Alex", "last_name": "Sample", "company": "Example Inc."}
     return {

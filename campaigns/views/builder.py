@@ -161,9 +161,15 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
     if campaign is not None:
         if step in ("message", "review"):
             context["counter"] = _counter(
-                campaign.channel, campaign.message_template, tracked=campaign.track_links
+                campaign.channel,
+                campaign.message_template,
+                tracked=campaign.track_links,
+                campaign=campaign,
             )
             context["short_link_example"] = sample_short_url()
+        if step == "message":
+            context["builtin_variables"] = (*templating.CONTACT_FIELDS, "agent_name")
+            context["custom_fields"] = selectors.campaign_custom_fields(campaign=campaign)
         if step == "review":
             context["audience"] = selectors.group_audience(campaign=campaign)
             context["next_runs"] = selectors.campaign_next_runs(campaign=campaign)
@@ -175,16 +181,24 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
     return context
 
 
-def _counter(channel: str, text: str, *, tracked: bool) -> dict | None:
-    """The SMS's characters and segments as recipients get it: links in their short form
-    when they are tracked, variables not filled in."""
+def _counter(
+    channel: str, text: str, *, tracked: bool, campaign: Campaign | None = None
+) -> dict | None:
+    """The SMS's characters and segments as a recipient gets it: rendered for the campaign's
+    first recipient (or a sample person), links in their short form when they are tracked."""
     if channel != "sms":
         return None
-    info = templating.sms_segments(short_form(text or "") if tracked else text or "")
+    text = text or ""
+    sample = selectors.campaign_sample_contact(campaign=campaign) if campaign else None
+    agent_name = campaign.agent.name if campaign and campaign.agent_id else ""
+    values = services.contact_values(sample)
+    context = templating.contact_context(**values, agent_name=agent_name)
+    rendered = templating.render(short_form(text) if tracked else text, context)
     return {
-        "info": info,
-        "variables": templating.variables(text or ""),
-        "tracked": tracked and bool(MessageLinks(body=text or "")),
+        "info": templating.sms_segments(rendered),
+        "variables": templating.variables(text),
+        "sample": f"{values['first_name']} {values['last_name']}".strip() or "the first contact",
+        "tracked": tracked and bool(MessageLinks(body=text)),
         "short_length": len(sample_short_url()),
     }
 
@@ -236,10 +250,17 @@ def campaign_build(request: HttpRequest, pk: int, step: str) -> HttpResponse:
 @require_http_methods(["POST"])
 @workspace_required
 def campaign_counter(request: HttpRequest) -> HttpResponse:
-    """Live character and segment count of the SMS body (htmx, as the user types)."""
+    """Live character and segment count of the SMS body (htmx, as the user types), rendered
+    for the campaign's first recipient."""
     text = request.POST.get("message_template", "")
     tracked = request.POST.get("track_links") == "on"
-    context = {"counter": _counter("sms", text, tracked=tracked)}
+    pk = request.POST.get("campaign", "")
+    campaign = (
+        Campaign.objects.for_workspace(request.workspace).filter(pk=pk).first()
+        if pk.isdigit() and len(pk) < 19
+        else None
+    )
+    context = {"counter": _counter("sms", text, tracked=tracked, campaign=campaign)}
     return render(request, "campaigns/builder.html#sms-counter", context)
 
 
