@@ -10,7 +10,6 @@ from django.utils.text import slugify
 from ninja import Router, Status
 from pydantic import Field
 
-from contacts.api_services import group_contacts_upsert
 from contacts.export import export_job_create, export_rows
 from contacts.models import Contact, ContactGroup, GroupMembership
 from contacts.services import (
@@ -21,6 +20,7 @@ from contacts.services import (
     group_remove_contacts,
     group_update,
 )
+from contacts.upsert import group_contacts_upsert
 from core.csv import csv_response
 
 from .errors import require_ids

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from core.money import money
 
-from . import services
+from . import dedup, services
 from .forms import ContactForm, OptOutForm
 from .models import Contact, ContactEvent
 from .views import _add_errors
@@ -58,13 +58,14 @@ def _save(request: HttpRequest, form: ContactForm, contact: Contact | None):
     except ValidationError as exc:
         _add_errors(form, exc)
         return None
-    # Only a changed phone or email is checked: editing a contact an import deliberately
-    # duplicated ("create" strategy) must still work.
+    # The duplicate rule of contacts/dedup.py; on purpose the form refuses a duplicate instead
+    # of skipping or updating it, and checks only a changed phone or email: editing a contact
+    # an import deliberately duplicated ("create" strategy) must still work.
     phone, email = cleaned.get("phone", ""), cleaned.get("email", "")
     if contact is not None:
         phone = "" if phone == contact.phone else phone
         email = "" if email == contact.email else email
-    duplicate = services.contact_find_duplicate(
+    duplicate = dedup.contact_duplicate(
         workspace=workspace, phone=phone, email=email, exclude_id=contact.pk if contact else None
     )
     if duplicate is not None:

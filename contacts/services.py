@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils.timezone import now
 
 from accounts.models import Workspace
@@ -282,23 +281,6 @@ def contacts_delete_all(*, workspace: Workspace) -> int:
         deleted += contacts_delete(workspace=workspace, contact_ids=ids)
 
 
-def contact_find_duplicate(
-    *, workspace: Workspace, phone: str = "", email: str = "", exclude_id: int | None = None
-) -> Contact | None:
-    """An existing contact sharing the (normalised) phone or email (C4 dedup), if any."""
-    condition = Q()
-    if phone:
-        condition |= Q(phone=phone)
-    if email:
-        condition |= Q(email=email.lower())
-    if not condition:
-        return None
-    found = Contact.objects.for_workspace(workspace).filter(condition)
-    if exclude_id is not None:
-        found = found.exclude(pk=exclude_id)
-    return found.order_by("pk").first()
-
-
 def contacts_add_tag(*, workspace: Workspace, contact_ids: Iterable[int], name: str) -> int:
     name = name.strip()
     if not name:
@@ -332,7 +314,7 @@ def group_create(*, workspace: Workspace, name: str, description: str = "") -> C
         raise ValidationError({"name": "Give the group a name."})
     if len(name) > 120:
         raise ValidationError({"name": "A group name has at most 120 characters."})
-    if ContactGroup.objects.for_workspace(workspace).filter(name__iexact=name).exists():
+    if group_named(workspace=workspace, name=name) is not None:
         raise ValidationError(
             {"name": ValidationError(f"A group named “{name}” already exists.", code="duplicate")}
         )
@@ -345,6 +327,27 @@ def group_create(*, workspace: Workspace, name: str, description: str = "") -> C
         raise ValidationError(
             {"name": ValidationError(f"A group named “{name}” already exists.", code="duplicate")}
         ) from None
+
+
+def group_named(*, workspace: Workspace, name: str) -> ContactGroup | None:
+    """The workspace's group with this name as group_create compares names: trimmed, and
+    whatever the case ("customers" is the group "Customers")."""
+    groups = ContactGroup.objects.for_workspace(workspace).filter(name__iexact=name.strip())
+    return groups.order_by("pk").first()
+
+
+def group_get_or_create(*, workspace: Workspace, name: str) -> ContactGroup:
+    """The group with this name (group_named), else a new one made by group_create."""
+    group = group_named(workspace=workspace, name=name)
+    if group is not None:
+        return group
+    try:
+        return group_create(workspace=workspace, name=name)
+    except ValidationError as exc:
+        group = group_named(workspace=workspace, name=name)  # made meanwhile by someone else
+        if group is None:
+            raise exc from None
+        return group
 
 
 def group_update(

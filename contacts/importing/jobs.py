@@ -17,12 +17,13 @@ import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404
 from django.utils.timezone import now
 
 from accounts.models import Workspace
+from contacts import dedup
 from contacts.models import ContactGroup, ImportJob, JobStatus
+from contacts.services import group_get_or_create
 
 from .errors import ImportFileError, ImportTooLarge
 from .mapping import Plan, mapping_guess, mapping_plan
@@ -179,7 +180,8 @@ class PreviewRow:
     number: int
     values: dict | None
     error: str | None
-    match: str = ""  # "existing" when it matches a contact already in the workspace
+    match: str = ""  # "existing": matches a stored contact; "repeat": matches a row above
+    repeats: int | None = None  # the row above it matches
 
 
 def import_job_preview(
@@ -199,27 +201,29 @@ def import_job_preview(
             preview.append(PreviewRow(number, cleaner.clean(cells), None))
         except RowInvalid as exc:
             preview.append(PreviewRow(number, None, str(exc)))
-    _mark_existing(job.workspace, preview)
+    _mark_matches(job.workspace, preview)
     return plan, preview
 
 
-def _mark_existing(workspace: Workspace, preview: list[PreviewRow]) -> None:
-    from contacts.models import Contact
-
-    phones = {r.values["phone"] for r in preview if r.values and r.values.get("phone")}
-    emails = {r.values["email"] for r in preview if r.values and r.values.get("email")}
-    found = Contact.objects.for_workspace(workspace).filter(
-        Q(phone__in=phones) | Q(email__in=emails)
+def _mark_matches(workspace: Workspace, preview: list[PreviewRow]) -> None:
+    """Which shown rows match a stored contact or a row above, by the import's own rule
+    (contacts/dedup.py: phone first, then email; later rows match earlier new ones)."""
+    valid = [row for row in preview if row.values]
+    found = dedup.probe(
+        workspace,
+        phones=[r.values.get("phone") for r in valid],
+        emails=[r.values.get("email") for r in valid],
     )
-    known_phones, known_emails = set(), set()
-    for phone, email in found.values_list("phone", "email"):
-        known_phones.add(phone)
-        known_emails.add(email)
-    for row in preview:
-        if row.values and (
-            row.values.get("phone") in known_phones or row.values.get("email") in known_emails
-        ):
+    matcher = dedup.Matcher(found)
+    for row in valid:
+        phone, email = row.values.get("phone"), row.values.get("email")
+        match = matcher.find(phone, email)
+        if isinstance(match, dedup.Ref):
             row.match = "existing"
+        elif match is not None:
+            row.match, row.repeats = "repeat", match
+        else:
+            matcher.remember(row.number, phone, email)
 
 
 def import_job_set_mapping(
@@ -271,7 +275,8 @@ def import_job_confirm(
             raise ImportFileError("Choose a group to import into, or name a new one.")
         if len(name) > 120:
             raise ImportFileError("A group name can be at most 120 characters.")
-        group, _ = ContactGroup.objects.get_or_create(workspace=job.workspace, name=name)
+        # "customers" while "Customers" exists is that group, as group_create would say.
+        group = group_get_or_create(workspace=job.workspace, name=name)
     elif group.workspace_id != job.workspace_id:
         raise Http404("No such group.")
     if not job.mapping:

@@ -1,9 +1,13 @@
 """The batch writer: dedup (I4) and the database writes of one batch of rows.
 
-A batch is cleaned, matched against existing contacts with two indexed lookups (never one per
-row), then written: new contacts with COPY on PostgreSQL (bulk_create elsewhere), updates with
+A batch is cleaned, matched against existing contacts by the rule of contacts/dedup.py (one
+probe per batch, never one per row; phone first, then email; later rows match earlier ones),
+then written: new contacts with COPY on PostgreSQL (bulk_create elsewhere), updates with
 bulk_update, memberships for every created/updated/skipped contact. The caller wraps each batch
 in a transaction together with the job's progress, so a batch is written whole or not at all.
+
+On purpose, unlike the API upsert and the contact form, an import writes no per-contact
+ContactEvent: the job is the record of an import (an event per row would double its writes).
 """
 
 from __future__ import annotations
@@ -13,24 +17,15 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Q
 from django.utils.timezone import now
 
+from contacts import dedup
+from contacts.dedup import Matcher
 from contacts.models import Contact, ContactGroup, GroupMembership
 
 from .readers import Row
 from .validation import RowCleaner, RowInvalid
 
-UPDATABLE = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "timezone",
-    "carrier",
-    "line_type",
-)
 COPY_COLUMNS = (
     "id", "workspace_id", "first_name", "last_name", "email", "phone", "company", "timezone",
     "carrier", "line_type", "is_valid", "status", "opt_out_reason", "metadata", "created_at",
@@ -44,15 +39,6 @@ class BatchResult:
     updated: int = 0
     duplicates: int = 0
     invalid: list[tuple[int, list[str], str]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Ref:
-    """An existing contact, as much of it as skip needs."""
-
-    pk: int
-    phone: str
-    email: str
 
 
 @dataclass
@@ -114,12 +100,9 @@ class ContactWriter:
         if self.strategy == "create":
             new = [_Pending(values, text) for _, values, text in valid]
         else:
-            by_phone, by_email = self._existing(valid)
+            matcher = self._existing(valid)
             for _, values, text in valid:
-                phone, email = values.get("phone"), values.get("email")
-                target = (by_phone.get(phone) if phone else None) or (
-                    by_email.get(email) if email else None
-                )
+                target = matcher.find(values.get("phone"), values.get("email"))
                 if target is None:
                     target = _Pending(values, text)
                     new.append(target)
@@ -131,11 +114,7 @@ class ContactWriter:
                 if not isinstance(target, _Pending):
                     matched_existing[target.pk] = target
                 # later rows of the file match this one, as they would an existing contact
-                phone, email = _current(target, "phone"), _current(target, "email")
-                if phone:
-                    by_phone.setdefault(phone, target)
-                if email:
-                    by_email.setdefault(email, target)
+                matcher.remember(target, _current(target, "phone"), _current(target, "email"))
         result.created = len(new)
         self._mostly_new = 2 * len(new) >= len(valid)
         self._insert(new)
@@ -144,72 +123,31 @@ class ContactWriter:
             for contact in changed.values():
                 contact.updated_at = stamp
             Contact.objects.bulk_update(
-                list(changed.values()), [*UPDATABLE, "metadata", "updated_at"], batch_size=500
+                list(changed.values()), [*dedup.UPDATABLE, "metadata", "updated_at"], batch_size=500
             )
         self._add_members(new, matched_existing)
         return result
 
-    def _existing(self, valid) -> tuple[dict, dict]:
+    def _existing(self, valid) -> Matcher:
         """Contacts sharing a phone or an email with the batch: looked up per batch, not per row."""
-        phones = {v["phone"] for _, v, _ in valid if v.get("phone")}
-        emails = {v["email"] for _, v, _ in valid if v.get("email")}
-        by_phone: dict = {}
-        by_email: dict = {}
-        if not phones and not emails:
-            return by_phone, by_email
-        if self.use_copy:
-            found = self._existing_pg(phones, emails)
-        else:
-            query = Q(phone__in=phones) | Q(email__in=emails)
-            contacts = Contact.objects.for_workspace(self.workspace).filter(query).order_by("id")
-            found = [_Ref(*row) for row in contacts.values_list("id", "phone", "email")]
+        found = dedup.probe(
+            self.workspace,
+            phones=[v.get("phone") for _, v, _ in valid],
+            emails=[v.get("email") for _, v, _ in valid],
+        )
         if self.strategy == "update" and found:
             full = Contact.objects.for_workspace(self.workspace).in_bulk([r.pk for r in found])
             found = [full[r.pk] for r in found]
-        for contact in found:
-            if contact.phone in phones:
-                by_phone.setdefault(contact.phone, contact)
-            if contact.email in emails:
-                by_email.setdefault(contact.email, contact)
-        return by_phone, by_email
-
-    def _existing_pg(self, phones: set[str], emails: set[str]) -> list[_Ref]:
-        # One index probe per key, whatever the statistics say: with a plain `= ANY(...)` the
-        # planner may prefer scanning all of the workspace's contacts or, with bitmap scans
-        # allowed, the trigram GIN index on phone; both are ~10x slower at scale.
-        # OFFSET 0 keeps each probe a separate parameterised scan of (workspace_id, column).
-        # The keys travel as one newline-separated string (psycopg adapts a list item by
-        # item, slowly); cleaned phones and emails never hold a newline.
-        table, parts, params = Contact._meta.db_table, [], []
-        for column, keys in (("phone", phones), ("email", emails)):
-            if keys:
-                parts.append(
-                    "SELECT c.id, c.phone, c.email"
-                    " FROM unnest(string_to_array(%s, E'\\n')) AS k(v) CROSS JOIN"
-                    f" LATERAL (SELECT id, phone, email FROM {table}"  # noqa: S608
-                    f" WHERE workspace_id = %s AND {column} = k.v OFFSET 0) AS c"
-                )
-                params += ["\n".join(keys), self.workspace.pk]
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-            cursor.execute(" UNION ".join(parts), params)  # a contact found twice comes once
-            found = {row[0]: row for row in cursor.fetchall()}
-            cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
-        return [_Ref(*found[pk]) for pk in sorted(found)]
+        return Matcher(found)
 
     @staticmethod
     def _merge(target, values: dict, changed: dict) -> None:
+        """The update rule (contacts/dedup.py), on a row still to be created or a stored contact."""
         if isinstance(target, _Pending):
-            metadata = {**target.values.get("metadata", {}), **values.get("metadata", {})}
-            target.values.update({k: v for k, v in values.items() if v})
-            target.values["metadata"] = metadata
+            target.values = dedup.merge_values(target.values, values)
             target.text = ""
             return
-        for name in UPDATABLE:
-            if values.get(name):
-                setattr(target, name, values[name])
-        if values.get("metadata"):
-            target.metadata = {**(target.metadata or {}), **values["metadata"]}
+        dedup.contact_merge(target, values)
         changed[target.pk] = target
 
     def _insert(self, new: list[_Pending]) -> None:
@@ -338,6 +276,6 @@ def _current(target, name: str) -> str:
 
 
 def _model_values(values: dict) -> dict:
-    out = {name: values.get(name, "") for name in UPDATABLE}
+    out = {name: values.get(name, "") for name in dedup.UPDATABLE}
     out["metadata"] = values.get("metadata") or {}
     return out

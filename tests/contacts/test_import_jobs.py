@@ -494,3 +494,13 @@ def test_import_skipped_row_with_a_nul_past_the_sniffed_head_is_stored_without_i
         "ab",
         "The row has neither a phone number nor an email address.",
     ]
+
+
+def test_import_into_a_new_group_named_like_an_existing_one_uses_it(workspace):
+    customers = ContactGroupFactory(workspace=workspace, name="Customers")
+    job = _job(workspace, group_name="  customers ")
+    _run(job)
+    job.refresh_from_db()
+    assert job.group == customers
+    assert ContactGroup.objects.for_workspace(workspace).count() == 1
+    assert customers.memberships.count() == job.created

@@ -269,17 +269,6 @@ def test_group_delete_keeps_contacts(workspace):
     assert Contact.objects.filter(pk=contact.pk).exists()
 
 
-def test_contact_find_duplicate_by_phone_or_email(workspace, other_workspace):
-    contact = ContactFactory(workspace=workspace, phone="+14155550100", email="d@example.com")
-    ContactFactory(workspace=other_workspace, phone="+14155550199")
-    find = services.contact_find_duplicate
-    assert find(workspace=workspace, phone="+14155550100") == contact
-    assert find(workspace=workspace, email="D@example.com") == contact
-    assert find(workspace=workspace, email="d@example.com", exclude_id=contact.pk) is None
-    assert find(workspace=workspace, phone="+14155550199") is None
-    assert find(workspace=workspace) is None
-
-
 # --- filters --------------------------------------------------------------------------------
 
 

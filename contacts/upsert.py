@@ -1,7 +1,8 @@
-"""Adding a batch of contacts to a group with duplicate handling (A1, the rules of I4).
+"""Upserting a batch of contacts into a group (the API's POST …/contacts, A1; the rules of I4).
 
-Duplicates are found by phone OR email (phone first), against the workspace's contacts and
-earlier items of the same batch. The strategy decides what happens to a duplicate:
+Duplicates are found by the rule of contacts/dedup.py: phone first, then email, against the
+workspace's contacts and earlier items of the same batch. The strategy decides what happens
+to a duplicate:
 
 - ``skip``: the existing contact is kept as it is (and still added to the group);
 - ``update``: it gets the item's non-empty values, metadata merged key by key, tags added;
@@ -9,7 +10,8 @@ earlier items of the same batch. The strategy decides what happens to a duplicat
 
 Every item lands in exactly one of the counts: ``created``, ``updated``, ``duplicates`` (kept
 unchanged) or ``invalid`` (reported by index with field errors; the other items still go in).
-The same rules as the file import's writer (contacts/importing/writer.py), for JSON items.
+The same rules as the file import's writer (contacts/importing/writer.py), for JSON items; on
+purpose, unlike the importer, each created contact gets a ContactEvent, and items may carry tags.
 """
 
 import json
@@ -21,6 +23,8 @@ from django.utils.timezone import now
 
 from accounts.models import Workspace
 
+from . import dedup
+from .dedup import Matcher
 from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
 from .services import clean_contact_data, contact_fill, group_add_contacts
 
@@ -57,46 +61,32 @@ class _Update:
     data: dict = field(default_factory=dict)
 
 
-def merged(current: dict, data: dict) -> dict:
-    """The ``update`` rule on field dicts: non-empty values win, metadata merges, tags add up."""
-    result = {**current, **{k: v for k, v in data.items() if v not in ("", None, {}, [])}}
-    result["metadata"] = {**(current.get("metadata") or {}), **(data.get("metadata") or {})}
-    result["tags"] = sorted(set(current.get("tags") or []) | set(data.get("tags") or []))
-    return result
-
-
 class DuplicateIndex:
-    """The workspace's contacts (and the batch's new ones) by phone and by email."""
+    """The batch's matches (contacts/dedup.py's rule) and the pending updates of stored ones."""
 
     def __init__(self, *, workspace: Workspace, cleaned: list[dict]):
-        phones = {c["phone"] for c in cleaned if c.get("phone")}
-        emails = {c["email"] for c in cleaned if c.get("email")}
-        self.by_phone: dict[str, Contact | _New | _Update] = {}
-        self.by_email: dict[str, Contact | _New | _Update] = {}
+        refs = dedup.probe(
+            workspace,
+            phones=[c.get("phone") for c in cleaned],
+            emails=[c.get("email") for c in cleaned],
+        )
+        contacts = Contact.objects.for_workspace(workspace).in_bulk([r.pk for r in refs])
+        self.matcher = Matcher(contacts[r.pk] for r in refs)
         self.updates: dict[int, _Update] = {}
-        existing = Contact.objects.for_workspace(workspace).order_by("pk")
-        for contact in existing.filter(phone__in=phones) if phones else ():
-            self.by_phone.setdefault(contact.phone, contact)
-        for contact in existing.filter(email__in=emails) if emails else ():
-            self.by_email.setdefault(contact.email, contact)
 
     def find(self, item: dict) -> Contact | _New | _Update | None:
-        phone, email = item.get("phone") or "", item.get("email") or ""
-        match = self.by_phone.get(phone) or self.by_email.get(email)
+        match = self.matcher.find(item.get("phone"), item.get("email"))
         if isinstance(match, Contact):
             return self.updates.get(match.pk, match)
         return match
 
     def updating(self, contact: Contact) -> "_Update":
-        """The pending update of an existing contact, which later items merge into."""
+        """The pending update of a stored contact, which later items merge into."""
         return self.updates.setdefault(contact.pk, _Update(contact=contact))
 
     def remember(self, target: Contact | _New, values: dict) -> None:
         """Later items match `target` by these values too, as they would a stored contact."""
-        if values.get("phone"):
-            self.by_phone.setdefault(values["phone"], target)
-        if values.get("email"):
-            self.by_email.setdefault(values["email"], target)
+        self.matcher.remember(target, values.get("phone"), values.get("email"))
 
 
 def contacts_bulk_update(*, updates: list[_Update]) -> None:
@@ -236,7 +226,7 @@ def _place(index: DuplicateIndex, data: dict, strategy: str, result: BatchResult
     else:
         if isinstance(match, Contact):
             match = index.updating(match)
-        match.data = merged(match.data, data)
+        match.data = dedup.merge_values(match.data, data)
         target = match
         result.updated += 1
     if match is None or strategy != "skip":  # a skipped item adds no phone or email

@@ -1,11 +1,16 @@
-"""contacts.api_services.group_contacts_upsert: the duplicate rules behind POST …/contacts."""
+"""contacts.upsert.group_contacts_upsert: the duplicate rules behind the API's POST …/contacts."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from contacts.api_services import group_contacts_upsert
 from contacts.models import Contact, ContactEvent, GroupMembership, Tag
+from contacts.upsert import group_contacts_upsert
 from tests.factories import ContactFactory, ContactGroupFactory
+
+
+@pytest.fixture
+def group(workspace):
+    return ContactGroupFactory(workspace=workspace, name="Leads")
 
 
 @pytest.fixture
