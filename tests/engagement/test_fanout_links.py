@@ -102,6 +102,21 @@ def test_a_url_whose_variable_makes_it_invalid_stays_as_rendered(workspace):
     assert not TrackedLink.objects.exists()
 
 
+def test_a_variable_full_of_copy_and_url_syntax_is_stored_as_rendered(workspace):
+    """The links are written as COPY text, where a backslash escapes ("\\N" is NULL): a
+    contact's value full of them is stored as rendered (a tab or line break makes no URL)."""
+    group = make_group(workspace, 1)
+    group.contacts.update(metadata={"q": "a\\b\\tc\\N %41 ü\\"})
+    campaign = make_campaign(
+        workspace, group, message_template="Go https://shop.example.com/s?q={{q}} now"
+    )
+    [message] = fan_out(campaign)
+    [code] = SHORT.findall(message.body)
+    assert links_of(message) == {
+        code: "https://shop.example.com/s?q=a%5Cb%5Ctc%5CN%20%41%20%C3%BC%5C"
+    }
+
+
 def test_tracking_off_leaves_links_as_written(workspace):
     template = "Sale: https://shop.example.com/sale"
     campaign = make_campaign(
