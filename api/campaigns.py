@@ -127,6 +127,17 @@ class CampaignOut(Schema):
     completed_at: datetime | None
 
 
+class CallResultsOut(Schema):
+    answered: int = Field(description="Calls a person answered.")
+    voicemail: int = Field(description="Calls a machine answered: the opening left as voicemail.")
+    no_answer: int = Field(description="Calls nobody answered on their last attempt.")
+    busy: int = Field(description="Calls busy on their last attempt.")
+    failed: int
+    average_call_seconds: float | None = Field(description="Answered calls' average length.")
+    average_call_length: str | None = Field(description='The same as people read it: "1m 05s".')
+    handoffs: int = Field(description="Calls the agent handed to a person.")
+
+
 class ResultsOut(Schema):
     campaign_id: int
     status: str
@@ -151,6 +162,7 @@ class ResultsOut(Schema):
     revenue: float = Field(description="Their revenue, in `currency`.")
     revenue_per_message: float = Field(description="revenue / sent.")
     currency: str
+    calls: CallResultsOut | None = Field(None, description="Voice campaigns: how the calls went.")
 
 
 class MessageOut(Schema):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audiences.selectors import smart_group_members
 from contacts.export import metadata_keys
 from contacts.models import Contact, GroupMembership
+from conversations.voice_selectors import call_results
 from core.templatetags.when import when
 from engagement.selectors import (
     campaign_engagement,
@@ -70,7 +71,7 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
     ).aggregate(avg=Avg("response_seconds"))["avg"]
     engaged = campaign_engagement(campaign_id=campaign.id, run_id=run.id if run else None)
     revenue = engaged["revenue"]
-    return {
+    results = {
         "campaign_id": campaign.id,
         "status": campaign.state,
         "total_contacts": total,
@@ -97,6 +98,9 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "revenue_per_message": float(round(revenue / sent, 4)) if sent else 0.0,
         "currency": campaign.workspace.currency,
     }
+    if campaign.channel == "voice":  # V6: how the calls went
+        results["calls"] = call_results(campaign_id=campaign.id, run_id=run.id if run else None)
+    return results
 
 
 def duration_display(seconds: float) -> str:

@@ -317,7 +317,10 @@ HERALD_MESSAGING_HOOKS = {
     "call": ["conversations.voice.call_parameters"],
 }
 # Entries the apps above messaging add to a contact's activity (messaging.selectors).
-HERALD_ACTIVITY_SOURCES = ["engagement.selectors.activity_items"]
+HERALD_ACTIVITY_SOURCES = [
+    "engagement.selectors.activity_items",
+    "conversations.voice_selectors.activity_items",
+]
 # Who answers replies that are not STOP/START/HELP (M7): a dotted path to a Responder class.
 HERALD_RESPONDER = os.environ.get(
     "HERALD_RESPONDER", "conversations.responders.KeywordRuleResponder"

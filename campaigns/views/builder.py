@@ -10,6 +10,7 @@ from accounts.decorators import workspace_required
 from audiences.models import SmartGroup
 from contacts.models import ContactGroup
 from conversations.models import Agent
+from conversations.voice_selectors import voice_plan
 from core.zones import timezone_choices_with
 from engagement.links import sample_short_url
 from engagement.tracking import MessageLinks, short_form
@@ -167,6 +168,8 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
                 campaign=campaign,
             )
             context["short_link_example"] = sample_short_url()
+            if campaign.channel == Channel.VOICE:
+                context["voice_plan"] = voice_plan(campaign.agent)
         if step == "message":
             context["builtin_variables"] = (*templating.CONTACT_FIELDS, "agent_name")
             context["custom_fields"] = selectors.campaign_custom_fields(campaign=campaign)

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
+from conversations import voice_selectors
 from core.csv import csv_response
 from core.htmx import htmx_fragment, render_htmx
 from core.money import minor_units
@@ -156,6 +157,11 @@ def campaign_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         for clicks, conversions, revenue in [engaged.get(row[0], none)]
     )
     header = [name for _, name in CSV_COLUMNS] + list(ENGAGEMENT_COLUMNS)
+    if campaign.channel == "voice":  # V6: each recipient's call and its transcript
+        calls = voice_selectors.message_calls(campaign_id=campaign.pk)
+        empty = voice_selectors.CSV_EMPTY
+        rows = ((*row, *calls.get(row[0], empty)) for row in rows)
+        header += list(voice_selectors.CSV_COLUMNS)
     return csv_response(
         itertools.chain([header], rows), filename=f"campaign-{campaign.pk}-results.csv"
     )
