@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("healthz/background", core_views.healthz_background, name="healthz-background"),
     path("workspace/", include("accounts.urls")),
+    path("contacts/smart-groups/", include("audiences.urls")),
     path("contacts/", include("contacts.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("conversations/", include("conversations.urls")),

@@ -64,6 +64,7 @@ def build_world(workspace, user) -> World:
     """One of everything a page can show, with long values where layouts tend to break."""
     from accounts.models import Membership
     from accounts.services import api_key_create
+    from audiences.services import smart_group_create
     from campaigns.models import Campaign
     from contacts.importing import import_job_create_from_text, import_job_run
     from contacts.importing.jobs import import_job_confirm, import_job_set_mapping
@@ -115,6 +116,19 @@ def build_world(workspace, user) -> World:
     import_job_confirm(job=done_job, group_name="Imported", enqueue=False)
     import_job_run(job_id=done_job.pk)
     export = ExportJob.objects.create(workspace=workspace, created_by=user)
+    smart_group = smart_group_create(
+        workspace=workspace,
+        name="Downtown patients who replied in the last thirty days, excluding the uptown list",
+        definition={
+            "match": "all",
+            "conditions": [
+                {"field": "metadata.custom_field_number_1", "op": "contains", "value": "long"},
+                {"field": "replied", "op": "within_days", "value": 30},
+                {"field": "group", "op": "in", "value": [group.pk]},
+            ],
+        },
+        actor=user,
+    )
     return World(
         ids={
             "contact": [contact.pk],
@@ -129,6 +143,7 @@ def build_world(workspace, user) -> World:
             "key": [key.pk],
             "import": [mapping_job.pk, preview_job.pk, done_job.pk],
             "export": [export.pk],
+            "smartgroup": [smart_group.pk],
             "token": [unsubscribe_token(contact_id=contact.pk, workspace_id=workspace.pk)],
             "code": ["no-such-link"],  # its 404 page: a real link would leave the site
         }

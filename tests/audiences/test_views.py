@@ -1,0 +1,191 @@
+"""The smart-group pages: list, editor (full page and htmx fragments), save, delete, freeze;
+isolation, CSRF and escaping."""
+
+import pytest
+from django.http import QueryDict
+from django.test import Client
+from django.urls import reverse
+
+from audiences.editor import Row, condition_of, read_post
+from audiences.models import SmartGroup
+from audiences.services import smart_group_create
+from campaigns.models import Campaign
+from contacts.models import ContactGroup, GroupMembership
+from tests.campaigns.helpers import make_campaign
+from tests.factories import ContactFactory, ContactGroupFactory
+
+NEW = "audiences:smartgroup-new"
+PRO = {"conditions": [{"field": "metadata.plan", "op": "eq", "value": "pro"}]}
+
+
+def _htmx(target: str) -> dict:
+    return {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": target}
+
+
+def _rows(*rows: tuple[str, str, str], **extra) -> dict:
+    data = {"name": "Pros", "match": "all"} | extra
+    for i, (field, op, value) in enumerate(rows):
+        data |= {f"field-{i}": field, f"op-{i}": op, f"value-{i}": value}
+    return data
+
+
+@pytest.fixture
+def people(workspace):
+    vip = ContactGroupFactory(workspace=workspace, name="VIP")
+    ann = ContactFactory(
+        workspace=workspace, first_name="<b>Ann</b>", metadata={"plan": "pro", "seats": 12}
+    )
+    bob = ContactFactory(
+        workspace=workspace, first_name="Bob", metadata={"plan": "pro", "seats": 3}
+    )
+    ContactFactory(workspace=workspace, first_name="Cy", metadata={"plan": "free"})
+    GroupMembership.objects.create(group=vip, contact=bob)
+    return {"vip": vip, "ann": ann, "bob": bob}
+
+
+def _query(data: dict) -> QueryDict:
+    query = QueryDict(mutable=True)
+    query.update(data)
+    return query
+
+
+def test_read_post_gives_each_value_the_type_its_field_takes():
+    posted = read_post(
+        _query(
+            _rows(
+                ("metadata.seats", "gt", "10"),
+                ("metadata.renewal", "lt", "2026-01-31"),
+                ("group", "in", "3, 4"),
+                ("replied", "within_days", "30"),
+                ("tag", "in", "vip, gold"),
+                ("email", "set", "stale"),
+                ("metadata.code", "eq", "007a"),
+            )
+        )
+    )
+    assert posted.definition["conditions"] == [
+        {"field": "metadata.seats", "op": "gt", "value": 10.0},
+        {"field": "metadata.renewal", "op": "lt", "value": "2026-01-31"},
+        {"field": "group", "op": "in", "value": [3, 4]},
+        {"field": "replied", "op": "within_days", "value": 30},
+        {"field": "tag", "op": "in", "value": ["vip", "gold"]},
+        {"field": "email", "op": "set"},
+        {"field": "metadata.code", "op": "eq", "value": "007a"},
+    ]
+    # A field changed in the editor keeps the operator only if it has it.
+    assert read_post(_query(_rows(("created_at", "contains", "x")))).rows[0].op == "eq"
+    assert condition_of(Row("replied", "within_days", "soon")) == {
+        "field": "replied",
+        "op": "within_days",
+        "value": "soon",
+    }
+
+
+def test_editor_offers_the_workspaces_custom_fields_and_tags(client_logged_in, people, workspace):
+    page = client_logged_in.get(reverse(NEW)).content.decode()
+    assert '<option value="metadata.seats"' in page and '<option value="metadata.plan"' in page
+    assert 'name="field-0"' in page  # one empty row to start from
+    assert "hx-post" in page and 'name="csrfmiddlewaretoken"' in page
+
+
+def test_live_preview_counts_three_conditions_and_escapes_names(client_logged_in, people):
+    data = _rows(
+        ("metadata.plan", "eq", "pro"),
+        ("metadata.seats", "gte", "2"),
+        ("status", "eq", "active"),
+    )
+    response = client_logged_in.post(reverse(NEW), data, **_htmx("smart-preview"))
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert '<strong id="smart-count">2</strong> contacts match now' in html
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in html and "<b>Ann</b>" not in html
+    narrower = data | {"field-3": "group", "op-3": "not_in", "value-3": str(people["vip"].pk)}
+    response = client_logged_in.post(reverse(NEW), narrower, **_htmx("smart-preview"))
+    assert '<strong id="smart-count">1</strong> contact match now' in response.content.decode()
+    assert not SmartGroup.objects.exists()  # previews save nothing
+
+
+def test_a_row_without_its_value_is_left_out_of_the_count(client_logged_in, people):
+    data = _rows(("metadata.plan", "eq", "pro"), ("tag", "eq", ""))
+    html = client_logged_in.post(reverse(NEW), data, **_htmx("smart-preview")).content.decode()
+    assert '<strong id="smart-count">2</strong>' in html
+    assert "1 condition without a value not counted" in html
+
+
+def test_add_and_remove_rows_rerender_the_editor(client_logged_in, people):
+    data = _rows(("metadata.plan", "eq", "pro"), ("tag", "eq", "gold"))
+    added = client_logged_in.post(reverse(NEW), data | {"action": "add"}, **_htmx("smart-editor"))
+    html = added.content.decode()
+    assert 'id="smart-editor"' in html and 'name="field-2"' in html
+    removed = client_logged_in.post(
+        reverse(NEW), data | {"action": "remove", "remove": "0"}, **_htmx("smart-editor")
+    ).content.decode()
+    assert 'name="field-1"' not in removed and 'value="gold"' in removed
+
+
+def test_save_creates_and_a_bad_value_is_shown_beside_its_row(client_logged_in, people, workspace):
+    bad = _rows(("metadata.plan", "eq", "pro"), ("replied", "within_days", "soon"))
+    refused = client_logged_in.post(reverse(NEW), bad | {"action": "save"})
+    html = refused.content.decode()
+    assert refused.status_code == 200 and "Give a whole number of days" in html
+    assert not SmartGroup.objects.exists()
+
+    good = _rows(("metadata.plan", "eq", "pro"), ("replied", "within_days", "30"), match="any")
+    saved = client_logged_in.post(reverse(NEW), good | {"action": "save"})
+    smart_group = SmartGroup.objects.get()
+    assert saved.url == reverse("audiences:smartgroup-edit", args=[smart_group.pk])
+    assert smart_group.match == "any"
+    assert smart_group.conditions[1] == {"field": "replied", "op": "within_days", "value": 30}
+    edit = client_logged_in.get(saved.url).content.decode()
+    assert 'value="30"' in edit and 'value="Pros"' in edit
+    listed = client_logged_in.get(reverse("audiences:smartgroup-list")).content.decode()
+    assert "Pros" in listed and "<td>2</td>" in listed
+
+
+def test_another_workspaces_smart_group_is_not_found(client_logged_in, other_workspace):
+    theirs = smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
+    for name, method in (
+        ("audiences:smartgroup-edit", "get"),
+        ("audiences:smartgroup-edit", "post"),
+        ("audiences:smartgroup-delete", "post"),
+        ("audiences:smartgroup-freeze", "post"),
+    ):
+        response = getattr(client_logged_in, method)(reverse(name, args=[theirs.pk]), {"name": "x"})
+        assert response.status_code == 404, name
+    assert SmartGroup.objects.filter(pk=theirs.pk).exists()
+    assert (
+        "Theirs" not in client_logged_in.get(reverse("audiences:smartgroup-list")).content.decode()
+    )
+
+
+def test_posts_need_the_csrf_token(user, workspace):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    smart_group = smart_group_create(workspace=workspace, name="Pros", definition=PRO)
+    assert client.post(reverse(NEW), _rows(("tag", "eq", "x"))).status_code == 403
+    url = reverse("audiences:smartgroup-delete", args=[smart_group.pk])
+    assert client.post(url).status_code == 403
+    assert SmartGroup.objects.exists()
+
+
+def test_freeze_makes_a_group_of_the_matches_and_opens_it(client_logged_in, people, workspace):
+    smart_group = smart_group_create(workspace=workspace, name="Pros", definition=PRO)
+    url = reverse("audiences:smartgroup-freeze", args=[smart_group.pk])
+    response = client_logged_in.post(url, {"name": "Pros in May"})
+    group = ContactGroup.objects.get(name="Pros in May")
+    assert response.url == reverse("contacts:contact-list") + f"?group={group.pk}"
+    assert set(group.memberships.values_list("contact_id", flat=True)) == {
+        people["ann"].pk,
+        people["bob"].pk,
+    }
+    again = client_logged_in.post(url, {"name": "Pros in May"}, follow=True)
+    assert "Cannot save as a group" in again.content.decode()
+
+
+def test_delete_keeps_the_campaigns_that_targeted_it(client_logged_in, workspace):
+    smart_group = smart_group_create(workspace=workspace, name="Pros", definition=PRO)
+    campaign = make_campaign(workspace, None, smart_group=smart_group)
+    response = client_logged_in.post(reverse("audiences:smartgroup-delete", args=[smart_group.pk]))
+    assert response.url == reverse("audiences:smartgroup-list")
+    assert not SmartGroup.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).smart_group is None
