@@ -10,7 +10,7 @@ from ninja import Query, Router, Status
 from ninja.errors import ValidationError as SchemaError
 from pydantic import Field
 
-from contacts.filters import ContactFilter
+from contacts import selectors
 from contacts.models import Contact, ContactGroup, GroupMembership, Tag
 from contacts.services import (
     contact_create,
@@ -72,7 +72,7 @@ def contact_filter_data(workspace, filters: ContactFilters) -> dict | None:
     for flag in ("has_phone", "has_email", "has_converted"):
         if flag in data:
             data[flag] = "true" if data[flag] else "false"
-    contact_filter = ContactFilter(data, workspace=workspace)
+    contact_filter = selectors.contact_filter(workspace=workspace, filters=data)
     if not contact_filter.is_valid():
         raise SchemaError(
             [
@@ -81,23 +81,6 @@ def contact_filter_data(workspace, filters: ContactFilters) -> dict | None:
             ]
         )
     return data
-
-
-def contact_queryset(workspace, filters: ContactFilters) -> QuerySet:
-    """The workspace's contacts matching the filters, through the shared ContactFilter."""
-    data = contact_filter_data(workspace, filters)
-    if data is None:
-        return Contact.objects.none()
-    return ContactFilter(data, workspace=workspace).qs
-
-
-def capped_count(queryset: QuerySet, filters: ContactFilters, cap: int) -> int:
-    """How many rows match, counting no further than cap + 1."""
-    if filters.model_dump(exclude_none=True).keys() == {"group_id"}:
-        # Only a group: count its memberships (an index-only scan) rather than join contacts.
-        # contact_queryset has checked the group is the workspace's.
-        queryset = GroupMembership.objects.filter(group_id=filters.group_id)
-    return queryset.order_by().values("pk")[: cap + 1].count()
 
 
 def with_relations(queryset: QuerySet) -> QuerySet:
@@ -125,9 +108,13 @@ def contact_list(
     """Newest first. `count` is exact up to HERALD_API_COUNT_CAP (10,000 by default); past it
     the API stops counting, returns the cap and sets `count_capped`, so a page stays fast on
     millions of contacts. Page with `offset` until a page has fewer than `limit` items."""
-    queryset = contact_queryset(request.workspace, filters)
-    cap = settings.HERALD_API_COUNT_CAP
-    counted = capped_count(queryset, filters, cap)
+    workspace, cap = request.workspace, settings.HERALD_API_COUNT_CAP
+    data = contact_filter_data(workspace, filters)
+    if data is None:  # an unknown tag: nothing matches
+        queryset, counted = Contact.objects.none(), 0
+    else:
+        queryset = selectors.contact_list(workspace=workspace, filters=data)
+        counted = selectors.contact_count(workspace=workspace, filters=data, cap=cap)
     items = list(with_relations(queryset)[offset : offset + limit])
     return {"items": items, "count": min(counted, cap), "count_capped": counted > cap}
 

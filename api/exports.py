@@ -7,10 +7,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from contacts import selectors
 from contacts.export import export_job_create
 from contacts.models import Contact, ExportJob, JobStatus
 
-from .contacts import ContactFilters, contact_filter_data, contact_queryset
+from .contacts import ContactFilters, contact_filter_data
 from .errors import require_ids
 from .schemas import CSV_RESPONSE, ERRORS, ErrorOut, Id, IdList
 
@@ -64,7 +65,7 @@ def export_start(request, payload: ExportIn):
     if data is None:  # an unknown tag: nothing matches
         ids = []
     elif ids is not None and data:
-        matching = contact_queryset(workspace, filters).filter(pk__in=ids)
+        matching = selectors.contact_list(workspace=workspace, filters=data, ids=ids)
         ids = list(matching.values_list("pk", flat=True))
     job = export_job_create(workspace=workspace, filters=data or {}, contact_ids=ids)
     return Status(202, export_out(request, job))

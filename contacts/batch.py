@@ -10,6 +10,7 @@ from accounts.models import Workspace
 
 from . import services
 from .models import Contact, ContactGroup
+from .selectors import contact_list
 
 ACTIONS = {"copy", "move", "remove_from_group", "delete", "add_tag", "remove_tag", "opt_out"}
 
@@ -88,15 +89,13 @@ def contacts_batch_matching(
     actor=None,
 ) -> str:
     """The batch action on every contact matching `filters` (the background path)."""
-    from .filters import ContactFilter
-
     groups = ContactGroup.objects.for_workspace(workspace)
     source = groups.filter(pk=source_id).first() if source_id else None
     target = groups.filter(pk=target_id).first() if target_id else None
     if (source_id and source is None) or (target_id and target is None):
         return "The group was deleted meanwhile: nothing done."
-    qs = ContactFilter(filters, workspace=workspace).qs.order_by()
-    ids = list(qs.values_list("pk", flat=True))
+    matching = contact_list(workspace=workspace, filters=filters).order_by()
+    ids = list(matching.values_list("pk", flat=True))
     return contacts_batch(
         workspace=workspace,
         action=action,

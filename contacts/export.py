@@ -19,6 +19,7 @@ from accounts.models import Workspace
 from core.csv import csv_write
 
 from .models import Contact, ExportJob, GroupMembership, JobStatus
+from .selectors import contact_list
 
 FIELDS = (
     "first_name",
@@ -129,11 +130,9 @@ def export_job_create(
 
 
 def export_job_queryset(job: ExportJob) -> QuerySet:
-    from .filters import ContactFilter
-
     if job.contact_ids is not None:
-        return Contact.objects.for_workspace(job.workspace).filter(pk__in=job.contact_ids)
-    return ContactFilter(job.filters, workspace=job.workspace).qs
+        return contact_list(workspace=job.workspace, ids=job.contact_ids)
+    return contact_list(workspace=job.workspace, filters=job.filters)
 
 
 def export_job_run(*, job_id: int) -> None:

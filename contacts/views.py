@@ -20,10 +20,9 @@ from accounts.decorators import manager_required, workspace_required
 from core.csv import csv_response
 from core.htmx import render_htmx
 
-from . import services
+from . import selectors, services
 from .batch import contacts_batch, contacts_batch_check, plural
 from .export import export_job_create, export_rows
-from .filters import ContactFilter
 from .forms import DeleteAllForm, GroupForm
 from .models import Contact, ContactGroup, ExportJob, JobStatus
 from .selectors import group_counts
@@ -63,7 +62,7 @@ def _per_page(request: HttpRequest) -> int:
 def contact_list(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     group = _group_or_404(workspace, request.GET["group"]) if request.GET.get("group") else None
-    contact_filter = ContactFilter(request.GET, workspace=workspace)
+    contact_filter = selectors.contact_filter(workspace=workspace, filters=request.GET)
     # Another group changes the page around the table too (title, group actions, bulk bar):
     # that select swaps the whole of <main>, the other filters only the table.
     contact_filter.form.fields["group"].widget.attrs.update(
@@ -76,7 +75,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             "hx-push-url": "true",
         }
     )
-    table = ContactTable(contact_filter.qs.prefetch_related("tags"))
+    contacts = selectors.contact_list(workspace=workspace, filters=contact_filter)
+    table = ContactTable(contacts.prefetch_related("tags"))
     per_page = _per_page(request)
     RequestConfig(
         request, paginate={"paginator_class": DeepPageLazyPaginator, "per_page": per_page}
@@ -136,7 +136,7 @@ def contact_count(request: HttpRequest) -> HttpResponse:
         sizes, total = group_counts(workspace=request.workspace)
         count = sizes.get(group.pk, 0) if group else total
     else:
-        count = ContactFilter(request.GET, workspace=request.workspace).qs.count()
+        count = selectors.contact_count(workspace=request.workspace, filters=request.GET)
     return render(request, "contacts/contact_list.html#match-count", {"match_count": count})
 
 
@@ -179,11 +179,11 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
         if action != "export":
             contacts_batch_check(action=action, source=source, target=target, tag=tag)
         if request.POST.get("select_all") == "1":
-            qs = ContactFilter(query, workspace=workspace).qs
-            count = qs.count()
+            count = selectors.contact_count(workspace=workspace, filters=query)
             if count > settings.HERALD_EXPORT_SYNC_LIMIT:
                 return _in_background(request, action, query, source, target, tag, count, back)
-            ids = list(qs.order_by().values_list("pk", flat=True))
+            matching = selectors.contact_list(workspace=workspace, filters=query)
+            ids = list(matching.order_by().values_list("pk", flat=True))
         else:
             ids = _selected_ids(request)
         if not ids:
@@ -228,12 +228,11 @@ def _in_background(request, action, query, source, target, tag, count, back) -> 
 def _export(request: HttpRequest, *, ids: list[int] | None, filters: dict | None):
     """Small exports download now; large ones become a background job (C8)."""
     workspace = request.workspace
+    qs = selectors.contact_list(workspace=workspace, filters=filters, ids=ids)
     if ids is not None:
-        qs = Contact.objects.for_workspace(workspace).filter(pk__in=ids)
         count = len(ids)
     else:
-        qs = ContactFilter(filters, workspace=workspace).qs
-        count = qs.count()
+        count = selectors.contact_count(workspace=workspace, filters=filters)
     if count > settings.HERALD_EXPORT_SYNC_LIMIT:
         job = export_job_create(
             workspace=workspace, filters=filters or {}, contact_ids=ids, created_by=request.user
@@ -333,7 +332,7 @@ def contacts_delete_all(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["confirm"]))
         return redirect(f"{reverse('accounts:workspace-settings')}#danger-zone")
-    count = Contact.objects.for_workspace(request.workspace).count()
+    count = selectors.contact_count(workspace=request.workspace)
     if count > settings.HERALD_EXPORT_SYNC_LIMIT:
         contacts_delete_all_task.delay_on_commit(request.workspace.pk)
         messages.success(request, f"Deleting {plural(count)} in the background.")

@@ -342,3 +342,35 @@ def test_group_counts_are_cached_for_big_workspaces_and_dropped_on_writes(worksp
     services.group_remove_contacts(group=group, contact_ids=[contact.pk])
     assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 2)
     cache.clear()
+
+
+# --- selectors: the contacts a list, a batch operation, an export and the API work on -------
+
+
+def test_contact_list_and_count_share_filters_ids_and_the_group_shortcut(
+    workspace, other_workspace
+):
+    from contacts.selectors import contact_count, contact_list
+
+    group = ContactGroupFactory(workspace=workspace)
+    ann = ContactFactory(workspace=workspace, first_name="Ann", email="", in_groups=[group])
+    bob = ContactFactory(workspace=workspace, first_name="Bob", in_groups=[group])
+    cid = ContactFactory(workspace=workspace, first_name="Cid")
+    ContactFactory(workspace=other_workspace, first_name="Ann")
+
+    def both(**kwargs):
+        listed = set(contact_list(workspace=workspace, **kwargs).values_list("pk", flat=True))
+        assert contact_count(workspace=workspace, **kwargs) == len(listed)
+        return listed
+
+    assert both() == {ann.pk, bob.pk, cid.pk}
+    assert both(filters={"group": str(group.pk)}) == {ann.pk, bob.pk}
+    assert both(filters={"group": str(group.pk), "has_email": "true"}) == {bob.pk}
+    assert both(filters={"search": "ann"}) == {ann.pk}
+    assert both(ids=[ann.pk, cid.pk]) == {ann.pk, cid.pk}
+    assert both(filters={"search": "bob"}, ids=[ann.pk, bob.pk]) == {bob.pk}
+    # a filter that cannot be read matches nothing (a bulk delete must never mean "all")
+    assert both(filters={"created_after": "not a date"}) == set()
+    other_group = ContactGroupFactory(workspace=other_workspace)
+    assert both(filters={"group": str(other_group.pk)}) == set()
+    assert contact_count(workspace=workspace, cap=1) == 2  # counting stops past the cap

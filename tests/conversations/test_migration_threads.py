@@ -21,6 +21,7 @@ def old_rows(transactional_db):
     from contacts.models import Contact
     from messaging.models import InboundMessage as Inbound
     from messaging.models import Message
+
     workspace = Workspace.objects.create(name="Acme", slug="acme-threads")
     campaign = Campaign.objects.create(workspace=workspace, name="Visits")
     waiting = Contact.objects.create(workspace=workspace, phone="+14155550001")
