@@ -130,6 +130,7 @@ def campaign_test_send(*, campaign: Campaign, to: str, contact=None) -> Message:
         body=templating.render(body, context),
         html_body=templating.render(html, context, escape_html=True),
         sender=campaign.sender,
+        is_test=True,
     )
     links_save(message_id=message.pk, links=made)
     outbox_send(message_ids=[message.pk])

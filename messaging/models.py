@@ -173,6 +173,9 @@ class Message(models.Model):
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # A campaign's test send: an email gets the unsubscribe footer and headers as recipients
+    # do, with a link that unsubscribes nobody. A database default, so COPY can leave it out.
+    is_test = models.BooleanField(default=False, db_default=False)
     error_code = models.CharField(max_length=32, blank=True)
     provider_message_id = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -58,9 +58,11 @@ def message_enqueue(
     sender: Sender | None = None,
     subject: str = "",
     html_body: str = "",
+    is_test: bool = False,
 ) -> Message:
     """Queue one message outside any campaign (a reply, a test send); the pump sends it."""
     return Message.objects.create(
+        is_test=is_test,
         workspace=workspace,
         contact=contact,
         channel=channel,

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from accounts.models import Workspace
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 
@@ -22,6 +23,21 @@ def unsubscribe_url(*, workspace_id: int, contact_id: int) -> str:
     """Absolute, under PUBLIC_BASE_URL: it is opened from a mail client, not from our pages."""
     token = unsubscribe_token(workspace_id=workspace_id, contact_id=contact_id)
     return settings.PUBLIC_BASE_URL + reverse("messaging:unsubscribe", args=[token])
+
+
+# The contact id in a test email's link: it unsubscribes nobody and says so.
+TEST_CONTACT_ID = 0
+
+
+def unsubscribe_test_workspace(token: str):
+    """The workspace of a test email's unsubscribe link, else None."""
+    try:
+        workspace_id, contact_id = signing.loads(token, salt=_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if contact_id != TEST_CONTACT_ID or not isinstance(workspace_id, int):
+        return None
+    return Workspace.objects.filter(pk=workspace_id).first()
 
 
 def unsubscribe_contact(token: str) -> Contact | None:

@@ -15,24 +15,32 @@ from contacts.models import Contact
 from core.htmx import render_htmx
 
 from .templatetags.messaging_activity import activity_context, page_number
-from .unsubscribe import contact_unsubscribe, unsubscribe_contact
+from .unsubscribe import contact_unsubscribe, unsubscribe_contact, unsubscribe_test_workspace
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """A recipient's page: neutral (no dashboard), under the workspace's name."""
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    test_workspace = unsubscribe_test_workspace(token)
+    if test_workspace is not None:  # the link of a campaign's test email
+        if one_click:
+            return HttpResponse("A test email: nobody was unsubscribed.", content_type="text/plain")
+        context = {"brand": test_workspace.name}
+        return render(request, "messaging/unsubscribe_test.html", context)
     contact = unsubscribe_contact(token)
     if contact is None:
         return render(request, "messaging/unsubscribe_invalid.html", status=400)
+    context = {"contact": contact, "brand": contact.workspace.name}
     if request.method == "POST":
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         contact_unsubscribe(
             contact=contact, detail="One-click unsubscribe" if one_click else "Unsubscribe link"
         )
         if one_click:
             return HttpResponse("Unsubscribed.", content_type="text/plain")
-        return render(request, "messaging/unsubscribe_done.html", {"contact": contact})
-    return render(request, "messaging/unsubscribe_confirm.html", {"contact": contact})
+        return render(request, "messaging/unsubscribe_done.html", context)
+    return render(request, "messaging/unsubscribe_confirm.html", context)
 
 
 @workspace_required

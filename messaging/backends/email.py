@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import escape, linebreaks
 
-from messaging.unsubscribe import unsubscribe_url
+from messaging.unsubscribe import TEST_CONTACT_ID, unsubscribe_url
 
 from . import Backend, PermanentError, ReconcileResult, RetryableError, SendResult, UnknownOutcome
 
@@ -28,9 +28,10 @@ def _from_address(message) -> str:
 
 def email_build(message) -> EmailMultiAlternatives:
     """The email for a Message: its text, its HTML (or the text as HTML), footer and headers."""
+    contact_id = message.contact_id or (TEST_CONTACT_ID if message.is_test else None)
     link = (
-        unsubscribe_url(workspace_id=message.workspace_id, contact_id=message.contact_id)
-        if message.contact_id
+        unsubscribe_url(workspace_id=message.workspace_id, contact_id=contact_id)
+        if contact_id is not None
         else ""
     )
     text = message.body
