@@ -292,6 +292,14 @@ class VoiceCall(models.Model):
     agent = models.ForeignKey(
         Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="voice_calls"
     )
+    # The contact's thread, which holds the call's transcript as voice turns.
+    conversation = models.ForeignKey(
+        "Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="voice_calls",
+    )
     call_sid = models.CharField(max_length=64, unique=True)
     answered_by = models.CharField(max_length=32, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.ANSWERED)

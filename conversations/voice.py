@@ -36,7 +36,8 @@ from messaging.models import Message
 
 from . import llm
 from .context import AgentBrief, Turn, contact_fields, context_build
-from .models import VoiceCall, VoiceTurn
+from .models import Conversation, VoiceCall, VoiceTurn
+from .threads import conversation_close, conversation_for, conversation_handoff, turn_append
 
 logger = logging.getLogger("herald.voice")
 
@@ -205,6 +206,8 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> str:
     except IntegrityError:  # a replay won the race: answer what it stored
         return call.turns.get(number=0).twiml
     VoiceCall.objects.filter(pk=call.pk).update(outcome=outcome, answered_by=params.answered_by)
+    if ending != "machine":
+        _thread_open(call, message, contact, agent, voicemail=ending == "voicemail")
     if ending:
         _end(call, ending)
     return twiml
@@ -244,6 +247,7 @@ def voice_turn(*, message_id: str | None, number: str | None, params: CallParams
         model_ms=turn.model_ms,
         tokens=turn.tokens,
     )
+    _thread_turn(call, turn, action)
     if ending:
         _end(call, ending)
     return twiml
@@ -326,6 +330,79 @@ def _decide(call: VoiceCall, agent, contact) -> llm.ModelResult:
 
 def _handoff(call: VoiceCall, reason: str) -> None:
     VoiceCall.objects.filter(pk=call.pk).update(handoff=True, handoff_reason=reason)
+    call.handoff, call.handoff_reason = True, reason
+
+
+# The contact's thread: the call's transcript, as voice turns -----------------------------------
+
+
+def _thread_open(call: VoiceCall, message: Message, contact, agent, *, voicemail: bool) -> None:
+    """The call joins the contact's conversation with its opening (the campaign's message)."""
+    if contact is None:
+        return
+    try:
+        conversation = conversation_for(
+            contact=contact,
+            channel="voice",
+            agent=agent,
+            campaign=message.campaign,
+            sender=message.sender,
+        )
+        VoiceCall.objects.filter(pk=call.pk).update(conversation=conversation)
+        turn_append(
+            conversation=conversation,
+            direction="out",
+            author="campaign",
+            body=message.body,
+            channel="voice",
+            message=message,
+        )
+        if voicemail:
+            turn_append(
+                conversation=conversation,
+                direction="event",
+                author="system",
+                body="An answering machine took the call: the opening was left as a voicemail.",
+                channel="voice",
+            )
+    except Exception:  # the thread is a copy: the call goes on without it
+        logger.exception("Could not add call %s to the contact's conversation", call.call_sid)
+
+
+def _thread_turn(call: VoiceCall, turn: VoiceTurn, action: str) -> None:
+    """The contact's words and the agent's answer join the thread; a handoff hands the thread
+    to a person, and an opt-out or the agent's end closes it (as for a text conversation)."""
+    conversation = Conversation.objects.filter(voice_calls=call.pk).first() if call.pk else None
+    if conversation is None:
+        return
+    try:
+        if turn.speech:
+            turn_append(
+                conversation=conversation,
+                direction="in",
+                author="contact",
+                body=turn.speech,
+                channel="voice",
+                at=turn.received_at,
+            )
+        if turn.reply:
+            turn_append(
+                conversation=conversation,
+                direction="out",
+                author="agent",
+                body=turn.reply,
+                channel="voice",
+            )
+        if call.handoff and action in ("handoff", "fallback"):
+            conversation_handoff(conversation=conversation, reason=call.handoff_reason)
+        elif action == "opt_out":
+            conversation_close(
+                conversation=conversation, reason="The contact asked to stop on a call."
+            )
+        elif action == "end":
+            conversation_close(conversation=conversation, reason="The agent ended the call.")
+    except Exception:
+        logger.exception("Could not add a turn of call %s to the conversation", call.call_sid)
 
 
 def _end(call: VoiceCall, ending: str) -> None:

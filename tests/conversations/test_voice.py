@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from contacts.services import contact_opt_out
 from conversations import voice
-from conversations.models import VoiceCall, VoiceTurn
+from conversations.models import Conversation, VoiceCall, VoiceTurn
 from messaging.models import Message
 from messaging.sending import outbox_send
 from tests.conversations.factories import AgentFactory
@@ -394,3 +394,53 @@ def test_unanswered_call_is_retried_and_opens_no_conversation(
     queued.refresh_from_db()
     assert queued.status == "queued" and queued.error_code == outcome
     assert not VoiceCall.objects.exists()
+
+
+def _thread(contact):
+    conversation = Conversation.objects.get(contact=contact)
+    turns = list(conversation.turns.values_list("direction", "author", "channel", "body"))
+    return conversation, turns
+
+
+def test_the_call_is_a_voice_transcript_in_the_contacts_conversation(
+    fake_twilio, fake_llm, queued, player
+):
+    fake_llm.script(
+        fake.decision("reply", "Great. Does 3 pm suit you?"),
+        fake.decision("handoff", "", "wants to talk about the price"),
+    )
+    sid = _place(fake_twilio, queued)
+    player.play(sid, speech=["Yes", "How much is it?"])
+    conversation, turns = _thread(queued.contact)
+    assert turns[:5] == [
+        ("out", "campaign", "voice", OPENING),
+        ("in", "contact", "voice", "Yes"),
+        ("out", "agent", "voice", "Great. Does 3 pm suit you?"),
+        ("in", "contact", "voice", "How much is it?"),
+        ("out", "agent", "voice", voice.HANDOFF_LINE),
+    ]
+    assert turns[5][0] == "event"  # the handoff, said in the thread
+    assert conversation.status == "human" and conversation.handoff_reason.startswith("wants")
+    assert conversation.campaign_id == queued.campaign_id and conversation.unread
+    assert _call(sid).conversation_id == conversation.pk
+    assert conversation.turns.get(author="campaign").message_id == queued.pk
+
+
+def test_opting_out_or_ending_on_the_call_closes_the_conversation(
+    fake_twilio, fake_llm, queued, player
+):
+    fake_llm.script(fake.decision("opt_out", "", "stop"))
+    player.play(_place(fake_twilio, queued), speech=["Don't call me again"])
+    conversation, turns = _thread(queued.contact)
+    assert conversation.status == "closed"
+    assert ("out", "agent", "voice", voice.OPT_OUT_LINE) in turns
+
+
+def test_voicemail_is_in_the_conversation_and_a_machine_that_hung_up_is_not(
+    fake_twilio, fake_llm, queued, player
+):
+    player.play(_place(fake_twilio, queued), answered_by="machine_end_beep")
+    conversation, turns = _thread(queued.contact)
+    assert turns[0] == ("out", "campaign", "voice", OPENING)
+    assert turns[1][0] == "event" and "voicemail" in turns[1][3]
+    assert conversation.status == "agent" and not conversation.unread
