@@ -1,3 +1,4 @@
+import phonenumbers
 from django import forms
 
 from core.forms import RegionField, TimeZoneField
@@ -19,6 +20,8 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "quiet_end_hour",
             "frequency_cap",
             "frequency_cap_hours",
+            "send_countries",
+            "daily_send_limit",
             "members_can_delete",
         ]
         labels = {
@@ -26,11 +29,28 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "quiet_end_hour": "Quiet hours start (sending allowed until)",
             "frequency_cap": "Frequency cap: campaign messages per contact",
             "frequency_cap_hours": "Frequency cap period (hours)",
+            "send_countries": "Countries SMS and calls may go to",
+            "daily_send_limit": "Daily send limit (messages)",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timezone"].show_current(self.instance.timezone)
+
+    def clean_send_countries(self) -> str:
+        codes = self.cleaned_data.get("send_countries", "").replace(",", " ").upper().split()
+        unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise forms.ValidationError(
+                f"Not a country code: {', '.join(unknown[:5])}. Use ISO codes such as US, GB, DE."
+            )
+        return " ".join(sorted(set(codes)))
+
+    def clean_daily_send_limit(self):
+        limit = self.cleaned_data.get("daily_send_limit")
+        if limit is not None and not 1 <= limit <= 100_000_000:
+            raise forms.ValidationError("At least 1 (blank for no limit).")
+        return limit
 
     def clean(self):
         data = super().clean()

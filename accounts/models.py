@@ -41,6 +41,20 @@ class Workspace(models.Model):
     currency = models.CharField(
         max_length=3, default="USD", help_text="ISO 4217 code that revenue is reported in."
     )
+    # Sending abuse controls (SMS pumping, toll fraud): where SMS and calls may go, and how many
+    # messages a day the workspace may send (messaging/guards.py).
+    send_countries = models.CharField(
+        max_length=600,
+        blank=True,
+        help_text="Countries SMS and calls may go to, as ISO codes (e.g. “US CA”); blank: "
+        "only the default country. Premium-rate and shared-cost numbers are always refused.",
+    )
+    daily_send_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many messages a day, in the workspace's time zone (blank: no "
+        "limit). Reaching it pauses the sending campaigns and says why.",
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -48,6 +62,11 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def send_regions(self) -> frozenset[str]:
+        """The regions SMS and calls may go to: `send_countries`, else the default region."""
+        return frozenset(self.send_countries.split() or [self.default_region.upper()])
 
 
 class Membership(models.Model):

@@ -121,6 +121,9 @@ class CampaignOut(Schema):
     track_links: bool
     link_click_code: bool
     failure_reason: str
+    pause_reason: str = Field(
+        "", description="Why Herald paused the campaign (its daily send limit), until it resumes."
+    )
     next_run_at: datetime | None
     created_at: datetime
     launched_at: datetime | None
@@ -239,6 +242,7 @@ def campaign_out(campaign: Campaign) -> dict:
         "track_links": campaign.track_links,
         "link_click_code": campaign.link_click_code,
         "failure_reason": campaign.failure_reason,
+        "pause_reason": campaign.pause_reason,
         "next_run_at": campaign.next_run_at,
         "created_at": campaign.created_at,
         "launched_at": campaign.launched_at,

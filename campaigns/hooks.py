@@ -1,8 +1,11 @@
 """What campaigns does when messaging reports an event (see messaging/hooks.py)."""
 
+from contextlib import suppress
+
 from messaging.models import Message
 
-from .lifecycle import runs_reopen
+from .lifecycle import StateError, campaign_pause, runs_reopen
+from .models import Campaign
 
 
 def messages_requeued(*, message_ids: list[int]) -> None:
@@ -10,3 +13,12 @@ def messages_requeued(*, message_ids: list[int]) -> None:
     runs = Message.objects.filter(id__in=message_ids, run__isnull=False).values_list("run_id")
     if run_ids := {run_id for (run_id,) in runs}:
         runs_reopen(run_ids=run_ids)
+
+
+def send_limit_reached(*, run_ids: list[int], reason: str) -> None:
+    """The workspace reached its daily send limit: the campaigns of these runs pause, saying
+    why, until a person resumes them."""
+    running = Campaign.objects.filter(runs__id__in=run_ids, state=Campaign.State.RUNNING)
+    for campaign in running.distinct():
+        with suppress(StateError):  # paused or finished meanwhile
+            campaign_pause(campaign=campaign, reason=reason)

@@ -82,14 +82,18 @@ def _ring_the_bell() -> None:
         return
 
 
-def campaign_pause(*, campaign: Campaign) -> Campaign:
-    """Stop sending within a tick: runs get the paused flag; claimed messages are released."""
+def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
+    """Stop sending within a tick: runs get the paused flag; claimed messages are released.
+
+    `reason` says why when Herald pauses it (a limit was reached); the page shows it until the
+    campaign resumes."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.state not in (Campaign.State.RUNNING, Campaign.State.SCHEDULED):
             raise StateError(f"A {campaign.get_state_display().lower()} campaign cannot be paused.")
         campaign.state = Campaign.State.PAUSED
-        campaign.save(update_fields=["state", "updated_at"])
+        campaign.pause_reason = reason[:2000]
+        campaign.save(update_fields=["state", "pause_reason", "updated_at"])
         campaign.runs.exclude(
             state__in=[CampaignRun.State.COMPLETED, CampaignRun.State.FAILED]
         ).update(paused=True)
@@ -105,6 +109,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
             state__in=[CampaignRun.State.COMPLETED, CampaignRun.State.FAILED]
         )
         active.update(paused=False)
+        campaign.pause_reason = ""
         if active.exists() or (campaign.next_run_at and campaign.next_run_at <= timezone.now()):
             campaign.state = Campaign.State.RUNNING
         elif campaign.next_run_at:

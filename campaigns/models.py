@@ -81,6 +81,9 @@ class Campaign(models.Model):
     retry_interval = models.PositiveIntegerField(default=300, help_text="Seconds.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     failure_reason = models.TextField(blank=True)
+    pause_reason = models.TextField(
+        blank=True, help_text="Why Herald paused the campaign (a limit), shown until it resumes."
+    )
     next_run_at = models.DateTimeField(
         null=True, blank=True, help_text="When the next run starts (scheduled/recurring)."
     )

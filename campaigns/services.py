@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -10,8 +11,10 @@ from accounts.models import Workspace
 from audiences.models import SmartGroup
 from contacts.models import ContactGroup
 from contacts.phones import InvalidPhone, normalize_phone
+from core.ratelimit import rate_limit_hit
 from engagement.tracking import MessageLinks, links_save
 from messaging import templating
+from messaging.guards import destination_refusal
 from messaging.models import Message
 from messaging.outbox import message_enqueue
 from messaging.sending import outbox_send
@@ -99,6 +102,17 @@ def campaign_update(*, campaign: Campaign, data: dict) -> Campaign:
     return campaign
 
 
+def _test_send_throttle(workspace, user) -> None:
+    limits = [(f"test-send:ws:{workspace.pk}", settings.HERALD_TEST_SEND_LIMIT_WORKSPACE)]
+    if getattr(user, "pk", None):
+        limits.insert(0, (f"test-send:user:{user.pk}", settings.HERALD_TEST_SEND_LIMIT_USER))
+    for name, limit in limits:
+        if (wait := rate_limit_hit(name, limit=limit, window_seconds=3600)) is not None:
+            raise ValidationError(
+                {"to": f"Too many test messages this hour; try again in {wait // 60 + 1} minutes."}
+            )
+
+
 def _differs(campaign: Campaign, key: str, data: dict) -> bool:
     current = getattr(campaign, key, None)
     new = data[key]
@@ -107,14 +121,18 @@ def _differs(campaign: Campaign, key: str, data: dict) -> bool:
     return new != current
 
 
-def campaign_test_send(*, campaign: Campaign, to: str, contact=None) -> Message:
+def campaign_test_send(*, campaign: Campaign, to: str, contact=None, user=None) -> Message:
     """Send the campaign's message once to one address (K11), rendered for a sample contact.
 
     It goes through the outbox like any message (queued, then sent at once by the same send
-    path: opt-out and pacing rules, provider errors, recorded outcome), without a campaign or
-    run, so it never counts in the campaign's results.
+    path: opt-out and pacing rules, sending countries, provider errors, recorded outcome),
+    without a campaign or run, so it never counts in the campaign's results. Test sends are
+    limited per user and per workspace each hour (a test send is a free text to any number).
     """
     to = _test_address(campaign, to)
+    if campaign.channel != "email" and (refused := destination_refusal(campaign.workspace, to)):
+        raise ValidationError({"to": refused})
+    _test_send_throttle(campaign.workspace, user)
     agent_name = campaign.agent.name if campaign.agent_id else ""
     context = templating.contact_context(**contact_values(contact), agent_name=agent_name)
     body, html = campaign.body_template, campaign.html_template

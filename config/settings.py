@@ -178,6 +178,9 @@ HERALD_BODY_LIMITS = [
 ]
 # JSON API (A6): requests per minute per API key (0 = no limit), and the cap on list counts.
 HERALD_API_RATE_LIMIT = int(os.environ.get("HERALD_API_RATE_LIMIT", "600"))
+# Test sends (a free message to any number) per hour, per user and per workspace (0: none).
+HERALD_TEST_SEND_LIMIT_USER = int(os.environ.get("HERALD_TEST_SEND_LIMIT_USER", "10"))
+HERALD_TEST_SEND_LIMIT_WORKSPACE = int(os.environ.get("HERALD_TEST_SEND_LIMIT_WORKSPACE", "30"))
 HERALD_API_COUNT_CAP = int(os.environ.get("HERALD_API_COUNT_CAP", "10000"))
 # The cache holds the API rate-limit counters; share it between processes (Redis) in production.
 HERALD_CACHE_URL = os.environ.get("HERALD_CACHE_URL", "")
@@ -315,6 +318,7 @@ HERALD_MESSAGING_HOOKS = {
     "status": [],
     "requeued": ["campaigns.hooks.messages_requeued"],
     "call": ["conversations.voice.call_parameters"],
+    "limit_reached": ["campaigns.hooks.send_limit_reached"],
 }
 # Entries the apps above messaging add to a contact's activity (messaging.selectors).
 HERALD_ACTIVITY_SOURCES = [

@@ -13,3 +13,6 @@ from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None  # whitenoise serves from the finders in tests
+# Test sends are throttled per user and workspace in the cache, which outlives a test (and
+# ids repeat between runs): off in tests, except in the tests of the throttle.
+HERALD_TEST_SEND_LIMIT_USER = HERALD_TEST_SEND_LIMIT_WORKSPACE = 0

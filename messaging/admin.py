@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from .models import PHONE_CHANNELS, InboundMessage, Message, PhoneNumber, Sender
+from .models import PHONE_CHANNELS, DailySendCount, InboundMessage, Message, PhoneNumber, Sender
 from .senders import phone_number_claim, sender_clean
 
 
@@ -108,3 +108,13 @@ class InboundMessageAdmin(admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, obj: InboundMessage) -> str:
         return obj.body[:60]
+
+
+@admin.register(DailySendCount)
+class DailySendCountAdmin(admin.ModelAdmin):
+    """Messages each workspace handed to a provider per day (the daily send limit's count)."""
+
+    list_display = ("day", "workspace", "sent")
+    list_filter = ("workspace",)
+    date_hierarchy = "day"
+    list_select_related = ("workspace",)

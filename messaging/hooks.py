@@ -9,6 +9,7 @@ paths, called in order, each with keyword arguments):
         "status": [],
         "requeued": ["campaigns.hooks.messages_requeued"],
         "call": ["conversations.voice.call_parameters"],
+        "limit_reached": ["campaigns.hooks.send_limit_reached"],
     }
 
 inbound(inbound: InboundMessage)
@@ -33,6 +34,11 @@ call(message: Message) -> dict | None
     Unlike the others, it runs before messaging's change (in the send loop, per call) and its
     answer is used; a hook that raises is logged and skipped.
 
+limit_reached(run_ids: list[int], reason: str)
+    A workspace reached its daily send limit (messaging/guards.py): these runs' messages went
+    back to the queue unsent, and whatever sends them should stop until a person says so.
+    `reason` says which limit, for people.
+
 A hook runs after messaging's change is committed, in the caller's process (a webhook request,
 a send task, the tick): keep it short and hand slow work to a Celery task. An exception in a
 hook is logged and swallowed: messaging's work is already committed and the provider's retry
@@ -51,7 +57,7 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger("herald.hooks")
 
-EVENTS = ("inbound", "status", "requeued", "call")
+EVENTS = ("inbound", "status", "requeued", "call", "limit_reached")
 # The statuses a `status` hook hears about: the ones a provider or a person can see.
 REPORTED = frozenset({"sent", "delivered", "read", "undelivered", "failed"})
 

@@ -117,6 +117,7 @@ class Message(models.Model):
         DELETED = "deleted", "Contact deleted"
         CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
         CAPPED = "capped", "Frequency cap reached"
+        BLOCKED = "blocked", "Destination not allowed (country or premium rate)"
 
     # FK indexes that the composite indexes below already cover are left out, and so are the
     # database constraints: each costs a check on every one of the millions of rows a fan-out
@@ -265,3 +266,20 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"from {self.from_address}: {self.body[:40]}"
+
+
+class DailySendCount(models.Model):
+    """Messages handed to a provider by a workspace on one day of its time zone: the daily
+    send limit's counter (messaging/guards.py), one row per workspace and day."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day"], name="daily_send_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.day}: {self.sent}"

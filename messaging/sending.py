@@ -23,6 +23,7 @@ from contacts.models import Contact
 from . import hooks
 from .backends import PermanentError, RetryableError, SendResult, UnknownOutcome, get_backend
 from .caps import SendCaps
+from .guards import SendGuard, limit_reason
 from .models import Message, Sender
 from .statuses import TIMESTAMP
 
@@ -62,7 +63,9 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     Step 1 commits the batch as `sending` (only rows still queued, of unpaused runs) under a
     lease whose expiry time is the batch's fencing token. A paused run's claimed rows are
     released at once. Opted-out or deleted contacts are skipped, and so are campaign messages
-    past the workspace's frequency cap (messaging/caps.py).
+    past the workspace's frequency cap (messaging/caps.py) and SMS and calls to a country the
+    workspace does not send to or to a premium-rate number; a workspace past its daily send
+    limit sends nothing more that day (messaging/guards.py).
 
     Each provider call is fenced: right before it, one conditional UPDATE checks that the row
     is still `sending` under this batch's token and that the lease has not run out, and
@@ -92,6 +95,8 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     run_ids = {m.run_id for m in messages if m.run_id}
     released: set[int] = set()
     caps = SendCaps(messages, now)
+    guard = SendGuard(messages, now)
+    held: dict[int, set[int]] = {}  # workspace id → its runs whose messages met the daily limit
     for index, message in enumerate(messages):
         if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
             last_pause_check = time_module.monotonic()
@@ -100,6 +105,17 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
             continue
         if not caps.allows(message):  # no provider call: nothing to fence
             outcome = _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED)
+        elif guard.refusal(message):
+            outcome = _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.BLOCKED)
+        elif not guard.reserve(message):  # the workspace's daily send limit
+            workspace = guard.workspaces[message.workspace_id]
+            if message.run_id is None:
+                outcome = _Outcome(message.id, S.FAILED, error=limit_reason(workspace, now))
+            else:  # back to the queue; its campaign is paused below
+                _release([message.id], token)
+                released.add(message.id)
+                held.setdefault(workspace.id, set()).add(message.run_id)
+                continue
         else:
             if not _fence(message.id, token):
                 _lease_lost(messages[index:], released)
@@ -115,6 +131,9 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
             token, kept = _extend_lease(rest, token)
             released |= set(rest) - kept  # taken by the sweeper: not ours to send any more
     _record(pending)
+    for workspace_id, held_runs in held.items():
+        reason = limit_reason(guard.workspaces[workspace_id], now)
+        hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
     return counts
 
 
@@ -170,10 +189,15 @@ def _release_if_paused(unsent: list[Message], run_ids: set[int], token: datetime
     if not paused:
         return set()
     ids = [m.id for m in unsent if m.run_id in paused]
+    _release(ids, token)
+    return set(ids)
+
+
+def _release(ids: list[int], token: datetime) -> None:
+    """Unsent messages of the batch back to the queue, untouched (the attempt is not one)."""
     Message.objects.filter(id__in=ids, status=S.SENDING, lease_expires_at=token).update(
         status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
     )
-    return set(ids)
 
 
 def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:

@@ -276,7 +276,7 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"campaign": campaign}
     try:
         message = services.campaign_test_send(
-            campaign=campaign, to=request.POST.get("to", ""), contact=sample
+            campaign=campaign, to=request.POST.get("to", ""), contact=sample, user=request.user
         )
         context["test_result"] = (
             f"Test sent to {message.to_address} ({message.get_status_display()})."
