@@ -329,7 +329,8 @@ def test_delete_all_runs_in_background_for_big_lists(
     settings.HERALD_EXPORT_SYNC_LIMIT = 1
     queued = []
     monkeypatch.setattr(
-        "contacts.views.contacts_delete_all_task.delay_on_commit", lambda pk: queued.append(pk)
+        "contacts.views.listing.contacts_delete_all_task.delay_on_commit",
+        lambda pk: queued.append(pk),
     )
     ContactFactory.create_batch(2, workspace=workspace)
     client_logged_in.post(reverse("contacts:contact-delete-all"), {"confirm": "acme"})
@@ -494,7 +495,7 @@ def test_bulk_over_all_matching_runs_in_background_when_large(
 
     settings.HERALD_EXPORT_SYNC_LIMIT = 2
     monkeypatch.setattr(
-        "contacts.views.contacts_batch_task.delay_on_commit",
+        "contacts.views.listing.contacts_batch_task.delay_on_commit",
         lambda *args: queued.append(args),
     )
     queued = []

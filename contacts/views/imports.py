@@ -11,7 +11,7 @@ from core.csv import csv_response
 from core.forms import RegionField
 from core.htmx import render_htmx
 
-from .importing import (
+from ..importing import (
     ImportFileError,
     ImportTooLarge,
     import_counts,
@@ -26,8 +26,8 @@ from .importing import (
     import_job_resume,
     import_job_set_mapping,
 )
-from .importing.mapping import FIELDS, METADATA_PREFIX, metadata_key
-from .models import ContactGroup, ImportJob, JobStatus
+from ..importing.mapping import FIELDS, METADATA_PREFIX, metadata_key
+from ..models import ContactGroup, ImportJob, JobStatus
 
 SAMPLE_CSV = (
     "First Name,Last Name,Phone,Email,Company,Appointment Date\r\n"

@@ -10,10 +10,10 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import workspace_required
 from core.money import money
 
-from . import dedup, services
-from .forms import ContactForm, OptOutForm
-from .models import Contact, ContactEvent
-from .views import _add_errors
+from .. import dedup, services
+from ..forms import ContactForm, OptOutForm
+from ..models import Contact, ContactEvent
+from .common import add_errors
 
 EVENTS_SHOWN = 200
 
@@ -56,7 +56,7 @@ def _save(request: HttpRequest, form: ContactForm, contact: Contact | None):
     try:
         cleaned = services.clean_contact_data(workspace=workspace, data=data)
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_errors(form, exc)
         return None
     # The duplicate rule of contacts/dedup.py; on purpose the form refuses a duplicate instead
     # of skipping or updating it, and checks only a changed phone or email: editing a contact

@@ -1,52 +1,29 @@
-"""The contacts list, groups, batch operations, exports and "delete all" (C4-C9)."""
+"""The contacts list, its "all N matching" count, batch operations on the selection, and
+"delete all" (C4, C7, C9)."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    QueryDict,
-)
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.timezone import now
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
 from accounts.decorators import manager_required, workspace_required
-from core.csv import csv_response
 from core.htmx import render_htmx
 
-from . import selectors, services
-from .batch import contacts_batch, contacts_batch_check, plural
-from .export import export_job_create, export_rows
-from .forms import DeleteAllForm, GroupForm
-from .models import Contact, ContactGroup, ExportJob, JobStatus
-from .selectors import group_counts
-from .tables import ContactTable, DeepPageLazyPaginator
-from .tasks import contacts_batch_task, contacts_delete_all_task
+from .. import selectors, services
+from ..batch import contacts_batch, contacts_batch_check, plural
+from ..forms import DeleteAllForm
+from ..models import Contact, ContactGroup
+from ..selectors import group_counts
+from ..tables import ContactTable, DeepPageLazyPaginator
+from ..tasks import contacts_batch_task, contacts_delete_all_task
+from .common import filter_query, group_or_404
+from .exports import export_response
 
 PER_PAGE_CHOICES = (25, 50, 100)
-# Kept out of the filter querystring that travels with the bulk form.
-NON_FILTER_PARAMS = {"page", "sort", "per_page"}
-
-
-def _group_or_404(workspace, group_id) -> ContactGroup:
-    try:
-        pk = int(group_id)
-    except (TypeError, ValueError):
-        raise Http404("No such group.") from None
-    return get_object_or_404(ContactGroup.objects.for_workspace(workspace), pk=pk)
-
-
-def _filter_query(params: QueryDict) -> QueryDict:
-    query = params.copy()
-    for key in NON_FILTER_PARAMS:
-        query.pop(key, None)
-    return query
 
 
 def _per_page(request: HttpRequest) -> int:
@@ -61,7 +38,7 @@ def _per_page(request: HttpRequest) -> int:
 @require_http_methods(["GET"])
 def contact_list(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
-    group = _group_or_404(workspace, request.GET["group"]) if request.GET.get("group") else None
+    group = group_or_404(workspace, request.GET["group"]) if request.GET.get("group") else None
     contact_filter = selectors.contact_filter(workspace=workspace, filters=request.GET)
     # Another group changes the page around the table too (title, group actions, bulk bar):
     # that select swaps the whole of <main>, the other filters only the table.
@@ -81,7 +58,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     RequestConfig(
         request, paginate={"paginator_class": DeepPageLazyPaginator, "per_page": per_page}
     ).configure(table)
-    query = _filter_query(request.GET)
+    query = filter_query(request.GET)
     filtered = any(v for k, v in query.items() if k != "group")
     if group is not None and not filtered:
         table.empty_text = (
@@ -107,31 +84,12 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 @workspace_required
 @require_http_methods(["GET"])
-def group_panel(request: HttpRequest) -> HttpResponse:
-    """The groups side panel with member counts, loaded after the page (counts cost a scan)."""
-    workspace = request.workspace
-    sizes, total = group_counts(workspace=workspace)
-    groups = list(ContactGroup.objects.for_workspace(workspace))
-    for group in groups:
-        group.size = sizes.get(group.pk, 0)
-    current = request.GET.get("current", "")
-    context = {
-        "groups": groups,
-        "with_counts": True,
-        "current_group_id": int(current) if current.isdigit() else None,
-        "total_contacts": total,
-    }
-    return render(request, "contacts/contact_list.html#group-panel", context)
-
-
-@workspace_required
-@require_http_methods(["GET"])
 def contact_count(request: HttpRequest) -> HttpResponse:
     """How many contacts match the filters: asked for by "select all matching", not per page."""
     group = (
-        _group_or_404(request.workspace, request.GET["group"]) if request.GET.get("group") else None
+        group_or_404(request.workspace, request.GET["group"]) if request.GET.get("group") else None
     )
-    filters = {k: v for k, v in _filter_query(request.GET).items() if v and k != "group"}
+    filters = {k: v for k, v in filter_query(request.GET).items() if v and k != "group"}
     if not filters:  # the whole workspace or one group: counted from the (cached) group counts
         sizes, total = group_counts(workspace=request.workspace)
         count = sizes.get(group.pk, 0) if group else total
@@ -169,9 +127,9 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
     query = QueryDict(request.POST.get("query", ""), mutable=True)
     back = f"{reverse('contacts:contact-list')}?{query.urlencode()}"
     action = request.POST.get("action", "")
-    source = _group_or_404(workspace, query["group"]) if query.get("group") else None
+    source = group_or_404(workspace, query["group"]) if query.get("group") else None
     target_id = request.POST.get("target_group") if action in {"copy", "move"} else None
-    target = _group_or_404(workspace, target_id) if target_id else None
+    target = group_or_404(workspace, target_id) if target_id else None
     tag = request.POST.get("tag", "")
     if action == "delete":
         _require_delete(request)
@@ -189,7 +147,7 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
         if not ids:
             raise ValidationError("Select at least one contact first.")
         if action == "export":
-            return _export(request, ids=ids, filters=None)
+            return export_response(request, ids=ids, filters=None)
         message = contacts_batch(
             workspace=workspace,
             action=action,
@@ -209,7 +167,7 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
 def _in_background(request, action, query, source, target, tag, count, back) -> HttpResponse:
     filters = query.dict()
     if action == "export":
-        return _export(request, ids=None, filters=filters)
+        return export_response(request, ids=None, filters=filters)
     contacts_batch_task.delay_on_commit(
         request.workspace.pk,
         action,
@@ -223,105 +181,6 @@ def _in_background(request, action, query, source, target, tag, count, back) -> 
         request, f"Working on {plural(count)} in the background: reload in a moment to see it."
     )
     return redirect(back)
-
-
-def _export(request: HttpRequest, *, ids: list[int] | None, filters: dict | None):
-    """Small exports download now; large ones become a background job (C8)."""
-    workspace = request.workspace
-    qs = selectors.contact_list(workspace=workspace, filters=filters, ids=ids)
-    if ids is not None:
-        count = len(ids)
-    else:
-        count = selectors.contact_count(workspace=workspace, filters=filters)
-    if count > settings.HERALD_EXPORT_SYNC_LIMIT:
-        job = export_job_create(
-            workspace=workspace, filters=filters or {}, contact_ids=ids, created_by=request.user
-        )
-        messages.info(request, f"Exporting {plural(count)} in the background.")
-        return redirect("contacts:export-detail", job.pk)
-    stamp = now().strftime("%Y%m%d-%H%M")
-    return csv_response(export_rows(qs), filename=f"contacts-{workspace.slug}-{stamp}.csv")
-
-
-@workspace_required
-@require_http_methods(["GET"])
-def contacts_export(request: HttpRequest) -> HttpResponse:
-    """Export every contact matching the list's filters (or a whole group)."""
-    if request.GET.get("group"):
-        _group_or_404(request.workspace, request.GET["group"])
-    return _export(request, ids=None, filters=_filter_query(request.GET).dict())
-
-
-@workspace_required
-@require_http_methods(["GET"])
-def export_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(ExportJob.objects.for_workspace(request.workspace), pk=job_id)
-    context = {"job": job, "running": job.status in {JobStatus.PENDING, JobStatus.RUNNING}}
-    return render_htmx(request, "contacts/export_detail.html", context, fragments={"export-status"})
-
-
-@workspace_required
-@require_http_methods(["GET"])
-def export_download(request: HttpRequest, job_id: int) -> HttpResponse:
-    """The finished file, only to members of its workspace (files are never public)."""
-    job = get_object_or_404(ExportJob.objects.for_workspace(request.workspace), pk=job_id)
-    if job.status != JobStatus.COMPLETED or not job.file:
-        raise Http404("This export is not ready.")
-    return FileResponse(
-        job.file.open("rb"),
-        as_attachment=True,
-        filename=f"contacts-{request.workspace.slug}-{job.pk}.csv",
-        content_type="text/csv",
-    )
-
-
-@workspace_required
-@require_http_methods(["GET", "POST"])
-def group_create(request: HttpRequest) -> HttpResponse:
-    form = GroupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            group = services.group_create(workspace=request.workspace, **form.cleaned_data)
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, f"Group “{group.name}” created.")
-            return redirect(f"{reverse('contacts:contact-list')}?group={group.pk}")
-    return render(request, "contacts/group_form.html", {"form": form, "group": None})
-
-
-@workspace_required
-@require_http_methods(["GET", "POST"])
-def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = _group_or_404(request.workspace, group_id)
-    initial = {"name": group.name, "description": group.description}
-    form = GroupForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.group_update(group=group, **form.cleaned_data)
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, f"Group “{group.name}” saved.")
-            return redirect(f"{reverse('contacts:contact-list')}?group={group.pk}")
-    return render(request, "contacts/group_form.html", {"form": form, "group": group})
-
-
-@workspace_required
-@require_http_methods(["POST"])
-def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = _group_or_404(request.workspace, group_id)
-    name = group.name
-    services.group_delete(group=group)
-    messages.success(request, f"Group “{name}” deleted. Its contacts are kept.")
-    return redirect("contacts:contact-list")
-
-
-@workspace_required
-@require_http_methods(["GET"])
-def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = _group_or_404(request.workspace, group_id)
-    return redirect(f"{reverse('contacts:contact-list')}?group={group.pk}")
 
 
 @manager_required
@@ -340,11 +199,3 @@ def contacts_delete_all(request: HttpRequest) -> HttpResponse:
         services.contacts_delete_all(workspace=request.workspace)
         messages.success(request, f"{plural(count)} deleted.")
     return redirect("contacts:contact-list")
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
