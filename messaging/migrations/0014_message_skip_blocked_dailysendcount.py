@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_workspace_send_controls'),
-        ('messaging', '0012_number_claim_constraints'),
+        ('messaging', '0013_message_is_test'),
     ]
 
     operations = [
