@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace",
                 "core.context_processors.background",
+                "conversations.context_processors.inbox",
             ],
         },
     },

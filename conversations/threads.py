@@ -129,10 +129,11 @@ def _linked(**row) -> ConversationMessage | None:
 
 
 def _touch(conversation: Conversation, turn: ConversationMessage) -> None:
-    fields = {"preview": _preview(turn)}
+    fields = {} if turn.direction == Direction.EVENT else {"preview": _preview(turn)}
     if turn.direction == Direction.INBOUND:
         fields.update(unread=True, last_inbound_at=turn.created_at)
-    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    if fields:
+        Conversation.objects.filter(pk=conversation.pk).update(**fields)
     Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=turn.created_at).update(
         last_activity_at=turn.created_at
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import inbox_views, views
 
 app_name = "conversations"
 
@@ -14,4 +14,13 @@ urlpatterns = [
         views.agent_rule_remove,
         name="agent-rule-delete",
     ),
+]
+
+urlpatterns += [
+    path("", inbox_views.inbox, name="inbox"),
+    path("<int:pk>/", inbox_views.conversation_detail, name="conversation-detail"),
+    path("<int:pk>/reply/", inbox_views.conversation_reply, name="conversation-reply"),
+    path("<int:pk>/counter/", inbox_views.conversation_counter, name="conversation-counter"),
+    path("<int:pk>/assign/", inbox_views.conversation_assign, name="conversation-assign"),
+    path("<int:pk>/<slug:action>/", inbox_views.conversation_action, name="conversation-action"),
 ]

@@ -129,6 +129,7 @@ def build_world(workspace, user) -> World:
         },
         actor=user,
     )
+    conversation = _conversation(contact, agent, campaign, sender, user)
     return World(
         ids={
             "contact": [contact.pk],
@@ -144,7 +145,33 @@ def build_world(workspace, user) -> World:
             "import": [mapping_job.pk, preview_job.pk, done_job.pk],
             "export": [export.pk],
             "smartgroup": [smart_group.pk],
+            "conversation": [conversation.pk],
             "token": [unsubscribe_token(contact_id=contact.pk, workspace_id=workspace.pk)],
             "code": ["no-such-link"],  # its 404 page: a real link would leave the site
         }
     )
+
+
+def _conversation(contact, agent, campaign, sender, user):
+    """A thread with every kind of turn, long unbroken words included, waiting for a person."""
+    from conversations import threads
+
+    conversation = threads.conversation_for(
+        contact=contact, channel="sms", agent=agent, campaign=campaign, sender=sender
+    )
+    turns = [
+        ("out", "campaign", "Hi Maximiliana, your appointment is on Friday at 10:00. Reply."),
+        ("in", "contact", "Could we move it? " + "Pneumonoultramicroscopicsilicovolcano" * 3),
+        ("out", "agent", "Of course — which day suits you best? We are open Monday to Friday."),
+        ("in", "contact", "https://example.com/" + "a-very-long-path-segment/" * 6),
+    ]
+    for direction, author, body in turns:
+        threads.turn_append(
+            conversation=conversation, direction=direction, author=author, body=body
+        )
+    threads.conversation_handoff(
+        conversation=conversation,
+        reason="The contact asks to reschedule, which the agent may not do on its own.",
+    )
+    threads.conversation_reply(conversation=conversation, user=user, body="Friday 14:00 works.")
+    return conversation

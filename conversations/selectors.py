@@ -1,0 +1,159 @@
+"""Reads of the inbox (V2): the list with its filters (keyset pages), a thread, the counts.
+
+Every read takes the workspace and filters by it. The list is ordered by last activity
+(newest first) with the id as tie-break, and pages by keyset on that pair, so page 500 of
+100,000 threads costs what page 1 does (the indexes conv_ws_activity and
+conv_ws_status_activity serve each filter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import Workspace
+
+from .models import AgentAnswer, Conversation, ConversationMessage
+
+Status = Conversation.Status
+VIEWS = {
+    "human": "Needs a human",
+    "agent": "Agent handling",
+    "mine": "Mine",
+    "unassigned": "Unassigned",
+    "closed": "Closed",
+    "all": "All",
+}
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    view: str = "human"
+    unread: bool = False
+    campaign: int | None = None
+    agent: int | None = None
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> InboxFilters:
+        view = query.get("view") or "human"
+        return cls(
+            view=view if view in VIEWS else "human",
+            unread=query.get("unread") in ("1", "on", "true"),
+            campaign=_int(query.get("campaign")),
+            agent=_int(query.get("agent")),
+            q=(query.get("q") or "").strip()[:100],
+        )
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    conversations: list[Conversation]
+    next_cursor: str  # "" on the last page
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def conversation_queryset(*, workspace: Workspace, filters: InboxFilters, user) -> QuerySet:
+    qs = Conversation.objects.for_workspace(workspace)
+    view = filters.view
+    if view in (Status.HUMAN, Status.AGENT, Status.CLOSED):
+        qs = qs.filter(status=view)
+    elif view == "mine":
+        qs = qs.filter(assignee=user).exclude(status=Status.CLOSED)
+    elif view == "unassigned":
+        qs = qs.filter(assignee__isnull=True).exclude(status=Status.CLOSED)
+    if filters.unread:
+        qs = qs.filter(unread=True)
+    if filters.campaign:
+        qs = qs.filter(campaign_id=filters.campaign)
+    if filters.agent:
+        qs = qs.filter(agent_id=filters.agent)
+    if filters.q:
+        q = filters.q
+        qs = qs.filter(
+            Q(contact__first_name__icontains=q)
+            | Q(contact__last_name__icontains=q)
+            | Q(contact__phone__icontains=q)
+            | Q(contact__email__icontains=q)
+        )
+    return qs
+
+
+def conversation_list(
+    *,
+    workspace: Workspace,
+    filters: InboxFilters,
+    user,
+    cursor: str = "",
+    limit: int = PAGE_SIZE,
+) -> InboxPage:
+    """One page of threads, newest activity first; `cursor` is the last page's next_cursor."""
+    qs = conversation_queryset(workspace=workspace, filters=filters, user=user)
+    if (after := _cursor(cursor)) is not None:
+        at, pk = after
+        qs = qs.filter(Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=pk))
+    rows = list(
+        qs.select_related("contact", "agent", "assignee", "campaign").order_by(
+            "-last_activity_at", "-id"
+        )[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = f"{rows[-1].last_activity_at.isoformat()}~{rows[-1].pk}" if more else ""
+    return InboxPage(conversations=rows, next_cursor=next_cursor)
+
+
+def _cursor(cursor: str) -> tuple[datetime, int] | None:
+    at, _, pk = (cursor or "").partition("~")
+    try:
+        when = parse_datetime(at)
+    except ValueError:
+        return None
+    number = _int(pk)
+    return (when, number) if when is not None and number else None
+
+
+def conversation_get(*, workspace: Workspace, pk: int) -> Conversation | None:
+    return (
+        Conversation.objects.for_workspace(workspace)
+        .select_related("contact", "agent", "assignee", "campaign", "sender")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def conversation_turns(*, conversation: Conversation, limit: int = 200) -> list:
+    """The newest `limit` turns of the thread, oldest first."""
+    turns = (
+        ConversationMessage.objects.filter(conversation=conversation)
+        .select_related("user", "message")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return list(turns)[::-1]
+
+
+def needs_human_count(*, workspace: Workspace) -> int:
+    return Conversation.objects.filter(workspace=workspace, status=Status.HUMAN).count()
+
+
+def agent_stats(*, agent) -> dict:
+    """What an agent did: answers, handoffs, tokens (V4), over all time."""
+    totals = AgentAnswer.objects.filter(workspace_id=agent.workspace_id, agent=agent).aggregate(
+        answers=Count("id"),
+        replies=Count("id", filter=Q(outcome=AgentAnswer.Outcome.REPLY)),
+        handoffs=Count("id", filter=Q(outcome=AgentAnswer.Outcome.HANDOFF)),
+        tokens=Sum("total_tokens"),
+    )
+    totals["tokens"] = totals["tokens"] or 0
+    return totals
