@@ -18,6 +18,7 @@ from messaging import templating
 from messaging.models import Sender
 
 from .. import lifecycle, scheduling, selectors, services
+from ..estimate import builder_estimate
 from ..models import Campaign, Channel
 from ..validation import campaign_data, campaign_validate
 from .campaign import campaign_for, scheduled_local
@@ -175,6 +176,9 @@ def _builder_context(request, campaign: Campaign | None, step: str, **extra) -> 
             context["custom_fields"] = selectors.campaign_custom_fields(campaign=campaign)
         if step == "review":
             context["audience"] = selectors.group_audience(campaign=campaign)
+            context["estimate"] = builder_estimate(
+                campaign=campaign, sendable=context["audience"]["sendable"]
+            )
             context["next_runs"] = selectors.campaign_next_runs(campaign=campaign)
             _, context["problems"] = campaign_validate(
                 workspace=workspace, data=campaign_data(campaign)

@@ -18,6 +18,7 @@ from engagement.selectors import message_engagement
 from messaging.models import Message
 
 from .. import lifecycle, occurrences, selectors, services
+from ..estimate import page_estimate
 from ..models import Campaign
 
 LIVE = {"campaign-live": "live"}  # the fragment the campaign page polls for
@@ -74,6 +75,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.campaign_next_runs(campaign=campaign) if campaign.is_recurring else []
     )
     context["scheduled_local"] = scheduled_local(campaign)
+    context["estimate"] = page_estimate(campaign=campaign, pending=context["results"]["pending"])
     return render_htmx(request, "campaigns/campaign_detail.html", context)
 
 
