@@ -21,6 +21,7 @@ from engagement.selectors import (
 )
 from engagement.tracking import MessageLinks
 from messaging import templating
+from messaging.backends.email import email_parts
 from messaging.caps import counted_messages, workspace_cap
 from messaging.models import InboundMessage, Message
 
@@ -284,6 +285,27 @@ def campaign_sample_contact(*, campaign: Campaign) -> Contact | None:
     """The contact the builder counts and test-sends with: the first active one it targets."""
     targets = campaign_targets(campaign=campaign).filter(status=Contact.Status.ACTIVE)
     return targets.order_by("pk").first()
+
+
+def campaign_email_preview(*, campaign: Campaign) -> str:
+    """The email's HTML document as the first recipient (or a sample person) gets it: values
+    filled in and escaped, tracked links in their short form, the unsubscribe footer."""
+    contact = campaign_sample_contact(campaign=campaign)
+    values = [getattr(contact, name) for name in templating.CONTACT_FIELDS] if contact else []
+    if contact is None:
+        values = ["Alex", "Sample", "", "", "Example Inc."]
+    context = _context(campaign, *values, contact.metadata if contact else {})
+    body, html = campaign.body_template, campaign.html_template
+    if campaign.tracks_links:
+        links = MessageLinks(body=body, html=html)
+        links.preview(context)
+        body, html = links.body, links.html
+    _, document = email_parts(
+        body=templating.render(body, context),
+        html_body=templating.render(html, context, escape_html=True),
+        link="#unsubscribe",
+    )
+    return document
 
 
 def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:

@@ -21,11 +21,11 @@ from messaging.sending import outbox_send
 
 from .models import Campaign, Channel
 from .validation import (
-    STEP_FIELDS,
     campaign_clean,
     campaign_data,
     campaign_validate,
     step_errors,
+    step_fields,
     workspace_object,
 )
 
@@ -62,9 +62,9 @@ def campaign_step_save(*, campaign: Campaign, step: str, data: dict) -> Campaign
         raise ValidationError("This campaign has been launched: its steps are fixed.")
     merged = campaign_data(campaign) | data
     clean, errors = campaign_validate(workspace=campaign.workspace, data=merged)
-    if errors := step_errors(step, errors):
+    if errors := step_errors(step, errors, campaign.channel):
         raise ValidationError(errors)
-    for key in STEP_FIELDS[step]:
+    for key in step_fields(step, campaign.channel):
         setattr(campaign, key, clean[key])
     if step == "channel" and campaign.sender_id and campaign.sender.channel != campaign.channel:
         campaign.sender = None

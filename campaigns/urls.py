@@ -10,6 +10,11 @@ urlpatterns = [
     path("counter/", builder.campaign_counter, name="campaign-counter"),
     path("<int:pk>/", campaign.campaign_detail, name="campaign-detail"),
     path("<int:pk>/build/<slug:step>/", builder.campaign_build, name="campaign-build"),
+    path(
+        "<int:pk>/email-preview/",
+        builder.campaign_email_preview,
+        name="campaign-email-preview",
+    ),
     path("<int:pk>/test-send/", builder.campaign_test_send, name="campaign-test-send"),
     path("<int:pk>/launch/", builder.campaign_launch, name="campaign-launch"),
     path("<int:pk>/rename/", campaign.campaign_rename, name="campaign-rename"),

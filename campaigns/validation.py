@@ -102,9 +102,21 @@ def campaign_validate(*, workspace: Workspace, data: dict) -> tuple[dict, dict[s
     return clean, errors
 
 
-def step_errors(step: str, errors: dict[str, str]) -> dict[str, str]:
-    """The errors a builder step shows: those of its own fields."""
-    return {key: text for key, text in errors.items() if key in STEP_ERRORS[step]}
+def step_fields(step: str, channel: str) -> tuple[str, ...]:
+    """The fields a builder step saves. A call's agent is chosen with its opening message
+    (the message step), since a call needs one or the other."""
+    fields = STEP_FIELDS[step]
+    if channel == Channel.VOICE and step == "message":
+        return (*fields, "agent")
+    if channel == Channel.VOICE and step == "settings":
+        return tuple(field for field in fields if field != "agent")
+    return fields
+
+
+def step_errors(step: str, errors: dict[str, str], channel: str = Channel.SMS) -> dict[str, str]:
+    """The errors a builder step shows: those of its own fields (and the schedule's window)."""
+    shown = {*step_fields(step, channel), *(("sending_window",) if step == "schedule" else ())}
+    return {key: text for key, text in errors.items() if key in shown}
 
 
 def _check_group(workspace: Workspace, data: dict, clean: dict) -> dict[str, str]:
@@ -226,9 +238,6 @@ CHECKS = {
     "message": _check_message,
     "schedule": _check_schedule,
 }
-# The error keys each step shows: its own fields', and the schedule's sending window.
-STEP_ERRORS = {step: {*fields} for step, fields in STEP_FIELDS.items()}
-STEP_ERRORS["schedule"].add("sending_window")
 
 
 def _first_messages(exc: ValidationError) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """The campaign builder (K2): one page per step, each validated and saved through services."""
 
+from csp.decorators import csp
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
@@ -48,6 +50,8 @@ def _posted(step: str, post) -> dict:
         return {"channel": post.get("channel", "")}
     if step == "message":
         data = {k: post.get(k, "") for k in ("message_template", "subject", "html_template")}
+        if "agent" in post:  # a call's agent is chosen with its opening message
+            data["agent"] = post.get("agent") or None
         return data | {k: post.get(k) == "on" for k in ("track_links", "link_click_code")}
     if step == "settings":
         return {
@@ -315,3 +319,24 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
         else "Campaign scheduled.",
     )
     return redirect("campaigns:campaign-detail", pk=pk)
+
+
+# The email's own HTML, shown in a sandboxed frame of the review: no script runs (sandbox),
+# its inline styles and images show as in a mail client, and only our pages may frame it.
+EMAIL_PREVIEW_POLICY = {
+    "default-src": ["'none'"],
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["https:", "data:"],
+    "frame-ancestors": ["'self'"],
+    "sandbox": [""],
+}
+
+
+@require_http_methods(["GET"])
+@workspace_required
+@xframe_options_sameorigin
+@csp(EMAIL_PREVIEW_POLICY)
+def campaign_email_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The email as its first recipient gets it (the review's frame)."""
+    campaign = campaign_for(request, pk)
+    return HttpResponse(selectors.campaign_email_preview(campaign=campaign))

@@ -34,14 +34,7 @@ def email_build(message) -> EmailMultiAlternatives:
         if contact_id is not None
         else ""
     )
-    text = message.body
-    html = message.html_body or linebreaks(escape(message.body))
-    if link:
-        text += f"\n\n--\nUnsubscribe: {link}"
-        html += (
-            '<hr><p style="font-size:12px;color:#666">'
-            f'<a href="{escape(link)}">Unsubscribe</a> from these emails.</p>'
-        )
+    text, html = email_parts(body=message.body, html_body=message.html_body, link=link)
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "herald.local"
     headers = {"Message-ID": make_msgid(idstring=f"herald.{message.pk}", domain=domain)}
     if link:
@@ -54,8 +47,23 @@ def email_build(message) -> EmailMultiAlternatives:
         to=[message.to_address],
         headers=headers,
     )
-    email.attach_alternative(f"<!doctype html><html><body>{html}</body></html>", "text/html")
+    email.attach_alternative(html, "text/html")
     return email
+
+
+def email_parts(*, body: str, html_body: str, link: str) -> tuple[str, str]:
+    """The text and the HTML document of an email as recipients get them: the HTML body (or
+    the text as HTML) and, with an unsubscribe link, the footer in both. The builder's
+    preview shows the same document."""
+    text = body
+    html = html_body or linebreaks(escape(body))
+    if link:
+        text += f"\n\n--\nUnsubscribe: {link}"
+        html += (
+            '<hr><p style="font-size:12px;color:#666">'
+            f'<a href="{escape(link)}">Unsubscribe</a> from these emails.</p>'
+        )
+    return text, f"<!doctype html><html><body>{html}</body></html>"
 
 
 class EmailBackend(Backend):
