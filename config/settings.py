@@ -166,6 +166,8 @@ HERALD_IMPORT_READ_MEMORY = int(os.environ.get("HERALD_IMPORT_READ_MEMORY", 2 * 
 HERALD_IMPORT_READ_CPU_SECONDS = int(os.environ.get("HERALD_IMPORT_READ_CPU_SECONDS", 20))
 HERALD_IMPORT_READ_WALL_SECONDS = int(os.environ.get("HERALD_IMPORT_READ_WALL_SECONDS", 40))
 HERALD_EXPORT_SYNC_LIMIT = int(os.environ.get("HERALD_EXPORT_SYNC_LIMIT", 5_000))
+# Unconfirmed import drafts and finished exports (and their files) are deleted after this.
+HERALD_RETENTION_DAYS = int(os.environ.get("HERALD_RETENTION_DAYS", "7"))
 # Request body limits per path, checked before anything reads the body (config/guard.py):
 # import uploads may carry a whole file (plus 1 MB of form fields), the login forms and
 # Twilio's webhooks are small, anything else gets DATA_UPLOAD_MAX_MEMORY_SIZE. The nginx
@@ -271,6 +273,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_BEAT_SCHEDULE: dict = {
     # campaigns/messaging: one locked tick starts due runs, fans out, sweeps and pumps the outbox.
     "herald-tick": {"task": "campaigns.tasks.tick", "schedule": HERALD_TICK_SECONDS},
+    # contacts/retention.py: import drafts and finished exports past HERALD_RETENTION_DAYS.
+    "herald-retention": {"task": "contacts.tasks.retention_purge_task", "schedule": 3600.0},
 }
 # The background heartbeat (core/heartbeat.py): workers record that they are alive this often;
 # with neither a worker nor the tick seen for this long, pages say sending and imports pause.

@@ -63,3 +63,11 @@ def contacts_batch_task(
         tag=tag,
         actor=actor,
     )
+
+
+@shared_task
+def retention_purge_task() -> dict:
+    """Delete expired import drafts and finished exports with their files (beat, hourly)."""
+    from .retention import retention_purge
+
+    return retention_purge()

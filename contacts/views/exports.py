@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.timezone import now
 from django.views.decorators.http import require_http_methods
 
@@ -19,13 +20,21 @@ from .common import filter_query, group_or_404
 
 
 def export_response(request: HttpRequest, *, ids: list[int] | None, filters: dict | None):
-    """Small exports download now; large ones become a background job (C8)."""
+    """Small exports download now; large ones become a background job (C8), on a POST only:
+    a GET (a prefetch, a crawler, a link in a mail) never starts one."""
     workspace = request.workspace
     qs = selectors.contact_list(workspace=workspace, filters=filters, ids=ids)
     if ids is not None:
         count = len(ids)
     else:
         count = selectors.contact_count(workspace=workspace, filters=filters)
+    if count > settings.HERALD_EXPORT_SYNC_LIMIT and request.method != "POST":
+        messages.info(
+            request,
+            f"{plural(count)} are too many to download at once: press Export CSV to export "
+            "them in the background.",
+        )
+        return redirect(f"{reverse('contacts:contact-list')}?{request.GET.urlencode()}")
     if count > settings.HERALD_EXPORT_SYNC_LIMIT:
         job = export_job_create(
             workspace=workspace, filters=filters or {}, contact_ids=ids, created_by=request.user
@@ -37,7 +46,7 @@ def export_response(request: HttpRequest, *, ids: list[int] | None, filters: dic
 
 
 @workspace_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def contacts_export(request: HttpRequest) -> HttpResponse:
     """Export every contact matching the list's filters (or a whole group)."""
     if request.GET.get("group"):

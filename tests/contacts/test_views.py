@@ -261,7 +261,7 @@ def test_large_export_becomes_a_background_job(client_logged_in, workspace, sett
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr("django.db.transaction.on_commit", lambda fn, *a, **k: fn())
-            response = client_logged_in.get(reverse("contacts:contact-export"))
+            response = client_logged_in.post(reverse("contacts:contact-export"))
     finally:
         app.conf.task_always_eager = False
     job = ExportJob.objects.get(workspace=workspace)

@@ -67,7 +67,7 @@ def test_contacts_flow(logged_in_page):
     # Export the new group.
     page.goto(f"{page.base_url}/contacts/?group={hot.pk}")
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Export CSV").click()
+        page.get_by_role("button", name="Export CSV").click()
     text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["first_name"] for r in rows) == ["Ada", "Sam"]
