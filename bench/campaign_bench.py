@@ -14,6 +14,9 @@
    messages) or not (`off`: the same text, the link as written); `both` alternates off and on
    --rounds times, so the two are measured side by side on the same contacts (E1: tracking
    on must stay within 15% of off).
+   With --audiences, the fan-out of the contacts whose plan is gold (half of them) from a
+   static group of them and from a smart group "metadata.plan is gold", alternating --rounds
+   times (G3: the smart group within 15% of the static group).
 3. Sending: a campaign to the first --send contacts, sent on the console backend by 1 and then
    2 worker processes, each running the loop the Celery send task runs (claim with
    SELECT … FOR UPDATE SKIP LOCKED, commit `sending`, call the backend, record outcomes).
@@ -92,7 +95,7 @@ def load_contacts(n: int) -> tuple[int, int]:
                         workspace.id, f"First{i}", f"Last{i}", f"c{i}@example.com",
                         f"+1{201 + i % 700:03d}555{i % 10000:04d}", "Acme", zones[i % 5],
                         "", "", True, "opted_out" if opted else "active",
-                        "manual" if opted else "", '{"plan": "gold"}', created, created,
+                        "manual" if opted else "", PLANS[i % 2], created, created,
                     )
                 )  # fmt: skip
         cursor.execute(
@@ -105,17 +108,21 @@ def load_contacts(n: int) -> tuple[int, int]:
     return workspace.id, group.id
 
 
+PLANS = ('{"plan": "gold"}', '{"plan": "silver"}')  # the smart group takes the gold half
 TEMPLATE = "Hi {{first_name|there}} {{last_name}}, your {{plan}} plan renews soon."
 LINK_TEMPLATE = TEMPLATE[:-1] + ": https://shop.example.com/renew"
 
 
-def make_campaign(workspace_id: int, group_id: int, name: str, links: str = "none"):
+def make_campaign(
+    workspace_id: int, group_id: int | None, name: str, links: str = "none", smart_group_id=None
+):
     """links: "none" (no link in the text), "off" (a link, not tracked), "on" (tracked)."""
     from campaigns.models import Campaign
 
     return Campaign.objects.create(
         workspace_id=workspace_id,
         group_id=group_id,
+        smart_group_id=smart_group_id,
         name=name,
         channel="sms",
         message_template=TEMPLATE if links == "none" else LINK_TEMPLATE,
@@ -162,11 +169,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fan_out_child(workspace_id: int, group_id: int, links: str, queue) -> None:
+def fan_out_child(workspace_id: int, group_id: int, links: str, smart_id, queue) -> None:
     setup_django()
     from campaigns import fanout, lifecycle
 
-    make_campaign(workspace_id, group_id, f"Fan-out links {links}", links)
+    make_campaign(workspace_id, group_id, f"Fan-out links {links}", links, smart_id)
     (run_id,) = lifecycle.runs_start_due()
     pg_before = backends_cpu()
     cpu_before = time.process_time()
@@ -251,7 +258,7 @@ def bench_fan_out(n: int, *, reuse: bool = False, links: str = "none") -> dict:
     found = existing_group(n) if reuse else None
     workspace_id, group_id = found or load_contacts(n)
     total, skipped, elapsed, rss, cpu, pg_cpu, made = run_child(
-        fan_out_child, workspace_id, group_id, links
+        fan_out_child, workspace_id, group_id, links, None
     )
     rate = total / elapsed
     label = "" if links == "none" else f" links {links:<3}"
@@ -286,6 +293,65 @@ def bench_links(n: int, rounds: int, *, reuse: bool) -> None:
             spread = f"{row[links]:,.0f} ({min(values):,.0f}-{max(values):,.0f})"
             print(f"  {key:<7} {unit:<6} {links:<3} {spread}")
         print(f"  {key:<7} on/off {row['on'] / row['off']:.2f}")
+
+
+def gold_audiences(n: int) -> tuple[int, int, int]:
+    """(workspace, a static group of the gold half, a smart group "plan is gold"): the same
+    contacts, for G3's fan-out from a smart group beside a static group of the same size."""
+    from django.db import connection
+
+    from audiences.models import SmartGroup
+    from contacts.models import ContactGroup
+
+    workspace_id, _ = existing_group(n) or load_contacts(n)
+    gold, created = ContactGroup.objects.get_or_create(workspace_id=workspace_id, name="Gold")
+    if created:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO contacts_groupmembership (group_id, contact_id, source, created_at) "
+                "SELECT %s, id, 'import', now() FROM contacts_contact "
+                "WHERE workspace_id = %s AND metadata->>'plan' = 'gold'",
+                [gold.id, workspace_id],
+            )
+            cursor.execute("ANALYZE contacts_groupmembership")
+    smart, _ = SmartGroup.objects.get_or_create(
+        workspace_id=workspace_id,
+        name="Gold plan",
+        defaults={"conditions": [{"field": "metadata.plan", "op": "eq", "value": "gold"}]},
+    )
+    return workspace_id, gold.id, smart.id
+
+
+def bench_audiences(n: int, rounds: int) -> None:
+    """Fan-out from the static "Gold" group and from the smart group of the same contacts,
+    alternating, then the medians side by side (G3: the smart group within 15%)."""
+    workspace_id, gold_id, smart_id = gold_audiences(n)
+    results: dict[str, list[dict]] = {"static": [], "smart": []}
+    for _ in range(rounds):
+        for kind in ("static", "smart"):
+            truncate_messages()
+            group_id, smart = (gold_id, None) if kind == "static" else (None, smart_id)
+            total, skipped, elapsed, rss, cpu, pg_cpu, _ = run_child(
+                fan_out_child, workspace_id, group_id, "none", smart
+            )
+            print(
+                f"fan-out {kind:<6} {total:,} messages in {elapsed:.1f}s = {total / elapsed:,.0f} "
+                f"msg/s, peak RSS {rss:.0f} MiB; CPU per message: fan-out process "
+                f"{cpu / total * 1e6:.0f} µs, PostgreSQL backend {pg_cpu / total * 1e6:.0f} µs",
+                flush=True,
+            )
+            results[kind].append(
+                {"rate": total / elapsed, "cpu": cpu / total, "pg_cpu": pg_cpu / total}
+            )
+    print(f"audiences, median (min-max) of {rounds}:")
+    for key, unit, scale in (("rate", "msg/s", 1), ("cpu", "µs", 1e6), ("pg_cpu", "µs", 1e6)):
+        row = {}
+        for kind in ("static", "smart"):
+            values = [r[key] * scale for r in results[kind]]
+            row[kind] = statistics.median(values)
+            spread = f"{min(values):,.0f}-{max(values):,.0f}"
+            print(f"  {key:<7} {unit:<6} {kind:<6} {row[kind]:,.0f} ({spread})")
+        print(f"  {key:<7} smart/static {row['smart'] / row['static']:.2f}")
 
 
 def bench_send(count: int, workers: int) -> dict:
@@ -349,10 +415,21 @@ def main():
         help="a link in the message, tracked (on) or not (off); both: side by side, alternating "
         "(fan-out of N only; no N/10 check, no sending)",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="with --links both: off/on pairs")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --links both / --audiences: pairs"
+    )
+    parser.add_argument(
+        "--audiences",
+        action="store_true",
+        help="fan-out from a smart group of half the contacts beside a static group of the same "
+        "contacts, alternating --rounds times (G3: within 15%%)",
+    )
     args = parser.parse_args()
     ensure_database()
     setup_django()
+    if args.audiences:
+        bench_audiences(args.contacts, args.rounds)
+        return
     if args.links == "both":
         bench_links(args.contacts, args.rounds, reuse=args.reuse)
         return

@@ -189,3 +189,25 @@ def test_delete_keeps_the_campaigns_that_targeted_it(client_logged_in, workspace
     assert response.url == reverse("audiences:smartgroup-list")
     assert not SmartGroup.objects.exists()
     assert Campaign.objects.get(pk=campaign.pk).smart_group is None
+
+
+def test_a_tampered_field_and_too_many_rows_are_refused_by_name(client_logged_in, people):
+    unknown = _rows(("metadata.plan", "eq", "pro"), ("password", "eq", "x"))
+    html = client_logged_in.post(reverse(NEW), unknown | {"action": "save"}).content.decode()
+    assert "Unknown field “password”" in html
+    many = _rows(*[("metadata.plan", "eq", f"p{i}") for i in range(55)])
+    html = client_logged_in.post(reverse(NEW), many | {"action": "save"}).content.decode()
+    assert "at most 50 conditions" in html
+    preview = client_logged_in.post(reverse(NEW), many, **_htmx("smart-preview"))
+    assert "Fix the conditions" in preview.content.decode()
+    assert not SmartGroup.objects.exists()
+
+
+def test_a_custom_field_compared_as_a_number_skips_text_values(client_logged_in, people):
+    """plan holds text ("pro"): as a number it matches no one, and never errors."""
+    data = _rows(("metadata.plan", "gt", "5"))
+    html = client_logged_in.post(reverse(NEW), data, **_htmx("smart-preview")).content.decode()
+    assert '<strong id="smart-count">0</strong>' in html
+    data = _rows(("metadata.missing", "not_set", ""))
+    html = client_logged_in.post(reverse(NEW), data, **_htmx("smart-preview")).content.decode()
+    assert '<strong id="smart-count">3</strong>' in html

@@ -95,3 +95,11 @@ def test_review_and_campaign_page_show_the_finish_and_warn_when_it_spills(
     campaign_launch(campaign=quick)
     page = client_logged_in.get(reverse("campaigns:campaign-detail", args=[quick.pk]))
     assert "Expected to finish" in page.content.decode()
+
+
+def test_a_run_longer_than_a_year_says_so():
+    start = _ny(2026, 3, 4, 9)
+    first, last, spills = finish_time(
+        messages=10**9, start=start, rate=1.0, window=OFFICE, zone="America/New_York"
+    )
+    assert first == start and last is None and spills

@@ -144,6 +144,11 @@ def test_settings_form_saves_the_cap_and_refuses_zero(client_logged_in, workspac
     }
     refused = client_logged_in.post(url, form | {"frequency_cap": 0})
     assert refused.status_code == 200 and "At least 1" in refused.content.decode()
+    for hours in (0, 2161):
+        refused = client_logged_in.post(
+            url, form | {"frequency_cap": 2, "frequency_cap_hours": hours}
+        )
+        assert "Between 1 hour and 90 days" in refused.content.decode()
     workspace.refresh_from_db()
     assert workspace.frequency_cap is None
     saved = client_logged_in.post(url, form | {"frequency_cap": 2})

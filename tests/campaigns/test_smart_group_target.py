@@ -171,6 +171,10 @@ def test_api_creates_a_campaign_for_a_smart_group(api_client, workspace, other_w
     assert created.json()["contact_group_id"] is None
     refused = post(smart_group_id=theirs.pk)
     assert refused.status_code == 400 and "smart_group_id" in refused.json()["errors"]
+    both = post(
+        smart_group_id=smart_group.pk, contact_group_id=make_group(workspace, 1, name="Static").pk
+    )
+    assert both.status_code == 400 and "not both" in str(both.json()["errors"])
     neither = post()
     assert neither.status_code == 400 and "contact_group_id" in neither.json()["errors"]
     assert Campaign.objects.count() == 1
