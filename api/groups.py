@@ -13,6 +13,7 @@ from pydantic import Field
 from contacts.export import export_job_create, export_rows
 from contacts.models import Contact, ContactGroup, GroupMembership
 from contacts.services import (
+    GroupInUse,
     contacts_copy,
     contacts_move,
     group_create,
@@ -116,10 +117,18 @@ def group_patch(request, group_id: Id, payload: GroupPatch):
     return get_group(request, group_id)
 
 
-@router.delete("/{group_id}", response={204: None, **ERRORS}, summary="Delete a group")
-def group_remove(request, group_id: Id):
-    """Deletes the group and its memberships; the contacts stay in the workspace."""
-    group_delete(group=get_group(request, group_id))
+@router.delete(
+    "/{group_id}", response={204: None, 409: ErrorOut, **ERRORS}, summary="Delete a group"
+)
+def group_remove(request, group_id: Id, force: bool = False):
+    """Deletes the group and its memberships; the contacts stay in the workspace. A group
+    that a scheduled, running or paused campaign targets is a 409 naming the campaigns in
+    `errors.campaigns`, and is kept, unless `force=true`."""
+    try:
+        group_delete(group=get_group(request, group_id), force=force)
+    except GroupInUse as exc:
+        body = {"message": "The group is in use.", "errors": {"campaigns": exc.users}}
+        return Status(409, body)
     return Status(204, None)
 
 

@@ -22,3 +22,13 @@ def send_limit_reached(*, run_ids: list[int], reason: str) -> None:
     for campaign in running.distinct():
         with suppress(StateError):  # paused or finished meanwhile
             campaign_pause(campaign=campaign, reason=reason)
+
+
+def group_campaigns(group) -> list[str]:
+    """The campaigns still to send to a group (scheduled, running or paused), for the
+    confirmation before it is deleted (see contacts.services.group_users)."""
+    active = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
+    campaigns = Campaign.objects.filter(
+        workspace_id=group.workspace_id, group=group, state__in=active
+    ).order_by("name", "pk")
+    return [f"Campaign “{c.name}” ({c.get_state_display().lower()})" for c in campaigns]

@@ -332,6 +332,9 @@ HERALD_ACTIVITY_SOURCES = [
     "engagement.selectors.activity_items",
     "conversations.voice_selectors.activity_items",
 ]
+# What may still need a contact group before it is deleted: each a function(group) that
+# returns one line per user ("Campaign “Spring sale” (scheduled)"); contacts imports none.
+HERALD_GROUP_USERS = ["campaigns.hooks.group_campaigns"]
 # Who answers replies that are not STOP/START/HELP (M7): a dotted path to a Responder class.
 HERALD_RESPONDER = os.environ.get(
     "HERALD_RESPONDER", "conversations.responders.KeywordRuleResponder"

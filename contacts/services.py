@@ -8,9 +8,11 @@ raising ValidationError with field names for anything a user must fix.
 import zoneinfo
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 from django.utils.timezone import now
 
 from accounts.models import Workspace
@@ -379,8 +381,25 @@ def group_update(
     return group
 
 
-def group_delete(*, group: ContactGroup) -> None:
-    """Delete a group; its contacts stay (they may be in other groups)."""
+class GroupInUse(Exception):
+    """The group is the audience of something still to send: `users` says what."""
+
+    def __init__(self, users: list[str]):
+        self.users = users
+        super().__init__("The group is in use: " + "; ".join(users))
+
+
+def group_users(*, group: ContactGroup) -> list[str]:
+    """What still needs the group (a scheduled or running campaign …), one line each, as the
+    apps above contacts report it through settings.HERALD_GROUP_USERS."""
+    return [line for path in settings.HERALD_GROUP_USERS for line in import_string(path)(group)]
+
+
+def group_delete(*, group: ContactGroup, force: bool = False) -> None:
+    """Delete a group; its contacts stay (they may be in other groups). A group that a
+    scheduled or running campaign targets is kept unless `force` (GroupInUse says which)."""
+    if not force and (users := group_users(group=group)):
+        raise GroupInUse(users)
     group.delete()
     group_counts_changed(group.workspace_id)
 

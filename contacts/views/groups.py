@@ -70,9 +70,15 @@ def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
 @workspace_required
 @require_http_methods(["POST"])
 def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
+    """Delete a group. One that a campaign still sends to asks first, naming the campaigns;
+    the confirmation posts `confirm`."""
     group = group_or_404(request.workspace, group_id)
     name = group.name
-    services.group_delete(group=group)
+    try:
+        services.group_delete(group=group, force=request.POST.get("confirm") == "yes")
+    except services.GroupInUse as exc:
+        context = {"group": group, "users": exc.users}
+        return render(request, "contacts/group_delete_confirm.html", context)
     messages.success(request, f"Group “{name}” deleted. Its contacts are kept.")
     return redirect("contacts:contact-list")
 
