@@ -22,6 +22,7 @@ ends the call politely; near the agent's maximum duration the agent wraps up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -136,6 +137,15 @@ def _hold(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class VoiceAnswer:
+    """The TwiML to answer with, and what to do once it has been sent (the thread's copy of
+    the transcript: Twilio need not wait for it)."""
+
+    twiml: str
+    after: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
 class CallParams:
     """What Twilio posted about the call (the fields Herald reads)."""
 
@@ -159,12 +169,12 @@ class CallParams:
         )
 
 
-def voice_answer(*, message_id: str | None, params: CallParams) -> str:
+def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
     """Turn 0: the TwiML of an answered call (the opening, a voicemail, or a hang-up)."""
     message = _message(message_id, params.call_sid)
     if message is None:
         logger.warning("Voice answer for a call that is not ours: %s", params.call_sid)
-        return _hang_up("", None)
+        return VoiceAnswer(_hang_up("", None))
     agent = message.campaign.agent if message.campaign_id and message.campaign else None
     call, created = VoiceCall.objects.get_or_create(
         call_sid=params.call_sid,
@@ -179,9 +189,9 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> str:
     )
     if call.message_id != message.pk:
         logger.warning("Voice answer for call %s under another message", params.call_sid)
-        return _hang_up("", None)
+        return VoiceAnswer(_hang_up("", None))
     if not created and (turn := call.turns.filter(number=0).first()) is not None:
-        return turn.twiml
+        return VoiceAnswer(turn.twiml)
     contact = Contact.objects.filter(pk=message.contact_id).first()
     if params.answered_by in MACHINE_END:
         twiml, ending, outcome = _hang_up(message.body, agent), "voicemail", "voicemail"
@@ -204,18 +214,25 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> str:
                 answered_at=timezone.now(),
             )
     except IntegrityError:  # a replay won the race: answer what it stored
-        return call.turns.get(number=0).twiml
+        return VoiceAnswer(call.turns.get(number=0).twiml)
     VoiceCall.objects.filter(pk=call.pk).update(outcome=outcome, answered_by=params.answered_by)
-    if ending != "machine":
-        _thread_open(call, message, contact, agent, voicemail=ending == "voicemail")
     if ending:
         _end(call, ending)
-    return twiml
+    if ending == "machine":
+        return VoiceAnswer(twiml)
+    voicemail = ending == "voicemail"
+    return VoiceAnswer(
+        twiml, lambda: _thread_open(call, message, contact, agent, voicemail=voicemail)
+    )
 
 
-def voice_turn(*, message_id: str | None, number: str | None, params: CallParams) -> str:
+def voice_turn(*, message_id: str | None, number: str | None, params: CallParams) -> VoiceAnswer:
     """Turn n: the contact spoke (or did not); the TwiML that answers."""
-    call = VoiceCall.objects.filter(call_sid=params.call_sid).select_related("agent").first()
+    call = (
+        VoiceCall.objects.filter(call_sid=params.call_sid)
+        .select_related("agent", "contact")
+        .first()
+    )
     if (
         call is None
         or not (message_id or "").isdigit()
@@ -224,20 +241,21 @@ def voice_turn(*, message_id: str | None, number: str | None, params: CallParams
         or not 1 <= int(number) <= 1000
     ):
         logger.warning("Voice turn for a call that is not ours: %s", params.call_sid)
-        return _hang_up("", None)
+        return VoiceAnswer(_hang_up("", None))
     number = int(number)
-    stored = call.turns.filter(number=number).first()
-    if stored is not None:  # a replayed turn: the same answer, no second model call
-        return stored.twiml or _hold(_webhook_url("voice:turn", m=message_id, t=number))
-    if call.ended_at is not None:
-        return _hang_up("", None)
+    if call.ended_at is not None:  # a replay of the last turn gets its TwiML again
+        stored = call.turns.filter(number=number).first()
+        return VoiceAnswer(stored.twiml if stored and stored.twiml else _hang_up("", None))
     try:
         with transaction.atomic():
             turn = VoiceTurn.objects.create(
                 call=call, number=number, speech=params.speech, confidence=params.confidence
             )
-    except IntegrityError:
-        return _hold(_webhook_url("voice:turn", m=message_id, t=number))
+    except IntegrityError:  # a replayed turn: the same answer, no second model call
+        stored = call.turns.get(number=number)
+        return VoiceAnswer(
+            stored.twiml or _hold(_webhook_url("voice:turn", m=message_id, t=number))
+        )
     twiml, action, ending = _answer(call, turn)
     VoiceTurn.objects.filter(pk=turn.pk).update(
         reply=turn.reply,
@@ -247,16 +265,14 @@ def voice_turn(*, message_id: str | None, number: str | None, params: CallParams
         model_ms=turn.model_ms,
         tokens=turn.tokens,
     )
-    _thread_turn(call, turn, action)
     if ending:
         _end(call, ending)
-    return twiml
+    return VoiceAnswer(twiml, lambda: _thread_turn(call, turn, action))
 
 
 def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
     """(TwiML, the turn's action, the call's ending or "") for the contact's turn."""
-    agent = call.agent
-    contact = Contact.objects.filter(pk=call.contact_id).first()
+    agent, contact = call.agent, call.contact
     if contact is None or contact.is_opted_out:
         turn.reply = OPTED_OUT_LINE
         return _hang_up(OPTED_OUT_LINE, agent), "opted_out", "opted_out"

@@ -16,13 +16,29 @@ from django.views.decorators.http import require_POST
 from messaging.delivery import callback_apply
 from messaging.webhooks import status_fields, webhook_refusal
 
-from .voice import CallParams, voice_answer, voice_call_status, voice_turn
+from .voice import CallParams, VoiceAnswer, voice_answer, voice_call_status, voice_turn
 
 logger = logging.getLogger("herald.voice")
 
 
-def _twiml(twiml: str) -> HttpResponse:
-    return HttpResponse(twiml, content_type="text/xml")
+class TwimlResponse(HttpResponse):
+    """TwiML, and work to do once it has been sent: the WSGI server calls close() after the
+    body is written, so Twilio hears the answer without waiting for it. It runs before
+    Django's own close (which ends the request and may close the database connection)."""
+
+    def __init__(self, answer: VoiceAnswer):
+        super().__init__(answer.twiml, content_type="text/xml")
+        self.after = answer.after
+
+    def close(self) -> None:
+        try:
+            if self.after is not None:
+                self.after()
+        except Exception:
+            logger.exception("Voice webhook: the work after the answer failed")
+        finally:
+            self.after = None
+            super().close()
 
 
 def _unavailable(exc: Exception) -> HttpResponse:
@@ -43,7 +59,7 @@ def voice_answer_view(request: HttpRequest) -> HttpResponse:
     if (params := _call_params(request)) is None:
         return HttpResponse("CallSid is required.", status=400)
     try:
-        return _twiml(voice_answer(message_id=request.GET.get("m"), params=params))
+        return TwimlResponse(voice_answer(message_id=request.GET.get("m"), params=params))
     except DatabaseError as exc:
         return _unavailable(exc)
 
@@ -56,12 +72,12 @@ def voice_turn_view(request: HttpRequest) -> HttpResponse:
     if (params := _call_params(request)) is None:
         return HttpResponse("CallSid is required.", status=400)
     try:
-        twiml = voice_turn(
+        answer = voice_turn(
             message_id=request.GET.get("m"), number=request.GET.get("t"), params=params
         )
     except DatabaseError as exc:
         return _unavailable(exc)
-    return _twiml(twiml)
+    return TwimlResponse(answer)
 
 
 @csrf_exempt
