@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Workspace
 from contacts.models import Contact
@@ -39,3 +39,12 @@ def smart_group_preview(
     *, workspace: Workspace, definition: Definition, limit: int = PREVIEW
 ) -> list[Contact]:
     return list(smart_group_contacts(workspace=workspace, definition=definition)[:limit])
+
+
+def smart_group_filter_q(workspace: Workspace, smart_group_id: int) -> Q | None:
+    """The contacts filter's smart group (contacts/filters.py): its WHERE, or None when the
+    workspace has no smart group with this id."""
+    smart_group = SmartGroup.objects.for_workspace(workspace).filter(pk=smart_group_id).first()
+    if smart_group is None:
+        return None
+    return definition_q(definition_parse(smart_group.definition), scope_for(workspace))

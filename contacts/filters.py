@@ -16,6 +16,11 @@ from django.utils.timezone import now
 from .models import Contact, ContactGroup, Tag
 
 YES_NO_ANY = forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+# Smart groups (the audiences app, above contacts) filter contacts through this hook, set when
+# that app loads: (workspace, smart group id) → a Q over contacts, or None when the workspace
+# has no such smart group (which then matches no one, never everyone).
+smart_group_q = None
 PHONE_LIKE = re.compile(r"^[\d\s()+.\-]{3,}$")
 
 
@@ -117,6 +122,9 @@ class ContactFilter(django_filters.FilterSet):
     has_converted = django_filters.BooleanFilter(
         method="filter_has_converted", label="Has converted", widget=YES_NO_ANY
     )
+    smart_group = django_filters.NumberFilter(
+        method="filter_smart_group", label="Smart group", widget=forms.HiddenInput
+    )
 
     class Meta:
         model = Contact
@@ -124,6 +132,7 @@ class ContactFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, workspace, **kwargs):
         super().__init__(data, *args, queryset=Contact.objects.for_workspace(workspace), **kwargs)
+        self.workspace = workspace
         self.filters["group"].queryset = ContactGroup.objects.for_workspace(workspace)
         self.filters["tag"].queryset = Tag.objects.for_workspace(workspace)
 
@@ -161,6 +170,14 @@ class ContactFilter(django_filters.FilterSet):
             if value
             else queryset.filter(conversion_count=0)
         )
+
+    def filter_smart_group(self, queryset, name, value):
+        if value is None:
+            return queryset
+        if value != int(value) or not 1 <= value < 2**63:
+            return queryset.none()
+        q = smart_group_q(self.workspace, int(value)) if smart_group_q else None
+        return queryset.none() if q is None else queryset.filter(q)
 
     def filter_has_email(self, queryset, name, value):
         if value is None:

@@ -139,7 +139,7 @@ def test_save_creates_and_a_bad_value_is_shown_beside_its_row(client_logged_in, 
     edit = client_logged_in.get(saved.url).content.decode()
     assert 'value="30"' in edit and 'value="Pros"' in edit
     listed = client_logged_in.get(reverse("audiences:smartgroup-list")).content.decode()
-    assert "Pros" in listed and "<td>2</td>" in listed
+    assert "Pros" in listed and 'title="Open these contacts">2</a>' in listed
 
 
 def test_another_workspaces_smart_group_is_not_found(client_logged_in, other_workspace):
@@ -211,3 +211,28 @@ def test_a_custom_field_compared_as_a_number_skips_text_values(client_logged_in,
     data = _rows(("metadata.missing", "not_set", ""))
     html = client_logged_in.post(reverse(NEW), data, **_htmx("smart-preview")).content.decode()
     assert '<strong id="smart-count">3</strong>' in html
+
+
+def test_the_contacts_list_batch_operations_and_exports_filter_by_a_smart_group(
+    client_logged_in, people, workspace, other_workspace
+):
+    from contacts.export import export_job_create, export_job_queryset
+    from contacts.selectors import contact_list
+
+    smart_group = smart_group_create(workspace=workspace, name="Pros", definition=PRO)
+    theirs = smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
+    listed = client_logged_in.get(reverse("contacts:contact-list"), {"smart_group": smart_group.pk})
+    html = listed.content.decode()
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in html and "Bob" in html and "Cy" not in html
+    assert f'name="smart_group" value="{smart_group.pk}"' in html  # kept as other filters change
+
+    def matching(smart_group_id) -> set[int]:
+        filters = {"smart_group": str(smart_group_id)}
+        return set(contact_list(workspace=workspace, filters=filters).values_list("pk", flat=True))
+
+    assert matching(smart_group.pk) == {people["ann"].pk, people["bob"].pk}
+    assert matching(theirs.pk) == set() and matching(2**70) == set()
+    job = export_job_create(
+        workspace=workspace, filters={"smart_group": str(smart_group.pk)}, contact_ids=None
+    )
+    assert export_job_queryset(job).count() == 2
