@@ -50,5 +50,4 @@ def attribution_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Attribution settings saved.")
             return redirect("engagement:attribution-settings")
         status = 400
-    context = {"form": form, "section": "accounts"}
-    return render(request, "engagement/attribution_settings.html", context, status=status)
+    return render(request, "engagement/attribution_settings.html", {"form": form}, status=status)
