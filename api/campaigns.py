@@ -197,7 +197,11 @@ class SenderIn(Input):
     channel: str
     address: str
     name: str = ""
-    rate_limit_per_second: float = 1.0
+    rate_limit_per_second: float | None = Field(
+        None,
+        description="Messages per second (0: no limit). Left out: 1 for SMS and voice (a long "
+        "code's rate), 10 for email.",
+    )
 
 
 class SenderOut(Schema):

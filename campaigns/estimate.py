@@ -19,7 +19,7 @@ from django.utils import timezone
 from . import scheduling
 from .models import Campaign
 from .occurrences import campaign_window, first_run_wall, next_runs
-from .selectors import campaign_targets
+from .selectors import campaign_targets, duration_display
 
 MAX_STRETCHES = 400  # open stretches simulated (past them: "not within a year")
 
@@ -41,6 +41,16 @@ class Estimate:
             if self.rate * per >= 1 or per == 3600:
                 return f"{self.rate * per:.3g} {unit}"
         raise AssertionError  # unreachable: the last unit always answers
+
+    @property
+    def sending_time(self) -> str:
+        """How long the sending itself takes at the rate ("3h 20m 0s"), windows aside."""
+        return duration_display(self.messages / self.rate)
+
+    @property
+    def slow(self) -> bool:
+        """The sender's own limit makes the sending itself take over an hour (H3, #14 §5)."""
+        return not self.rate_assumed and self.messages / self.rate > 3600
 
     @property
     def hours(self) -> float:

@@ -32,6 +32,9 @@ NUMBER_NOT_IN_ACCOUNT = (
     "This number is not one of your Twilio account's phone numbers (Twilio > Phone Numbers)."
 )
 NUMBER_UNCHECKED = "Could not check this number with Twilio just now; try again in a minute."
+# Messages per second a new sender gets when none is given: a long code sends one SMS
+# segment a second (Twilio), calls go one a second; an SMTP server takes many emails a second.
+DEFAULT_RATE = {"sms": 1.0, "voice": 1.0, "email": 10.0}
 MANAGERS_ONLY = "Only owners and admins can add or change phone-number senders."
 
 
@@ -60,8 +63,11 @@ def sender_clean(*, workspace: Workspace, data: dict, instance: Sender | None = 
             address = normalize_phone(address, workspace.default_region)
         except InvalidPhone as exc:
             errors["address"] = str(exc)
+    raw_rate = data.get("rate_limit_per_second")
+    if raw_rate in (None, ""):  # not given: the sender's, else the channel's default
+        raw_rate = instance.rate_limit_per_second if instance else DEFAULT_RATE.get(channel, 1.0)
     try:
-        rate = float(data.get("rate_limit_per_second", 1.0) or 0)
+        rate = float(raw_rate or 0)
         if not 0 <= rate <= 1000:
             errors["rate_limit_per_second"] = "Between 0 (no limit) and 1000 per second."
     except (TypeError, ValueError):

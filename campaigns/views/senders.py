@@ -10,7 +10,7 @@ from accounts.decorators import workspace_required
 from messaging import senders
 from messaging.models import Sender
 
-SENDER_DEFAULTS = {"channel": "sms", "address": "", "name": "", "rate_limit_per_second": 1.0}
+SENDER_DEFAULTS = {"channel": "sms", "address": "", "name": "", "rate_limit_per_second": ""}
 
 
 def _initial(obj, defaults: dict) -> dict:
