@@ -19,12 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .errors import ImportFileError
 
 MAX_COLUMNS = 500
 MAX_CELL_CHARS = 131_072  # the csv module's own default limit, made explicit
+MAX_RECORD_CHARS = 1024 * 1024  # a row of a contacts file is far shorter
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # all members together
@@ -168,15 +170,37 @@ def _sniff_delimiter(text: io.TextIOBase) -> str:
     return best
 
 
+class _RecordTooLong(Exception):
+    pass
+
+
 def _csv_records(text: io.TextIOBase, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     csv.field_size_limit(MAX_CELL_CHARS)
-    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    # The csv module splits a record into as many cells as it has delimiters: a 20 MB row of
+    # commas became millions of cells (569 MB). Lines reach it through a counter that stops a
+    # record past MAX_RECORD_CHARS, and no line is read whole past it either.
+    size = [0]
+
+    def lines() -> Iterator[str]:
+        for line in iter(partial(text.readline, MAX_RECORD_CHARS + 1), ""):
+            size[0] += len(line)
+            if size[0] > MAX_RECORD_CHARS:
+                raise _RecordTooLong
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter, strict=False)
     number = 0
     while True:
+        size[0] = 0
         try:
             record = next(reader)
         except StopIteration:
             return
+        except _RecordTooLong:
+            raise ImportFileError(
+                f"Row {number + 1:,} (from line {reader.line_num + 1:,}) is longer than "
+                f"{MAX_RECORD_CHARS // (1024 * 1024)} MB. This does not look like a contacts file."
+            ) from None
         except csv.Error as exc:
             line = reader.line_num
             if "field larger than field limit" in str(exc):

@@ -355,3 +355,27 @@ def test_read_vcard_oversized_card_then_card_without_end(tmp_path):
         (2, None),
         (3, "Card 3 has no END:VCARD line."),
     ]
+
+
+def test_read_twenty_megabyte_row_of_cells_stops_at_the_record_limit(tmp_path):
+    # A data row of 10 million empty cells: the csv module would make each one a string
+    # (569 MB for 20 MB); reading stops once the record passes a megabyte.
+    with open(tmp_path / "wide.csv", "wb") as f:
+        f.write(b"Name,Phone\nAda,+14155550132\n")
+        f.write(b"," * (20 * 1024 * 1024) + b"\n")
+    with open_table(tmp_path / "wide.csv", "csv") as table:
+        rows = table.rows
+        assert next(rows)[1] == ["Ada", "+14155550132"]
+        with pytest.raises(ImportFileError, match=r"Row 3 \(from line 3\) is longer than 1 MB"):
+            next(rows)
+
+
+def test_read_quoted_multiline_records_are_limited_as_a_whole(tmp_path):
+    cell = '"' + "x\n" * 50_000 + '"'  # 100,000 characters over 50,000 lines
+    text = f"Notes,Phone\n{cell},1\n" + ",".join([cell] * 11) + "\n"
+    path = _write(tmp_path, text.encode())
+    with open_table(path, "csv") as table:
+        rows = table.rows
+        assert next(rows)[1][1] == "1"
+        with pytest.raises(ImportFileError, match="Row 3 .* is longer than 1 MB"):
+            next(rows)
