@@ -291,3 +291,27 @@ def _send(conversation: Conversation, contact: Contact, text: str, confirmation=
     )
     if not confirmation:
         Conversation.objects.filter(pk=conversation.pk).update(agent_replies=F("agent_replies") + 1)
+
+
+CONSOLE_TURNS = 20
+SAMPLE_CONTACT = {"first_name": "Sam", "last_name": "Sample", "company": "Example Co"}
+
+
+def console_answer(*, agent: Agent, turns: list[Turn], channel: str = "sms") -> ModelResult:
+    """The agent's answer in its test console (V3): the real model call with a sample contact
+    and the typed thread; nothing is stored or sent."""
+    context = context_build(
+        agent=agent_brief(agent),
+        channel=channel,
+        max_reply_chars=reply_chars(channel, agent),
+        campaign_message="",
+        fields=dict(SAMPLE_CONTACT),
+        turns=turns[-CONSOLE_TURNS:],
+        now=timezone.now(),
+    )
+    limit = ReplyLimit(
+        max_chars=reply_chars(channel, agent),
+        max_segments=max(agent.max_reply_segments, 1) if channel == "sms" else None,
+        known_text=context.known_text,
+    )
+    return model_decide(messages=context.messages, limit=limit, model=agent.model)

@@ -9,10 +9,9 @@ conv_ws_status_activity serve each filter).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.utils.dateparse import parse_datetime
 
 from accounts.models import Workspace
 
@@ -28,6 +27,7 @@ VIEWS = {
     "all": "All",
 }
 PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ def conversation_queryset(*, workspace: Workspace, filters: InboxFilters, user) 
     if view in (Status.HUMAN, Status.AGENT, Status.CLOSED):
         qs = qs.filter(status=view)
     elif view == "mine":
+        if user is None or not user.is_authenticated:  # an API key is nobody
+            return qs.none()
         qs = qs.filter(assignee=user).exclude(status=Status.CLOSED)
     elif view == "unassigned":
         qs = qs.filter(assignee__isnull=True).exclude(status=Status.CLOSED)
@@ -110,18 +112,27 @@ def conversation_list(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = f"{rows[-1].last_activity_at.isoformat()}~{rows[-1].pk}" if more else ""
+    next_cursor = _cursor_of(rows[-1]) if more else ""
     return InboxPage(conversations=rows, next_cursor=next_cursor)
 
 
+def _cursor_of(conversation: Conversation) -> str:
+    """URL-safe: microseconds since the epoch and the id ("1764670000123456~42")."""
+    delta = conversation.last_activity_at - EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}~{conversation.pk}"
+
+
 def _cursor(cursor: str) -> tuple[datetime, int] | None:
-    at, _, pk = (cursor or "").partition("~")
-    try:
-        when = parse_datetime(at)
-    except ValueError:
+    micros, _, pk = (cursor or "").partition("~")
+    if not micros.lstrip("-").isdigit() or len(micros) > 20:
         return None
     number = _int(pk)
-    return (when, number) if when is not None and number else None
+    try:
+        when = EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        return None
+    return (when, number) if number else None
 
 
 def conversation_get(*, workspace: Workspace, pk: int) -> Conversation | None:

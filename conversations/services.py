@@ -26,15 +26,57 @@ def agent_clean(*, data: dict) -> dict:
     except (TypeError, ValueError):
         errors["max_call_seconds"] = "Must be a whole number of seconds."
         seconds = 300
+    turns = _whole(data, "max_turns", 10, 1, 100, errors, "Between 1 and 100 replies.")
+    segments = _whole(data, "max_reply_segments", 2, 1, 10, errors, "Between 1 and 10 segments.")
+    texts = {}
+    for key, limit in TEXT_LIMITS.items():
+        texts[key] = str(data.get(key) or "").strip()
+        if len(texts[key]) > limit:
+            errors[key] = f"Keep it under {limit} characters."
     if errors:
         raise ValidationError(errors)
     return {
         "name": name,
-        "instructions": data.get("instructions") or "",
         "opening_message": data.get("opening_message") or "",
         "voice": (data.get("voice") or "Polly.Joanna").strip()[:60],
         "max_call_seconds": seconds,
+        "max_turns": turns,
+        "max_reply_segments": segments,
+        **texts,
     }
+
+
+# What the model reads of an agent is capped (conversations.context caps it again).
+TEXT_LIMITS = {
+    "instructions": 8000,
+    "knowledge": 8000,
+    "goal": 1000,
+    "handoff_rules": 2000,
+    "model": 120,
+}
+AGENT_FIELDS = (
+    "name",
+    "opening_message",
+    "voice",
+    "max_call_seconds",
+    "max_turns",
+    "max_reply_segments",
+    *TEXT_LIMITS,
+)
+
+
+def _whole(data, key, default, low, high, errors, message) -> int:
+    raw = data.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        errors[key] = "Must be a whole number."
+        return default
+    if not low <= value <= high:
+        errors[key] = message
+    return value
 
 
 def agent_create(*, workspace: Workspace, data: dict) -> Agent:

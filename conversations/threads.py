@@ -294,7 +294,7 @@ def conversation_reply(
         if conversation.status != Status.HUMAN or conversation.assignee_id is None:
             Conversation.objects.filter(pk=conversation.pk).update(
                 status=Status.HUMAN,
-                assignee_id=conversation.assignee_id or user.pk,
+                assignee_id=conversation.assignee_id or (user.pk if user else None),
                 handoff_reason=conversation.handoff_reason or f"Answered by {_who(user)}.",
             )
         Conversation.objects.filter(pk=conversation.pk).update(unread=False)
