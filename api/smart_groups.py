@@ -13,6 +13,7 @@ from pydantic import Field
 from audiences.models import SmartGroup
 from audiences.selectors import smart_group_members
 from audiences.services import (
+    SmartGroupInUse,
     smart_group_create,
     smart_group_delete,
     smart_group_freeze,
@@ -128,10 +129,16 @@ def smart_group_patch(request, smart_group_id: Id, payload: SmartGroupPatch):
     return saved(smart_group_update, smart_group=smart_group, name=name, definition=data or None)
 
 
-@router.delete("/{smart_group_id}", response={204: None, **ERRORS}, summary="Delete")
-def smart_group_remove(request, smart_group_id: Id):
-    """Deletes the saved filter; no contact changes."""
-    smart_group_delete(smart_group=get_smart_group(request, smart_group_id))
+@router.delete("/{smart_group_id}", response={204: None, 409: ErrorOut, **ERRORS}, summary="Delete")
+def smart_group_remove(request, smart_group_id: Id, force: bool = False):
+    """Deletes the saved filter; no contact changes. One that a scheduled, running or paused
+    campaign targets is a 409 naming the campaigns in `errors.campaigns`, and is kept, unless
+    `force=true`."""
+    try:
+        smart_group_delete(smart_group=get_smart_group(request, smart_group_id), force=force)
+    except SmartGroupInUse as exc:
+        body = {"message": "The smart group is in use.", "errors": {"campaigns": exc.users}}
+        return Status(409, body)
     return Status(204, None)
 
 

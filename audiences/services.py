@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import Workspace
 from contacts.models import ContactGroup, GroupMembership
@@ -88,7 +90,27 @@ def smart_group_update(
     return _save(smart_group)
 
 
-def smart_group_delete(*, smart_group: SmartGroup) -> None:
+class SmartGroupInUse(Exception):
+    """The smart group is the audience of a campaign still to send: `users` says which."""
+
+    def __init__(self, users: list[str]):
+        self.users = users
+        super().__init__("The smart group is in use: " + "; ".join(users))
+
+
+def smart_group_users(*, smart_group: SmartGroup) -> list[str]:
+    """What still sends to the smart group, one line each, as the apps above audiences report
+    it through settings.HERALD_SMART_GROUP_USERS."""
+    paths = settings.HERALD_SMART_GROUP_USERS
+    return [line for path in paths for line in import_string(path)(smart_group)]
+
+
+def smart_group_delete(*, smart_group: SmartGroup, force: bool = False) -> None:
+    """Delete the saved filter (no contact changes). One that a scheduled, running or paused
+    campaign targets raises SmartGroupInUse unless `force`: deleted, it leaves the campaign
+    nobody to send to (its results stay; its next run fails, naming why)."""
+    if not force and (users := smart_group_users(smart_group=smart_group)):
+        raise SmartGroupInUse(users)
     smart_group.delete()
 
 

@@ -4,7 +4,7 @@ and preview (htmx), delete, and "Save as group"."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -16,6 +16,7 @@ from .definition import definition_clean
 from .models import SmartGroup
 from .selectors import smart_group_count, smart_group_members, smart_group_preview
 from .services import (
+    SmartGroupInUse,
     smart_group_create,
     smart_group_delete,
     smart_group_freeze,
@@ -129,8 +130,13 @@ def _preview(workspace, posted) -> dict:
 @require_http_methods(["POST"])
 @workspace_required
 def smartgroup_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a smart group; one that a campaign still sends to asks first, naming it."""
     smart_group = _smart_group(request, pk)
-    smart_group_delete(smart_group=smart_group)
+    try:
+        smart_group_delete(smart_group=smart_group, force=request.POST.get("confirm") == "yes")
+    except SmartGroupInUse as exc:
+        context = {"smart_group": smart_group, "users": exc.users}
+        return render(request, "audiences/smartgroup_delete_confirm.html", context)
     messages.success(
         request, f"Smart group “{smart_group.name}” deleted; campaigns sent to it keep results."
     )

@@ -32,3 +32,13 @@ def group_campaigns(group) -> list[str]:
         workspace_id=group.workspace_id, group=group, state__in=active
     ).order_by("name", "pk")
     return [f"Campaign “{c.name}” ({c.get_state_display().lower()})" for c in campaigns]
+
+
+def smart_group_campaigns(smart_group) -> list[str]:
+    """The campaigns still to send to a smart group, for the confirmation before it is
+    deleted (see audiences.services.smart_group_users)."""
+    active = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
+    campaigns = Campaign.objects.filter(
+        workspace_id=smart_group.workspace_id, smart_group=smart_group, state__in=active
+    ).order_by("name", "pk")
+    return [f"Campaign “{c.name}” ({c.get_state_display().lower()})" for c in campaigns]

@@ -236,3 +236,29 @@ def test_the_contacts_list_batch_operations_and_exports_filter_by_a_smart_group(
         workspace=workspace, filters={"smart_group": str(smart_group.pk)}, contact_ids=None
     )
     assert export_job_queryset(job).count() == 2
+
+
+def test_deleting_a_smart_group_a_campaign_still_sends_to_asks_first(
+    client_logged_in, api_client, workspace
+):
+    smart_group = smart_group_create(workspace=workspace, name="Pros", definition=PRO)
+    campaign = make_campaign(
+        workspace, None, name="Renewals <soon>", smart_group=smart_group, state="scheduled"
+    )
+    url = reverse("audiences:smartgroup-delete", args=[smart_group.pk])
+    asked = client_logged_in.post(url)
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "Campaign “Renewals &lt;soon&gt;” (scheduled)" in html
+    api_url = f"/api/v1/smart-groups/{smart_group.pk}"
+    refused = api_client.delete(api_url)
+    assert refused.status_code == 409
+    assert refused.json()["errors"]["campaigns"] == ["Campaign “Renewals <soon>” (scheduled)"]
+    assert SmartGroup.objects.filter(pk=smart_group.pk).exists()
+
+    confirmed = client_logged_in.post(url, {"confirm": "yes"})
+    assert confirmed.url == reverse("audiences:smartgroup-list")
+    assert not SmartGroup.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).smart_group is None
+    again = smart_group_create(workspace=workspace, name="Again", definition=PRO)
+    make_campaign(workspace, None, name="Other", smart_group=again, state="running")
+    assert api_client.delete(f"/api/v1/smart-groups/{again.pk}?force=true").status_code == 204
