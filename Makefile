@@ -26,6 +26,7 @@ run: install
 	@mkdir -p var/static
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
+	$(PY) manage.py seed_conversations
 	@exec $(PY) -m config.supervisor --watch-pid $$PPID \
 		"web=$(PY) manage.py runserver $(HOST):$(PORT)" \
 		"worker=$(VENV)/bin/celery -A config worker --pool=solo --loglevel=INFO" \

@@ -1,0 +1,37 @@
+"""`make run`'s demo conversations (one needs a person), and the contact page's link."""
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Workspace
+from conversations import threads
+from conversations.models import Conversation
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_conversations_is_idempotent(settings, tmp_path, capsys):
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo")
+    call_command("seed_conversations")
+    workspace = Workspace.objects.get(slug="demo")
+    statuses = sorted(
+        Conversation.objects.for_workspace(workspace).values_list("status", flat=True)
+    )
+    assert statuses == ["agent", "closed", "human"]
+    human = Conversation.objects.get(status="human")
+    assert human.unread and human.handoff_reason and human.turns.filter(author="contact").exists()
+    call_command("seed_conversations")
+    assert Conversation.objects.count() == 3
+    assert "already present" in capsys.readouterr().out
+
+
+def test_contact_page_links_to_the_conversation(client_logged_in, workspace):
+    contact = ContactFactory(workspace=workspace)
+    page = client_logged_in.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "/conversations/" not in page.split("<main")[1].split("</h1>")[1][:2000]
+    conversation = threads.conversation_for(contact=contact, channel="sms")
+    threads.conversation_handoff(conversation=conversation, reason="x")
+    page = client_logged_in.get(f"/contacts/{contact.pk}/").content.decode()
+    assert f'href="/conversations/{conversation.pk}/">Conversation (needs a person)' in page
