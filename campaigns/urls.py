@@ -23,4 +23,5 @@ urlpatterns = [
     path("senders/", senders.sender_list, name="sender-list"),
     path("senders/new/", senders.sender_edit, name="sender-new"),
     path("senders/<int:pk>/", senders.sender_edit, name="sender-edit"),
+    path("senders/<int:pk>/delete/", senders.sender_delete, name="sender-delete"),
 ]

@@ -170,3 +170,10 @@ def sender_update(*, sender: Sender, data: dict, user=None) -> Sender:
     if old_claim != sender.claim_id:
         _release_unused(old_claim)
     return sender
+
+
+def sender_delete(*, sender: Sender) -> None:
+    """Delete a sender; its sent messages keep their text and lose the link to it. A phone
+    number stays the workspace's (its claim is kept, so replies to what it sent still reach
+    this workspace)."""
+    sender.delete()

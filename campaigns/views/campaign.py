@@ -42,13 +42,17 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         "group", "smart_group"
     )
     state = request.GET.get("state", "")
-    if state in Campaign.State.values:
+    if state not in Campaign.State.values:
+        state = ""
+    if state:
         campaigns = campaigns.filter(state=state)
-    return render(
-        request,
-        "campaigns/campaign_list.html",
-        {"campaigns": campaigns[:200], "states": Campaign.State.choices, "state": state},
-    )
+    context = {
+        "campaigns": campaigns[:200],
+        "states": Campaign.State.choices,
+        "state": state,
+        "state_label": Campaign.State(state).label if state else "",
+    }
+    return render(request, "campaigns/campaign_list.html", context)
 
 
 def _live_context(campaign: Campaign) -> dict:

@@ -10,6 +10,8 @@ from accounts.decorators import workspace_required
 from messaging import senders
 from messaging.models import Sender
 
+from ..models import Campaign
+
 SENDER_DEFAULTS = {"channel": "sms", "address": "", "name": "", "rate_limit_per_second": ""}
 
 
@@ -62,3 +64,30 @@ def sender_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         },
         status=status,
     )
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def sender_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a sender that no scheduled, running or paused campaign sends from (those are
+    named instead); drafts using it fall back to the provider's default."""
+    sender = get_object_or_404(Sender.objects.for_workspace(request.workspace), pk=pk)
+    if not senders.can_manage_numbers(
+        membership=request.membership, sender=sender, data={"channel": sender.channel}
+    ):
+        messages.error(request, senders.MANAGERS_ONLY)
+        return redirect("campaigns:sender-list")
+    active = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
+    users = Campaign.objects.for_workspace(request.workspace).filter(
+        sender=sender, state__in=active
+    )
+    if names := [f"“{c.name}” ({c.get_state_display().lower()})" for c in users]:
+        messages.error(
+            request,
+            f"{sender} still sends for {', '.join(names)}: it can be deleted once "
+            f"{'that campaign has' if len(names) == 1 else 'those campaigns have'} finished.",
+        )
+        return redirect("campaigns:sender-list")
+    senders.sender_delete(sender=sender)
+    messages.success(request, f"Sender {sender} deleted.")
+    return redirect("campaigns:sender-list")
