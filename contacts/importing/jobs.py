@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from uuid import uuid4
 
@@ -77,7 +77,9 @@ def import_job_create(
     )
     job.file.save(f"{uuid4().hex}{suffix}", file, save=False)  # never the client's name
     try:
-        job_headers(job)  # read in a limited child: an unreadable file is refused here
+        # Read in a limited child: a file whose header or first rows cannot be read is
+        # refused here, and the wizard's next page reuses what was read.
+        _remember(job, _read_head(job, rows=INSPECT_ROWS))
     except ImportFileError:
         job.file.delete(save=False)  # nothing is kept of a file that cannot be read
         raise
@@ -100,13 +102,21 @@ def import_job_create_from_text(*, workspace: Workspace, user, text: str) -> Imp
 
 
 def _read_head(job: ImportJob, rows: int = 0) -> Head:
-    """The job's file read with its options, in the limited child process (sandbox.py)."""
+    """The job's file read with its options, in the limited child process (sandbox.py).
+
+    What was read is kept on this job object for the rest of the request (the upload page
+    reads the first rows and the inspection right after it needs the same)."""
     options = job.options or {}
-    return read_head(
-        job.file.path, job.format, has_header=options.get("has_header", True),
-        sheet=options.get("sheet", ""), encoding=options.get("encoding", ""),
-        delimiter=options.get("delimiter", ""), rows=rows,
+    key = (job.file.name, options.get("has_header", True), options.get("sheet", ""))
+    cached = getattr(job, "_head", None)
+    if cached is not None and cached[0] == key and cached[1] >= rows:
+        return replace(cached[2], rows=cached[2].rows[:rows])
+    head = read_head(
+        job.file.path, job.format, has_header=key[1], sheet=key[2],
+        encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""), rows=rows,
     )  # fmt: skip
+    job._head = (key, rows, head)
+    return head
 
 
 def _remember(job: ImportJob, head: Head) -> None:

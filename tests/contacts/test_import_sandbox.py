@@ -147,3 +147,30 @@ def test_upload_keeps_encoding_delimiter_and_headers_and_later_steps_use_them(wo
     ann = Contact.objects.get(phone="+14155550133")
     assert (ann.first_name, ann.last_name) == ("Ann", "ÿ")  # as UTF-8 with the Latin-1 fallback
     assert Contact.objects.get(phone="+14155550132").first_name == "Zoë"
+
+
+def test_upload_whose_first_rows_cannot_be_read_is_refused_whole(client_logged_in, media):
+    data = b"Name,Phone\nAda,+14155550132\n" + b"," * (2 * 1024 * 1024) + b"\n"
+    response = client_logged_in.post(
+        "/contacts/import/", {"file": SimpleUploadedFile("wide.csv", data)}
+    )
+    assert response.status_code == 200
+    assert "Row 3 (from line 3) is longer than 1 MB" in response.content.decode()
+    assert not ImportJob.objects.exists() and _stored_files(media) == []
+
+
+def test_upload_reads_the_file_once_for_the_upload_and_its_inspection(workspace, monkeypatch):
+    from contacts.importing import jobs
+
+    calls = []
+    real = jobs.read_head
+    monkeypatch.setattr(jobs, "read_head", lambda *a, **k: calls.append(k["rows"]) or real(*a, **k))
+    data = b"Name,Phone\nAda,+14155550132\n"
+    job = import_job_create(
+        workspace=workspace, user=None, file=ContentFile(data), filename="a.csv"
+    )
+    assert import_job_inspect(job=job).rows == [["Ada", "+14155550132"]]
+    assert calls == [jobs.INSPECT_ROWS]
+    job = ImportJob.objects.get(pk=job.pk)  # a new request reads again
+    import_job_inspect(job=job)
+    assert calls == [jobs.INSPECT_ROWS, jobs.INSPECT_ROWS]
