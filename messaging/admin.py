@@ -1,7 +1,15 @@
 from django import forms
 from django.contrib import admin
 
-from .models import PHONE_CHANNELS, DailySendCount, InboundMessage, Message, PhoneNumber, Sender
+from .models import (
+    PHONE_CHANNELS,
+    DailySendCount,
+    InboundMessage,
+    Message,
+    PhoneNumber,
+    Sender,
+    SenderPace,
+)
 from .senders import phone_number_claim, sender_clean
 
 
@@ -118,3 +126,15 @@ class DailySendCountAdmin(admin.ModelAdmin):
     list_filter = ("workspace",)
     date_hierarchy = "day"
     list_select_related = ("workspace",)
+
+
+@admin.register(SenderPace)
+class SenderPaceAdmin(admin.ModelAdmin):
+    """When each sender may next send (its rate, or a provider's back-off): read only, the
+    send loop writes it; deleting a row lets the sender send at once."""
+
+    list_display = ("sender", "next_at")
+    readonly_fields = ("sender", "next_at")
+
+    def has_add_permission(self, request):
+        return False

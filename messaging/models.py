@@ -96,6 +96,24 @@ class Sender(models.Model):
         return f"{self.name} <{self.address}>" if self.name else self.address
 
 
+class SenderPace(models.Model):
+    """When a sender may next send, shared by every worker process (#12 defect 4).
+
+    Each send reserves the next slot of its sender (`next_at` moves on by 1/rate), so the
+    sender's rate holds across all processes and machines, and a provider's 429 for the
+    sender pushes `next_at` past its Retry-After for all of them (messaging/throttle.py).
+    A row of its own, not a Sender column: the sender form's save() must not write it back.
+    """
+
+    sender = models.OneToOneField(
+        Sender, primary_key=True, on_delete=models.CASCADE, related_name="pace"
+    )
+    next_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"sender {self.sender_id} next at {self.next_at:%H:%M:%S.%f}"
+
+
 class Message(models.Model):
     """One outbound message to one contact in one run; the database is the queue's truth."""
 

@@ -3,6 +3,11 @@
 A batch is committed as `sending` before any provider call; only the task that moved a row
 there sends it. Outcomes are written in one statement per flush, and only onto rows still
 `sending`: a status callback that got there first keeps its status.
+
+Each send waits for its sender's next slot (messaging/throttle.py: one pace per sender shared
+by every process), but never past the batch's lease: a sender whose next slot is later, or
+that the provider refused for now (429, unreachable), has its messages in the batch put back
+in the queue until the sender is free, without using an attempt.
 """
 
 from __future__ import annotations
@@ -15,22 +20,33 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts.models import Contact
 
 from . import hooks
-from .backends import PermanentError, RetryableError, SendResult, UnknownOutcome, get_backend
+from .backends import (
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    SendResult,
+    UnknownOutcome,
+    get_backend,
+)
 from .caps import SendCaps
 from .guards import SendGuard, limit_reason
-from .models import Message, Sender
+from .models import Message
 from .statuses import TIMESTAMP
+from .throttle import jittered, sender_back_off, sender_reserve
 
 logger = logging.getLogger("herald.outbox")
 
 S = Message.Status
 PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
+# Outcomes that are not written as a status: the batch lost the row's lease (stop), or the
+# row's sender is not free before the lease would run out (put back in the queue).
+_LOST, _BUSY = "lease_lost", "sender_busy"
 
 
 def _now() -> datetime:
@@ -41,9 +57,6 @@ def _runs():
     """The runs messages may belong to (campaign runs): the pump only reads their `paused`
     flag, through Message.run, so messaging needs no import of the app that owns them."""
     return Message._meta.get_field("run").related_model.objects
-
-
-_next_slot: dict[int, float] = {}  # sender id → monotonic time of its next allowed send
 
 
 @dataclass
@@ -117,10 +130,13 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
                 held.setdefault(workspace.id, set()).add(message.run_id)
                 continue
         else:
-            if not _fence(message.id, token):
+            outcome = _send_one(message, token)
+            if outcome.status == _LOST:
                 _lease_lost(messages[index:], released)
                 break
-            outcome = _send_one(message)
+            if outcome.status == _BUSY:
+                released |= _release_sender(messages[index:], outcome, token, released)
+                continue
             caps.record(message, outcome.status)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         pending.append(outcome)
@@ -183,6 +199,28 @@ def _extend_lease(ids: list[int], token: datetime) -> tuple[datetime, set[int]]:
     return lease, kept
 
 
+def _release_sender(
+    unsent: list[Message], busy: _Outcome, token: datetime, released: set[int]
+) -> set[int]:
+    """The sender of `busy` is not free before the lease runs out (its rate, or the provider
+    backed it off): its unsent messages in the batch go back to the queue until then, the
+    attempt they were given returned."""
+    sender_id = next(m.sender_id for m in unsent if m.id == busy.id)
+    ids = [m.id for m in unsent if m.sender_id == sender_id and m.id not in released]
+    now = _now()
+    ours = Q(lease_expires_at=token) | Q(id=busy.id)  # busy.id was fenced: its own lease
+    Message.objects.filter(ours, id__in=ids, status=S.SENDING).update(
+        status=S.QUEUED,
+        attempts=F("attempts") - 1,
+        lease_expires_at=None,
+        send_after=jittered(busy.send_after or now, now=now),
+        last_error=busy.error[:1000],
+        error_code=busy.error_code[:32],
+        updated_at=now,
+    )
+    return set(ids)
+
+
 def _release_if_paused(unsent: list[Message], run_ids: set[int], token: datetime) -> set[int]:
     """A run paused mid-batch: put its unsent messages back in the queue, untouched."""
     paused = set(_runs().filter(id__in=run_ids, paused=True).values_list("id", flat=True))
@@ -215,15 +253,21 @@ def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _send_one(message: Message) -> _Outcome:
+def _send_one(message: Message, token: datetime) -> _Outcome:
+    """Skip, or wait for the sender's slot, fence, and make the provider call."""
     contact = message.contact  # None also when the id points nowhere (see Message.contact)
     if contact is None and message.run_id is not None:
         return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.DELETED)
     if contact is not None and contact.status == Contact.Status.OPTED_OUT:
         return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.OPTED_OUT)
-    _pace(message.sender)
+    if (busy := _pace(message, token)) is not None:
+        return busy
+    if not _fence(message.id, token):
+        return _Outcome(message.id, _LOST)
     try:
         result: SendResult = get_backend(message.channel).send(message)
+    except RateLimited as exc:
+        return _backed_off(message, exc)
     except RetryableError as exc:
         return _retry_or_fail(message, exc)
     except PermanentError as exc:
@@ -237,6 +281,38 @@ def _send_one(message: Message) -> _Outcome:
         return _Outcome(message.id, S.UNKNOWN, error=f"{type(exc).__name__}: {exc}")
     status = S.DELIVERED if result.status == S.DELIVERED else S.SENT
     return _Outcome(message.id, status, provider_message_id=result.provider_message_id)
+
+
+def _pace(message: Message, token: datetime) -> _Outcome | None:
+    """Wait for the sender's next slot (shared by all processes); a _BUSY outcome when the
+    slot would come too late for the batch's lease. Never sleeps past the lease: a third of
+    it is kept for the provider call."""
+    sender = message.sender
+    if sender is None:
+        return None
+    now = _now()
+    deadline = token - timedelta(seconds=settings.HERALD_LEASE_SECONDS / 3)
+    free, at = sender_reserve(
+        sender.id, sender.rate_limit_per_second, now=now, deadline=max(deadline, now)
+    )
+    if not free:
+        return _Outcome(message.id, _BUSY, send_after=at)
+    wait = (at - now).total_seconds()
+    if wait > 0:
+        time_module.sleep(wait)
+    return None
+
+
+def _backed_off(message: Message, exc: RateLimited) -> _Outcome:
+    """The provider refused the sender for now: back it off for every process; the message
+    (and the sender's others in the batch) wait without using an attempt."""
+    now = _now()
+    if message.sender_id:
+        until = sender_back_off(message.sender_id, now=now, seconds=exc.retry_after)
+    else:
+        until = now + timedelta(seconds=exc.retry_after or 2.0)
+    logger.warning("sender %s backed off until %s: %s", message.sender_id, until, exc)
+    return _Outcome(message.id, _BUSY, error=str(exc), error_code=exc.code, send_after=until)
 
 
 def _retry_or_fail(message: Message, exc: RetryableError) -> _Outcome:
@@ -258,17 +334,6 @@ def _opt_out(contact: Contact, detail: str) -> None:
     from contacts.services import contact_opt_out
 
     contact_opt_out(contact=contact, reason=Contact.OptOutReason.BAD_RESPONSE, detail=detail)
-
-
-def _pace(sender: Sender | None) -> None:
-    if sender is None or sender.rate_limit_per_second <= 0:
-        return
-    interval = 1.0 / sender.rate_limit_per_second
-    now = time_module.monotonic()
-    slot = _next_slot.get(sender.id, now)
-    if slot > now:
-        time_module.sleep(slot - now)
-    _next_slot[sender.id] = max(slot, now) + interval
 
 
 def _record(outcomes: list[_Outcome]) -> None:

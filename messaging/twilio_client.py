@@ -4,6 +4,7 @@ Tests and staging run the unmodified twilio library against a server that speaks
 REST API; only the scheme and host of each request change (libraries.md 1.4, option B).
 """
 
+import threading
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,30 +13,47 @@ from django.core.exceptions import ImproperlyConfigured
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+_last = threading.local()
 
-class RedirectingHttpClient(TwilioHttpClient):
-    """Sends every request to `base_url` instead of https://*.twilio.com, path unchanged."""
 
-    def __init__(self, base_url: str, **kwargs):
+class HeraldHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client that remembers the last answer's Retry-After (per thread: the
+    twilio library's exceptions do not carry headers) and, given a `base_url`, sends every
+    request there instead of https://*.twilio.com, path unchanged."""
+
+    def __init__(self, base_url: str = "", **kwargs):
         super().__init__(**kwargs)
         parts = urlsplit(base_url)
         self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
 
     def request(self, method, url, *args, **kwargs):
-        parts = urlsplit(url)
-        url = urlunsplit(
-            (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
-        )
-        return super().request(method, url, *args, **kwargs)
+        if self._netloc:
+            parts = urlsplit(url)
+            url = urlunsplit(
+                (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
+            )
+        _last.retry_after = None
+        response = super().request(method, url, *args, **kwargs)
+        if response.status_code == 429:
+            _last.retry_after = _seconds((response.headers or {}).get("Retry-After"))
+        return response
+
+
+def _seconds(value) -> float | None:
+    try:
+        return max(float(value), 0.0)
+    except (TypeError, ValueError):
+        return None  # absent, or an HTTP date (Twilio sends seconds)
+
+
+def last_retry_after() -> float | None:
+    """The Retry-After (seconds) of this thread's last Twilio answer, when it was a 429."""
+    return getattr(_last, "retry_after", None)
 
 
 @lru_cache(maxsize=4)
 def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
-    if base_url:
-        http_client = RedirectingHttpClient(base_url, timeout=timeout)
-    else:
-        http_client = TwilioHttpClient(timeout=timeout)
-    return Client(sid, token, http_client=http_client)
+    return Client(sid, token, http_client=HeraldHttpClient(base_url, timeout=timeout))
 
 
 def twilio_client() -> Client:

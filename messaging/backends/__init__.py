@@ -4,8 +4,10 @@ A backend sends one Message and says what happened:
 
 * returns a SendResult (the provider accepted it; `status` is "sent", or "delivered" when the
   backend knows delivery at once, like the console backend);
-* raises RetryableError: nothing was sent, trying again later may work (rate limited, timeout
-  before the request left, 5xx that the provider documents as not accepted);
+* raises RetryableError: nothing was sent, trying again later may work (a 5xx that the
+  provider documents as not accepted), after the campaign's retry interval, as an attempt;
+* raises RateLimited (a RetryableError): nothing was sent because the provider refused the
+  sender for now (429) or could not be reached; the sender is backed off, no attempt is used;
 * raises PermanentError: nothing was sent and retrying will not help (invalid number,
   blocked, authentication refused); `opt_out` asks the engine to opt the contact out;
 * raises UnknownOutcome: the request may or may not have been accepted (connection dropped
@@ -62,6 +64,16 @@ class SendError(Exception):
 
 class RetryableError(SendError):
     """Not sent; try again after the campaign's retry interval."""
+
+
+class RateLimited(RetryableError):
+    """Not sent: the provider refused the sender for now (a 429) or could not be reached
+    before the request left. Not an attempt: every process backs the sender off (for
+    `retry_after` seconds when the provider said) and the message waits, however long."""
+
+    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PermanentError(SendError):

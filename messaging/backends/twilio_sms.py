@@ -15,9 +15,9 @@ from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from messaging.provider_errors import contact_apply_error, contact_reason_for_error
-from messaging.twilio_client import twilio_client
+from messaging.twilio_client import last_retry_after, twilio_client
 
-from . import Backend, PermanentError, ReconcileResult, RetryableError, SendResult, UnknownOutcome
+from . import Backend, PermanentError, RateLimited, ReconcileResult, SendResult, UnknownOutcome
 
 logger = logging.getLogger("herald.twilio")
 
@@ -37,16 +37,16 @@ def twilio_send_error(exc: Exception) -> Exception:
     if isinstance(exc, TwilioRestException):
         code = exc.code or exc.status
         text = f"Twilio {exc.status} (code {code}): {exc.msg}"
-        if exc.status == 429:
-            return RetryableError(text, code=str(code))
+        if exc.status == 429:  # never processed: back the sender off, not an attempt
+            return RateLimited(text, code=str(code), retry_after=last_retry_after())
         if exc.status >= 500:
             return UnknownOutcome(text, code=str(code))
         # The contact is opted out here with the code's own reason (not the engine's default).
         return PermanentError(text, code=str(code))
     if isinstance(exc, requests.ConnectTimeout):
-        return RetryableError(f"Twilio unreachable: {exc}", code="connect_timeout")
+        return RateLimited(f"Twilio unreachable: {exc}", code="connect_timeout")
     if isinstance(exc, requests.ConnectionError) and "NewConnectionError" in repr(exc):
-        return RetryableError(f"Twilio unreachable: {exc}", code="connect_error")
+        return RateLimited(f"Twilio unreachable: {exc}", code="connect_error")
     # A read timeout or a dropped connection: the request may have been processed.
     return UnknownOutcome(f"No answer from Twilio: {exc}", code="timeout")
 

@@ -33,6 +33,7 @@ class Recorded:
     path: str
     params: dict[str, list[str]]
     query: dict[str, list[str]]
+    at: float = field(default_factory=time.time)  # when it arrived (rates per second)
 
     def param(self, name: str) -> str | None:
         values = self.params.get(name)
@@ -46,6 +47,7 @@ class Failure:
     message: str = "Injected failure"
     after_create: bool = False
     hang_seconds: float = 0.0
+    retry_after: int | None = None  # the Retry-After header of a 429
 
 
 @dataclass
@@ -57,6 +59,8 @@ class FakeTwilioState:
     # The account's own numbers (IncomingPhoneNumbers); None: every number is the account's.
     phone_numbers: set[str] | None = None
     list_failures: list[Failure] = field(default_factory=list)
+    # A 429 storm: creates answer 429 for `length` seconds in every `period` (from `start`).
+    storm: tuple[float, float, float, int] | None = None  # (start, period, length, retry_after)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -70,9 +74,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
-    def _json(self, status: int, payload: dict) -> None:
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -128,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
         with self.state.lock:
             failure = self.state.failures.pop(0) if self.state.failures else None
+            storm = self.state.storm
+        if storm and (time.monotonic() - storm[0]) % storm[1] < storm[2]:
+            return self._error(Failure(429, message="Too Many Requests", retry_after=storm[3]))
         if failure and failure.hang_seconds:
             time.sleep(failure.hang_seconds)
         if failure and not failure.after_create:
@@ -146,6 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, failure: Failure) -> None:
         code = failure.code or (20429 if failure.status == 429 else 20500)
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
         self._json(
             failure.status,
             {
@@ -154,6 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "more_info": f"https://www.twilio.com/docs/errors/{code}",
                 "status": failure.status,
             },
+            headers,
         )
 
 
@@ -290,6 +301,11 @@ class FakeTwilio:
     def fail_next(self, status: int, code: int | None = None, **kwargs) -> None:
         with self.state.lock:
             self.state.failures.append(Failure(status=status, code=code, **kwargs))
+
+    def start_storm(self, *, period: float, length: float, retry_after: int = 1) -> None:
+        """From now on, every create answers 429 (Retry-After) for `length` s in each `period`."""
+        with self.state.lock:
+            self.state.storm = (time.monotonic(), period, length, retry_after)
 
     def fail_next_list(self, status: int, code: int | None = None, times: int = 1) -> None:
         """The next `times` list requests (Messages or Calls) answer `status`."""
