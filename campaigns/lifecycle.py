@@ -25,7 +25,9 @@ from .selectors import campaign_targets
 from .validation import campaign_clean, campaign_data
 
 S = Message.Status
-OPEN_STATUSES = (S.QUEUED, S.SENDING)
+# A run is not finished while any message may still be sent: `unknown` ones are reconciled,
+# and those the provider never got are sent (#12 defect 5: runs completed, then reopened).
+OPEN_STATUSES = (S.QUEUED, S.SENDING, S.UNKNOWN)
 ACTIVE = (Campaign.State.SCHEDULED, Campaign.State.RUNNING)
 FINISHED_RUNS = (CampaignRun.State.COMPLETED, CampaignRun.State.FAILED)
 

@@ -471,3 +471,21 @@ def test_a_reconcile_that_raises_stops_neither_the_others_nor_the_tick(
     assert scripted.calls == [third.id]
     assert Message.objects.get(id=first.id).status == S.UNKNOWN
     assert Message.objects.get(id=second.id).status == S.DELIVERED
+
+
+def test_a_run_with_unknown_messages_is_not_completed_until_they_are_settled(workspace, scripted):
+    campaign = launch(make_campaign(workspace, make_group(workspace, 2)))
+    engine.tick(send_inline=True)
+    first = Message.objects.order_by("id").first()
+    Message.objects.filter(id=first.id).update(status=S.UNKNOWN)
+    CampaignRun.objects.update(state=CampaignRun.State.RUNNING, completed_at=None)
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.RUNNING)
+    scripted.reconcile_answer = ReconcileResult(status="unknown")  # the provider cannot say yet
+    engine.tick(send_inline=True)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.RUNNING
+    assert campaign.runs.get().state == CampaignRun.State.RUNNING
+    scripted.reconcile_answer = ReconcileResult(status="sent", provider_message_id="p-1")
+    engine.tick(send_inline=True)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
