@@ -84,7 +84,7 @@ def _task_done(sender=None, **kwargs):
 def _campaign(workspace, n: int) -> Campaign:
     group = ContactGroup.objects.create(workspace=workspace, name=f"Big {n}")
     contacts = Contact.objects.bulk_create(
-        Contact(workspace=workspace, first_name=f"C{i}", phone=f"+1415{i:07d}") for i in range(n)
+        Contact(workspace=workspace, first_name=f"C{i}", phone=f"+1415555{i:04d}") for i in range(n)
     )
     GroupMembership.objects.bulk_create(GroupMembership(group=group, contact=c) for c in contacts)
     return Campaign.objects.create(

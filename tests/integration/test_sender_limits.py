@@ -52,7 +52,7 @@ def _campaign(workspace, n: int, *, rate: float) -> Campaign:
     sender = make_sender(workspace, address="+14155559999", rate=rate)
     group = ContactGroup.objects.create(workspace=workspace, name=f"Limited {n}")
     contacts = Contact.objects.bulk_create(
-        Contact(workspace=workspace, first_name=f"C{i}", phone=f"+1415{i:07d}") for i in range(n)
+        Contact(workspace=workspace, first_name=f"C{i}", phone=f"+1415555{i:04d}") for i in range(n)
     )
     GroupMembership.objects.bulk_create(GroupMembership(group=group, contact=c) for c in contacts)
     return Campaign.objects.create(
