@@ -228,7 +228,9 @@ def _apply(
                 error=result.error[:500],
                 created_at=now,
             )
-            _act(locked, outcome, decision.reply if decision is not None else "", why)
+            answer.message_ids = _act(
+                locked, outcome, decision.reply if decision is not None else "", why
+            )
             Conversation.objects.filter(pk=conversation.pk).update(waiting_since=None)
     except IntegrityError:
         return None  # answered by another task
@@ -243,33 +245,34 @@ def _apply(
     return answer
 
 
-def _act(conversation: Conversation, outcome: str, reply: str, reason: str) -> None:
+def _act(conversation: Conversation, outcome: str, reply: str, reason: str) -> list[int]:
+    """Apply the decision; the ids of the messages it queued."""
     contact = Contact.objects.get(pk=conversation.contact_id)
     if outcome == Outcome.OPT_OUT:
         contact_opt_out(contact=contact, reason="message", detail="Asked the agent to stop")
-        _send(conversation, contact, STOP_REPLY, confirmation=True)
+        sent = _send(conversation, contact, STOP_REPLY, confirmation=True)
         threads.conversation_close(
             conversation=conversation, reason="The contact asked the agent to stop: opted out."
         )
-        return
-    if reply:
-        _send(conversation, contact, reply)
+        return sent
+    sent = _send(conversation, contact, reply) if reply else []
     if outcome == Outcome.REPLY:
-        return
+        return sent
     if outcome == Outcome.END:
         threads.conversation_close(
             conversation=conversation, reason=f"The agent ended the conversation: {reason}"
         )
     else:
         threads.conversation_handoff(conversation=conversation, reason=reason)
+    return sent
 
 
-def _send(conversation: Conversation, contact: Contact, text: str, confirmation=False) -> None:
+def _send(conversation: Conversation, contact: Contact, text: str, confirmation=False) -> list:
     """Queue the agent's text to THIS conversation's contact, on the thread's channel."""
     channel = conversation.channel
     address = contact.email if channel == "email" else contact.phone
     if not address:
-        return
+        return []
     message = message_enqueue(
         workspace=conversation.workspace,
         # The opt-out confirmation goes to a contact who is now opted out: without the
@@ -291,6 +294,7 @@ def _send(conversation: Conversation, contact: Contact, text: str, confirmation=
     )
     if not confirmation:
         Conversation.objects.filter(pk=conversation.pk).update(agent_replies=F("agent_replies") + 1)
+    return [message.pk]
 
 
 CONSOLE_TURNS = 20

@@ -23,6 +23,7 @@ from tests.factories import ContactFactory
 from tests.fakes.fixtures import *  # noqa: F403 (fake Twilio fixtures)
 from tests.fakes.llm_fixtures import *  # noqa: F403 (the fake model server)
 from tests.fakes.openai import API_KEY, MODEL, decision
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.messaging.helpers import inbound_params, signed_post, status_params
 
 NUMBER = "+14155559999"
@@ -46,6 +47,13 @@ def setup(workspace, fake_twilio, fake_llm, settings, celery_worker):
         "HERALD_LLM_API_KEY": API_KEY,
         "HERALD_LLM_MODEL": MODEL,
         "HERALD_LLM_TIMEOUT_SECONDS": "10",
+        # The worker sends the agent's reply itself, at once: through the fake Twilio.
+        "HERALD_SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_TIMEOUT_SECONDS": "5",
+        "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
     }
     agent = AgentFactory(workspace=workspace, instructions="Confirm Friday's visit.")
     contact = ContactFactory(workspace=workspace, first_name="Ann", phone=PHONE)
@@ -101,18 +109,20 @@ def test_campaign_reply_agent_answer_handoff_and_a_person(
         decision("handoff", "A colleague will call you.", "Asks about a refund"),
     )
     _reply(client, "Yes, Friday works", "SM" + "a" * 32)
-    _wait(lambda: Message.objects.filter(body__startswith="Great, see you").exists(), "answer")
-    engine.tick(send_inline=True)
-    assert _texts_to_ann(fake_twilio)[-1] == "Great, see you Friday, Ann!"
+    _wait(
+        lambda: "Great, see you Friday, Ann!" in _texts_to_ann(fake_twilio),
+        "the answer at the fake Twilio, sent by the worker without a tick",
+    )
     _deliver_all(client, fake_twilio)
     conversation = Conversation.objects.get()
     assert conversation.status == "agent"
 
     _reply(client, "Also, can I get a refund for last time?", "SM" + "b" * 32)
     _wait(
-        lambda: Conversation.objects.filter(status="human").exists(),
-        "the handoff",
+        lambda: "A colleague will call you." in _texts_to_ann(fake_twilio),
+        "the handoff's reply at the fake Twilio",
     )
+    _wait(lambda: Conversation.objects.filter(status="human").exists(), "the handoff")
     conversation.refresh_from_db()
     assert conversation.handoff_reason == "Asks about a refund"
     threads.conversation_reply(conversation=conversation, user=user, body="Hi Ann, it's Bea.")
