@@ -47,12 +47,44 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
     return _settings_page(request, form=form)
 
 
+def _choice_labels(choices) -> dict:
+    """A field's choices as value → label, option groups flattened."""
+    labels = {}
+    for value, label in choices or ():
+        if isinstance(label, list | tuple):
+            labels.update(_choice_labels(label))
+        else:
+            labels[str(value).lower()] = str(label)
+    return labels
+
+
+def settings_rows(form) -> list[tuple[str, str]]:
+    """The settings as (label, value) to read: what a member sees instead of inputs that
+    could not be saved."""
+    rows = []
+    for field in form:
+        value = field.value()
+        labels = _choice_labels(getattr(field.field, "choices", None))
+        if isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif value in (None, ""):
+            shown = "—"
+        elif labels:
+            shown = ", ".join(labels.get(str(v).lower(), str(v)) for v in str(value).split())
+        else:
+            shown = str(value)
+        rows.append((str(field.label), shown))
+    return rows
+
+
 def _settings_page(request: HttpRequest, *, form=None, key_form=None, new_key=None, status=200):
+    form = form or WorkspaceSettingsForm(instance=request.workspace)
     return render(
         request,
         "accounts/workspace_settings.html",
         {
-            "form": form or WorkspaceSettingsForm(instance=request.workspace),
+            "form": form,
+            "settings_rows": None if request.membership.is_manager else settings_rows(form),
             "api_keys": ApiKey.objects.for_workspace(request.workspace).select_related(
                 "created_by"
             ),
