@@ -33,6 +33,7 @@ XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # all members together
 XLSX_MAX_RATIO = 200  # a member this much bigger than its compressed size is a bomb...
 XLSX_RATIO_MIN_SIZE = 20 * 1024 * 1024  # ...once it is also big
 XLSX_MAX_MEMBERS = 10_000
+MAX_SHEET_CELLS = 30_000_000  # rows × columns of a sheet's grid (calamine holds it all)
 SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 VCARD_EXTENSIONS = {".vcf", ".vcard"}
 MAX_CARD_MB = 1  # a card with a photo is a few hundred KB
@@ -318,6 +319,70 @@ def _check_xml_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None
         )
 
 
+# A cell (or a row) and its reference: r="XFD1048576" (a row's r holds only the number).
+_CELL_REF = re.compile(rb'<(?:\w+:)?(?:c|row)\b[^>]*?\sr="([A-Z]{0,3})([0-9]{1,7})"')
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding the named (else the first) worksheet of an .xlsx."""
+    from xml.etree import ElementTree
+
+    try:  # check_zip_container has refused any DTD: these small parts are safe to parse
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return None
+    sheets = [e for e in workbook.iter() if e.tag.endswith("}sheet") or e.tag == "sheet"]
+    chosen = next((e for e in sheets if e.get("name") == sheet), None) if sheet else None
+    chosen = chosen if chosen is not None else (sheets[0] if sheets else None)
+    if chosen is None:
+        return None
+    targets = {e.get("Id"): e.get("Target", "") for e in rels.iter() if e.get("Id")}
+    target = targets.get(chosen.get(_REL_NS))
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def check_sheet_extent(path: str | Path, sheet: str = "") -> None:
+    """Refuse a sheet whose cells reach past the column limit, or span more cells than an
+    import reads, from the sheet's XML before calamine sizes its grid by them (a 4.8 KB file
+    holding A1 and XFD1048576 asks it for 512 GiB)."""
+    with zipfile.ZipFile(path) as archive:
+        member = _sheet_member(archive, sheet)
+        if member is None or member not in archive.namelist():
+            return  # not an .xlsx laid out as usual: calamine judges it
+        rows = columns = 0
+        tail = b""
+        with archive.open(member) as stream:
+            while chunk := stream.read(1024 * 1024):
+                data = tail + chunk
+                found = _CELL_REF.findall(data)
+                if found:
+                    letters, digits = zip(*found, strict=True)
+                    rows = max(rows, *map(int, digits))
+                    columns = max(columns, *map(_column_number, set(letters)))
+                tail = data[-512:]
+    if columns > MAX_COLUMNS:
+        raise ImportFileError(
+            f"The sheet has cells up to column {columns:,}; an import can have at most "
+            f"{MAX_COLUMNS} columns."
+        )
+    if rows * columns > MAX_SHEET_CELLS:
+        raise ImportFileError(
+            f"The sheet spans {rows:,} rows by {columns:,} columns; an import reads at most "
+            f"{MAX_SHEET_CELLS:,} cells. Delete the empty rows and columns, or split the file."
+        )
+
+
 def _cell_text(value) -> str:
     if value is None:
         return ""
@@ -341,6 +406,7 @@ def _open_spreadsheet(path, *, has_header: bool, sheet: str) -> Table:
         magic = f.read(4)
     if magic == b"PK\x03\x04":
         check_zip_container(path)
+        check_sheet_extent(path, sheet)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         names = list(workbook.sheet_names)

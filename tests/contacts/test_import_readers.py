@@ -379,3 +379,26 @@ def test_read_quoted_multiline_records_are_limited_as_a_whole(tmp_path):
         assert next(rows)[1][1] == "1"
         with pytest.raises(ImportFileError, match="Row 3 .* is longer than 1 MB"):
             next(rows)
+
+
+def _sparse(tmp_path, *cells):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active["A1"] = "Phone"
+    for ref in cells:
+        workbook.active[ref] = "x"
+    path = tmp_path / "sparse.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_read_xlsx_sparse_grid_is_refused_from_the_sheet_xml_before_calamine(tmp_path):
+    # A1 and XFD1048576 made calamine ask for 512 GiB and abort the process: refused from the
+    # sheet's XML (safe to try in the test process itself).
+    with pytest.raises(ImportFileError, match="cells up to column 16,384; .* at most 500"):
+        _read(_sparse(tmp_path, "XFD1048576"), "xlsx")
+    with pytest.raises(ImportFileError, match="spans 400,000 rows by 100 columns"):
+        _read(_sparse(tmp_path, "CV400000"), "xlsx")
+    headers, rows, _ = _read(_sparse(tmp_path, "C3"), "xlsx")
+    assert headers == ["Phone", "Column 2", "Column 3"] and rows == [["", "", "x"]]
