@@ -55,6 +55,18 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [TurnInline]
 
 
+@admin.register(ConversationMessage)
+class ConversationMessageAdmin(admin.ModelAdmin):
+    """Each turn on its own too, to search every thread's words at once."""
+
+    list_display = ("created_at", "conversation", "direction", "author", "channel", "body")
+    list_filter = ("direction", "author", "channel", "workspace")
+    search_fields = ("body",)
+    raw_id_fields = ("workspace", "conversation", "message", "inbound", "user")
+    list_select_related = ("conversation",)
+    date_hierarchy = "created_at"
+
+
 @admin.register(AgentAnswer)
 class AgentAnswerAdmin(admin.ModelAdmin):
     list_display = ("created_at", "conversation", "agent", "outcome", "total_tokens", "latency_ms")
