@@ -262,3 +262,19 @@ def test_deleting_a_smart_group_a_campaign_still_sends_to_asks_first(
     again = smart_group_create(workspace=workspace, name="Again", definition=PRO)
     make_campaign(workspace, None, name="Other", smart_group=again, state="running")
     assert api_client.delete(f"/api/v1/smart-groups/{again.pk}?force=true").status_code == 204
+
+
+def test_the_group_panel_lists_smart_groups_with_counts_on_its_lazy_load(
+    client_logged_in, people, workspace, other_workspace
+):
+    smart_group = smart_group_create(workspace=workspace, name="Pros <3", definition=PRO)
+    smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
+    page = client_logged_in.get(reverse("contacts:contact-list"), {"smart_group": smart_group.pk})
+    html = page.content.decode()
+    assert "Pros &lt;3" in html and "Theirs" not in html
+    assert f"smart_group={smart_group.pk}" in html
+    panel = client_logged_in.get(
+        reverse("contacts:group-panel"), {"current": "", "smart_group": smart_group.pk}
+    ).content.decode()
+    assert 'aria-current="page"' in panel
+    assert '<span>Pros &lt;3</span><span class="count">2</span>' in panel

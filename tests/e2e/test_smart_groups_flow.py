@@ -10,18 +10,29 @@ from messaging.models import Message
 from tests.factories import ContactFactory
 
 SETTLED = "() => !document.querySelector('.htmx-request')"
+STALE = "document.querySelector('#smart-editor').dataset.stale = 'yes'"
 
 
 def _settle(page) -> None:
-    """Wait for htmx to have swapped in the answer to the request just made."""
+    """Wait for htmx to have answered the requests made so far."""
     page.wait_for_function(SETTLED)
 
 
+def _rerendered(page, action) -> None:
+    """Do `action` and wait for the editor it re-renders to be swapped in (the old one is
+    marked, the new one is not)."""
+    page.evaluate(STALE)
+    action()
+    page.wait_for_selector("#smart-editor:not([data-stale])")
+
+
 def _condition(page, n: int, field: str, op: str, value: str) -> None:
-    page.get_by_label(f"Field of condition {n}").select_option(label=field)
-    _settle(page)
-    page.get_by_label(f"Operator of condition {n}").select_option(label=op)
-    _settle(page)
+    _rerendered(
+        page, lambda: page.get_by_label(f"Field of condition {n}").select_option(label=field)
+    )
+    _rerendered(
+        page, lambda: page.get_by_label(f"Operator of condition {n}").select_option(label=op)
+    )
     page.get_by_label(f"Value of condition {n}").fill(value)
 
 
@@ -36,23 +47,25 @@ def test_smart_group_with_three_conditions_to_a_campaign(logged_in_page):
     Contact.objects.filter(first_name="Dee").update(status="opted_out", opt_out_reason="manual")
     page.on("dialog", lambda dialog: dialog.accept())
 
-    page.get_by_role("link", name="Smart groups").click()
+    _settle(page)  # the group panel's lazy load (with counts)
     page.get_by_role("link", name="New smart group").click()
     page.get_by_label("Name").fill("Big pro accounts")
     count = page.locator("#smart-count")
     _condition(page, 1, "plan", "is", "pro")
     expect(count).to_have_text("3")
-    page.get_by_role("button", name="Add condition").click()
-    _settle(page)
+    _rerendered(page, page.get_by_role("button", name="Add condition").click)
     _condition(page, 2, "seats", "on or after / at least", "5")
     expect(count).to_have_text("2")
-    page.get_by_role("button", name="Add condition").click()
-    _settle(page)
+    _rerendered(page, page.get_by_role("button", name="Add condition").click)
     _condition(page, 3, "Status", "is", "active")
     expect(count).to_have_text("1")
     expect(page.locator("#smart-preview")).to_contain_text("Ann")
     page.get_by_role("button", name="Create smart group").click()
     expect(page.locator(".flash-success")).to_contain_text("Smart group “Big pro accounts” saved")
+    page.get_by_role("link", name="Open its contacts").click()
+    expect(page.locator("#contact-table")).to_contain_text("Ann")
+    expect(page.locator("#contact-table")).not_to_contain_text("Bob")
+    expect(page.locator("#group-panel .active")).to_contain_text("Big pro accounts")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name="New campaign").click()
