@@ -33,7 +33,7 @@ from messaging.outbox import message_enqueue
 from . import threads
 from .context import AgentBrief, Turn, contact_fields, context_build
 from .llm import ModelResult, ReplyLimit, model_decide, model_name
-from .models import Agent, AgentAnswer, Conversation, ConversationMessage
+from .models import Agent, AgentAnswer, Conversation, ConversationMessage, VoiceTurn
 
 logger = logging.getLogger("herald.conversations")
 
@@ -146,7 +146,12 @@ def workspace_tokens_today(workspace_id: int, now: datetime | None = None) -> in
     now = now or timezone.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     spent = AgentAnswer.objects.filter(workspace_id=workspace_id, created_at__gte=midnight)
-    return spent.aggregate(total=Sum("total_tokens"))["total"] or 0
+    calls = VoiceTurn.objects.filter(
+        call__workspace_id=workspace_id, received_at__gte=midnight, tokens__gt=0
+    )
+    return (spent.aggregate(total=Sum("total_tokens"))["total"] or 0) + (
+        calls.aggregate(total=Sum("tokens"))["total"] or 0
+    )
 
 
 def agent_brief(agent: Agent) -> AgentBrief:

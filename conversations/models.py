@@ -345,6 +345,12 @@ class VoiceTurn(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["call", "number"], name="voiceturn_unique_number")
         ]
+        # The day's tokens of a workspace (its daily AI budget) read only the turns that cost.
+        indexes = [
+            models.Index(
+                fields=["received_at"], name="voiceturn_tokens", condition=models.Q(tokens__gt=0)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"turn {self.number} of {self.call_id}"

@@ -36,7 +36,8 @@ from contacts.services import contact_opt_out
 from messaging.models import Message
 
 from . import llm
-from .context import AgentBrief, Turn, contact_fields, context_build
+from .answering import agent_brief, model_available, workspace_tokens_today
+from .context import Turn, contact_fields, context_build
 from .models import Conversation, VoiceCall, VoiceTurn
 from .threads import conversation_close, conversation_for, conversation_handoff, turn_append
 
@@ -65,8 +66,9 @@ OPTED_OUT_LINE = "Sorry to bother you. Goodbye."
 
 
 def agent_converses(agent) -> bool:
-    """Whether an agent holds a conversation on the phone: a model is configured."""
-    return agent is not None and llm.llm_configured()
+    """Whether an agent holds a conversation on the phone: it can ask a model (a server is
+    set and a model named, the agent's own or the default), as for text conversations."""
+    return model_available(agent)
 
 
 def _webhook_url(name: str, **query) -> str:
@@ -289,6 +291,11 @@ def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
     if _near_limit(call, agent):
         turn.reply = WRAP_UP_LINE
         return _hang_up(WRAP_UP_LINE, agent), "wrap_up", "time_limit"
+    budget = settings.HERALD_LLM_DAILY_TOKENS
+    if budget and workspace_tokens_today(call.workspace_id) >= budget:
+        _handoff(call, f"The workspace used its daily AI budget of {budget} tokens.")
+        turn.reply = HANDOFF_LINE
+        return _hang_up(HANDOFF_LINE, agent), "handoff", "handoff"
     result = _decide(call, agent, contact)
     turn.model_ms, turn.tokens = result.latency_ms, result.total_tokens
     if not result.ok:
@@ -329,7 +336,7 @@ def _decide(call: VoiceCall, agent, contact) -> llm.ModelResult:
             turns.append(Turn("agent", past.reply, past.answered_at or past.received_at))
     opening = turns[0].text if turns and turns[0].author == "agent" else ""
     context = context_build(
-        agent=AgentBrief(name=agent.name if agent else "", instructions=agent.instructions or ""),
+        agent=agent_brief(agent),
         channel="voice",
         max_reply_chars=MAX_REPLY_CHARS,
         campaign_message=opening,
@@ -340,6 +347,7 @@ def _decide(call: VoiceCall, agent, contact) -> llm.ModelResult:
     return llm.model_decide(
         messages=context.messages,
         limit=llm.ReplyLimit(max_chars=MAX_REPLY_CHARS, known_text=context.known_text),
+        model=agent.model,
         deadline_seconds=settings.HERALD_VOICE_MODEL_SECONDS,
     )
 

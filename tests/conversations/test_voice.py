@@ -13,7 +13,8 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from contacts.services import contact_opt_out
 from conversations import voice
-from conversations.models import Conversation, VoiceCall, VoiceTurn
+from conversations.answering import workspace_tokens_today
+from conversations.models import Agent, Conversation, VoiceCall, VoiceTurn
 from messaging.models import Message
 from messaging.sending import outbox_send
 from tests.conversations.factories import AgentFactory
@@ -444,3 +445,32 @@ def test_voicemail_is_in_the_conversation_and_a_machine_that_hung_up_is_not(
     assert turns[0] == ("out", "campaign", "voice", OPENING)
     assert turns[1][0] == "event" and "voicemail" in turns[1][3]
     assert conversation.status == "agent" and not conversation.unread
+
+
+def test_the_call_follows_the_agents_brief_and_model(fake_twilio, fake_llm, queued, player):
+    Agent.objects.filter(pk=queued.campaign.agent_id).update(
+        knowledge="Visits cost 40 dollars.",
+        goal="Confirm the visit.",
+        handoff_rules="Billing questions go to a person.",
+        model="voice-model",
+    )
+    fake_llm.script(fake.decision("end", "Bye!"))
+    player.play(_place(fake_twilio, queued), speech=["How much is it?"])
+    (request,) = fake_llm.requests
+    assert request.body["model"] == "voice-model"
+    for text in ("Visits cost 40 dollars.", "Confirm the visit.", "Billing questions go"):
+        assert text in request.text
+
+
+def test_over_the_daily_token_budget_the_call_is_handed_to_a_person(
+    fake_twilio, fake_llm, queued, player, settings
+):
+    settings.HERALD_LLM_DAILY_TOKENS = 200
+    fake_llm.set_default(lambda body: fake.decision("reply", "Sure, go on."))  # 150 tokens each
+    sid = _place(fake_twilio, queued)
+    played = player.play(sid, speech=["Yes", "And then?", "Hello?"])
+    assert played.said == [OPENING, "Sure, go on.", "Sure, go on.", voice.HANDOFF_LINE]
+    assert len(fake_llm.requests) == 2
+    call = _call(sid)
+    assert call.handoff and "daily AI budget" in call.handoff_reason
+    assert workspace_tokens_today(queued.workspace_id) == 300  # SMS answers count calls too
