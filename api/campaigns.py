@@ -165,6 +165,9 @@ class ResultsOut(Schema):
     revenue: float = Field(description="Their revenue, in `currency`.")
     revenue_per_message: float = Field(description="revenue / sent.")
     currency: str
+    conversations: int | None = Field(None, description="Threads its messages started.")
+    handoffs: int | None = Field(None, description="Times its agent handed a thread to a person.")
+    needs_human: int | None = Field(None, description="Its threads waiting for a person now.")
     calls: CallResultsOut | None = Field(None, description="Voice campaigns: how the calls went.")
 
 

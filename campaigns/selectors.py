@@ -12,6 +12,7 @@ from django.utils import timezone
 from audiences.selectors import smart_group_members
 from contacts.export import metadata_keys
 from contacts.models import Contact, GroupMembership
+from conversations.selectors import campaign_conversations
 from conversations.voice_selectors import call_results
 from core.templatetags.when import when
 from engagement.selectors import (
@@ -99,6 +100,8 @@ def campaign_results(*, campaign: Campaign, run: CampaignRun | None = None) -> d
         "revenue_per_message": float(round(revenue / sent, 4)) if sent else 0.0,
         "currency": campaign.workspace.currency,
     }
+    if run is None:  # V1: the threads its messages started (not kept per run)
+        results.update(campaign_conversations(campaign_id=campaign.id))
     if campaign.channel == "voice":  # V6: how the calls went
         results["calls"] = call_results(campaign_id=campaign.id, run_id=run.id if run else None)
     return results

@@ -168,3 +168,15 @@ def agent_stats(*, agent) -> dict:
     )
     totals["tokens"] = totals["tokens"] or 0
     return totals
+
+
+def campaign_conversations(*, campaign_id: int) -> dict:
+    """What the campaign's conversations came to (campaign results): threads, handoffs to a
+    person, and how many wait for one now."""
+    totals = Conversation.objects.filter(campaign_id=campaign_id).aggregate(
+        conversations=Count("id"),
+        handoffs=Sum("handoffs"),
+        needs_human=Count("id", filter=Q(status=Status.HUMAN)),
+    )
+    totals["handoffs"] = totals["handoffs"] or 0
+    return totals

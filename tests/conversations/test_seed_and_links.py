@@ -35,3 +35,18 @@ def test_contact_page_links_to_the_conversation(client_logged_in, workspace):
     threads.conversation_handoff(conversation=conversation, reason="x")
     page = client_logged_in.get(f"/contacts/{contact.pk}/").content.decode()
     assert f'href="/conversations/{conversation.pk}/">Conversation (needs a person)' in page
+
+
+def test_campaign_results_count_its_conversations_and_handoffs(client_logged_in, thread):
+    from campaigns.selectors import campaign_results
+
+    conversation = threads.conversation_for(
+        contact=thread.contact, channel="sms", campaign=thread.campaign, agent=thread.agent
+    )
+    threads.conversation_handoff(conversation=conversation, reason="refund")
+    threads.conversation_resume_agent(conversation=conversation)
+    threads.conversation_handoff(conversation=conversation, reason="again")
+    results = campaign_results(campaign=thread.campaign)
+    assert (results["conversations"], results["handoffs"], results["needs_human"]) == (1, 2, 1)
+    page = client_logged_in.get(f"/campaigns/{thread.campaign.pk}/").content.decode()
+    assert "1 conversation</a>, 2 handoffs to a person (1 waiting)" in page
