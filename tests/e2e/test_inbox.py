@@ -10,6 +10,7 @@ from conversations import threads
 from conversations.models import Conversation
 from messaging.models import Message
 from tests.conversations.helpers import Thread
+from tests.fakes.llm_fixtures import fake_llm  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 XSS = "<img src=x onerror=alert(1)> when?"
@@ -75,3 +76,20 @@ def _shots(page, name):
         page.set_viewport_size({"width": width, "height": 860})
         page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 860})
+
+
+def test_agent_test_console_chats_with_the_model(logged_in_page, fake_llm):  # noqa: F811
+    from tests.conversations.factories import AgentFactory
+    from tests.fakes.openai import decision
+
+    page = logged_in_page
+    agent = AgentFactory(workspace=page.workspace, name="Ava", instructions="Sell tea.")
+    fake_llm.script(decision("reply", "We have <b>green</b> tea!", "asked about products"))
+    page.goto(f"{page.base_url}/conversations/agents/{agent.pk}/")
+    page.get_by_role("link", name="Test console").click()
+    page.get_by_label("Message as the contact").fill("What do you sell?")
+    page.get_by_role("button", name="Send to the agent").click()
+    expect(page.locator(".turn-agent .bubble")).to_have_text("We have <b>green</b> tea!")
+    expect(page.locator(".console-decision")).to_contain_text("reply — asked about products")
+    assert "What do you sell?" in fake_llm.requests[0].text
+    assert not Message.objects.exists()
