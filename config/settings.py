@@ -275,6 +275,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "herald-tick": {"task": "campaigns.tasks.tick", "schedule": HERALD_TICK_SECONDS},
     # contacts/retention.py: import drafts and finished exports past HERALD_RETENTION_DAYS.
     "herald-retention": {"task": "contacts.tasks.retention_purge_task", "schedule": 3600.0},
+    # conversations/answering.py: re-queue agent answers whose task was lost (a broker restart).
+    "herald-agent-resume": {"task": "conversations.tasks.answers_resume", "schedule": 60.0},
 }
 # The background heartbeat (core/heartbeat.py): workers record that they are alive this often;
 # with neither a worker nor the tick seen for this long, pages say sending and imports pause.

@@ -77,12 +77,32 @@ def answer_schedule(*, conversation: Conversation) -> None:
         transaction.on_commit(lambda: _queue(*key))
 
 
-def _queue(conversation_id: int, generation: int) -> None:
+LOST_AFTER = timedelta(minutes=5)
+
+
+def answers_resume(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Queue again the answers whose task was lost: threads the agent handles that have waited
+    for an answer much longer than any debounce. The database is the truth, the broker only
+    carries work (as for the outbox); a task that was only late finds its burst answered and
+    does nothing, so queuing twice never answers twice."""
+    now = now or timezone.now()
+    waiting = Conversation.objects.filter(
+        status=Status.AGENT, waiting_since__lt=now - LOST_AFTER
+    ).values_list("pk", "generation")[:limit]
+    found = list(waiting)
+    for conversation_id, generation in found:
+        _queue(conversation_id, generation, countdown=0)
+    if found:
+        logger.warning("Re-queued %s agent answers whose task was lost", len(found))
+    return len(found)
+
+
+def _queue(conversation_id: int, generation: int, countdown: float | None = None) -> None:
     from .tasks import agent_answer
 
-    agent_answer.apply_async(
-        (conversation_id, generation), countdown=settings.HERALD_AGENT_DEBOUNCE_SECONDS
-    )
+    if countdown is None:
+        countdown = settings.HERALD_AGENT_DEBOUNCE_SECONDS
+    agent_answer.apply_async((conversation_id, generation), countdown=countdown)
 
 
 def conversation_answer(

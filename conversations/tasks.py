@@ -4,7 +4,7 @@ from celery import shared_task
 
 from messaging.sending import outbox_send
 
-from .answering import conversation_answer
+from .answering import answers_resume, conversation_answer
 
 
 @shared_task(name="conversations.tasks.agent_answer", ignore_result=True, acks_late=True)
@@ -18,3 +18,9 @@ def agent_answer(conversation_id: int, generation: int) -> None:
     answer = conversation_answer(conversation_id=conversation_id, generation=generation)
     if answer is not None and answer.message_ids:
         outbox_send(message_ids=answer.message_ids)
+
+
+@shared_task(name="conversations.tasks.answers_resume", ignore_result=True)
+def answers_resume_task() -> None:
+    """Every minute (beat): queue again the agent answers whose task was lost."""
+    answers_resume()

@@ -24,5 +24,7 @@ def queued(monkeypatch, settings):
     settings.HERALD_LLM_BASE_URL = settings.HERALD_LLM_BASE_URL or "http://127.0.0.1:9/v1"
     settings.HERALD_LLM_MODEL = settings.HERALD_LLM_MODEL or "fake-model"
     calls = []
-    monkeypatch.setattr("conversations.answering._queue", lambda *key: calls.append(tuple(key)))
+    monkeypatch.setattr(
+        "conversations.answering._queue", lambda *key, **options: calls.append(tuple(key))
+    )
     return calls

@@ -275,3 +275,22 @@ def test_no_other_contacts_data_reaches_the_model_whatever_the_inbound_says(
     }
     if "4155550999" not in attack:  # a number the contact wrote may be echoed back to them
         assert not Message.objects.filter(status="queued", body__contains="4155550999").exists()
+
+
+def test_a_lost_answer_task_is_queued_again_and_answers_once(client, thread, llm, queued):
+    thread.reply(client, "Hi")
+    conversation = Conversation.objects.get()
+    queued.clear()
+    assert answers_resume_now(minutes=1) == 0  # a debounce is not a loss
+    assert answers_resume_now(minutes=6) == 1
+    assert queued == [(conversation.pk, 1)]
+    _answer(conversation)
+    queued.clear()
+    assert answers_resume_now(minutes=60) == 0  # answered: nothing waits
+    assert Message.objects.filter(status="queued").count() == 1
+
+
+def answers_resume_now(*, minutes):
+    from conversations.answering import answers_resume
+
+    return answers_resume(now=timezone.now() + timedelta(minutes=minutes))
