@@ -21,6 +21,11 @@ from messaging.models import Sender
 from . import scheduling
 from .models import Campaign, Channel
 
+LATEST_YEAR = 2999
+# Lengths the database holds (subject) and that a message sensibly has: an SMS or a call's
+# script of 10,000 characters is already 60-odd segments; an email's HTML of 512 KiB.
+TEXT_LIMITS = {"subject": 255, "message_template": 10_000, "html_template": 512 * 1024}
+
 # The fields each builder step saves: every field a campaign is built with, once.
 STEP_FIELDS = {
     "group": ("group", "smart_group"),
@@ -74,6 +79,12 @@ def _scheduled_instant(value, tz: str) -> datetime | None:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
             raise ValidationError({"scheduled_at": "Enter a date and time."}) from exc
+    if not isinstance(value, datetime) or not 2000 <= value.year <= LATEST_YEAR:
+        # Every zone's wall time of the instant, and a year of occurrences after it, must be
+        # a date Python can hold (9999-12-31 in Kiritimati is past datetime.max).
+        raise ValidationError(
+            {"scheduled_at": f"Enter a date and time between 2000 and {LATEST_YEAR}."}
+        )
     if tz == scheduling.CONTACT_LOCAL:
         wall = (
             value.replace(tzinfo=None) if timezone.is_naive(value) else value.replace(tzinfo=None)
@@ -147,6 +158,8 @@ def _check_settings(workspace: Workspace, data: dict, clean: dict) -> dict[str, 
     """Name, agent, sender (of the campaign's channel), retries."""
     errors: dict[str, str] = {}
     clean["name"] = (data.get("name") or "").strip()[:200]
+    if "\x00" in clean["name"]:
+        errors["name"] = "Contains a NUL character, which cannot be stored."
     if not clean["name"]:
         errors["name"] = "Give the campaign a name."
     try:
@@ -173,6 +186,12 @@ def _check_message(workspace: Workspace, data: dict, clean: dict) -> dict[str, s
     """What the channel needs: an email a subject, a call a message or an agent."""
     for key in ("message_template", "subject", "html_template"):
         clean[key] = data.get(key) or ""
+        if not isinstance(clean[key], str):
+            return {key: "Must be text."}
+        if len(clean[key]) > TEXT_LIMITS[key]:
+            return {key: f"At most {TEXT_LIMITS[key]:,} characters (this is {len(clean[key]):,})."}
+        if "\x00" in clean[key]:
+            return {key: "Contains a NUL character, which cannot be stored."}
     for key, default in (("track_links", True), ("link_click_code", False)):
         value = data.get(key, default)
         if not isinstance(value, bool):

@@ -4,6 +4,8 @@ from django.db.models import QuerySet
 
 from .models import Contact
 
+MAX_PAGE = 1_000_000
+
 
 class DeepPageLazyPaginator(tables.LazyPaginator):
     """LazyPaginator (no COUNT) that reads a deep page's ids first, then only those rows.
@@ -13,6 +15,10 @@ class DeepPageLazyPaginator(tables.LazyPaginator):
     """
 
     deep = 1000
+
+    def validate_number(self, number):
+        # A page past this is empty whatever the list; a bigger one overflows the OFFSET.
+        return min(super().validate_number(number), MAX_PAGE)
 
     def page(self, number):
         number = self.validate_number(number or 1)

@@ -12,6 +12,7 @@ from .models import Agent, AgentRule
 
 KEYWORD = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 MAX_REPLY = 640  # four SMS segments
+OPENING_LIMIT = 10_000  # a call's opening script
 
 
 def agent_clean(*, data: dict) -> dict:
@@ -33,6 +34,11 @@ def agent_clean(*, data: dict) -> dict:
         texts[key] = str(data.get(key) or "").strip()
         if len(texts[key]) > limit:
             errors[key] = f"Keep it under {limit} characters."
+    for key in ("name", "opening_message", "voice", *TEXT_LIMITS):
+        if "\x00" in str(data.get(key) or ""):
+            errors[key] = "Contains a NUL character, which cannot be stored."
+    if len(str(data.get("opening_message") or "")) > OPENING_LIMIT:
+        errors["opening_message"] = f"Keep it under {OPENING_LIMIT:,} characters."
     if errors:
         raise ValidationError(errors)
     return {

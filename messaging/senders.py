@@ -52,7 +52,9 @@ def sender_clean(*, workspace: Workspace, data: dict, instance: Sender | None = 
     if channel not in Sender.Channel.values:
         errors["channel"] = "Channel must be sms, voice or email."
     address = (data.get("address") or "").strip()
-    if channel == "email":
+    if channel == "email" and len(address) > 254:  # validate_email takes up to 320
+        errors["address"] = "An email address has at most 254 characters."
+    elif channel == "email":
         try:
             validate_email(address)
             address = address.lower()
@@ -73,6 +75,9 @@ def sender_clean(*, workspace: Workspace, data: dict, instance: Sender | None = 
     except (TypeError, ValueError):
         errors["rate_limit_per_second"] = "Must be a number."
         rate = 1.0
+    name = (data.get("name") or "").strip()
+    if "\x00" in name or "\x00" in address:
+        errors["name" if "\x00" in name else "address"] = "Contains a NUL character."
     if not errors:
         clash = Sender.objects.for_workspace(workspace).filter(channel=channel, address=address)
         if instance is not None:
