@@ -9,6 +9,11 @@ the limit and refused past it, else handed on with its length.
 
 The limits per path are settings.HERALD_BODY_LIMITS (the first pattern that matches), else
 HERALD_MAX_REQUEST_BODY; deploy/nginx/herald.conf applies the same ones at the edge.
+
+A body within the limit that the application answered without reading (a 401 to an upload
+without a key) is read to its end once the response is done: a server that closes a socket
+with unread data sends a reset, and nginx, still writing the body it buffered, answers the
+client 502 instead of the application's response.
 """
 
 import json
@@ -53,7 +58,10 @@ class RequestBodyGuard:
                 return self._too_large(start_response, path, limit)
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = body, str(body.tell())
             body.seek(0)
-        return self.app(environ, start_response)
+        if not length or int(length) == 0:
+            return self.app(environ, start_response)
+        environ["wsgi.input"] = counted = _Counted(environ["wsgi.input"])
+        return _Drained(self.app(environ, start_response), counted, int(length))
 
     @staticmethod
     def _read_chunked(stream, limit: int):
@@ -89,6 +97,59 @@ class RequestBodyGuard:
             ],
         )
         return [body]
+
+
+class _Counted:
+    """wsgi.input, counting what the application reads of it."""
+
+    def __init__(self, stream):
+        self.stream, self.consumed = stream, 0
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.consumed += len(data)
+        return data
+
+    def readline(self, *args):
+        line = self.stream.readline(*args)
+        self.consumed += len(line)
+        return line
+
+    def readlines(self, *args):
+        lines = self.stream.readlines(*args)
+        self.consumed += sum(map(len, lines))
+        return lines
+
+    def __iter__(self):
+        for line in self.stream:
+            self.consumed += len(line)
+            yield line
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class _Drained:
+    """The application's response; closing it also reads what the application left of the
+    request body (at most its Content-Length, which the guard held to the path's limit)."""
+
+    def __init__(self, response, stream: _Counted, length: int):
+        self.response, self.stream, self.length = response, stream, length
+
+    def __iter__(self):
+        return iter(self.response)
+
+    def close(self):
+        try:
+            if hasattr(self.response, "close"):
+                self.response.close()
+        finally:
+            left = self.length - self.stream.consumed
+            try:
+                while left > 0 and (chunk := self.stream.read(min(CHUNK, left))):
+                    left -= len(chunk)
+            except Exception:  # best effort: the client went away, or a short body
+                pass
 
 
 def _size(limit: int) -> str:

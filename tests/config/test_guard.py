@@ -150,3 +150,46 @@ def test_chunked_api_request_reaches_the_api_whole(api_key, workspace):
     )
     assert status == 201, content
     assert workspace.contacts.filter(phone="+14155550134").exists()
+
+
+def test_a_body_the_application_did_not_read_is_read_once_it_has_answered():
+    """Else the server closes with unread data, the socket resets, and nginx (still sending
+    the body it buffered) turns the application's answer into a 502."""
+    environ_seen = {}
+
+    def unauthorised(environ, start_response):
+        environ_seen["input"] = environ["wsgi.input"]
+        start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+        return [b"no key"]
+
+    body = b"x" * (3 * MB)
+    response = RequestBodyGuard(unauthorised)(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/contacts/upload",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": Stream(body),
+        },
+        lambda status, headers: None,
+    )
+    assert b"".join(response) == b"no key"
+    stream = environ_seen["input"].stream
+    assert stream.bytes_read == 0  # not before the answer is sent...
+    response.close()
+    assert stream.bytes_read == len(body)  # ...but all of it after
+
+
+def test_what_the_application_read_is_not_read_again():
+    def reads_some(environ, start_response):
+        environ["wsgi.input"].read(1000)
+        environ["wsgi.input"].readline()
+        start_response("200 OK", [])
+        return [b""]
+
+    body = b"y" * 5000 + b"\n" + b"z" * 5000
+    stream = Stream(body)
+    environ = {"PATH_INFO": "/api/v1/contacts", "CONTENT_LENGTH": str(len(body))}
+    RequestBodyGuard(reads_some)({**environ, "wsgi.input": stream}, lambda *a: None).close()
+    assert stream.tell() == len(body)  # all of it read, nothing past it asked for:
+    assert stream.bytes_read == 1000 + 5000  # read() by the app, then the drain (readline
+    # is BytesIO's own, uncounted by Stream)
