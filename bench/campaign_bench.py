@@ -213,11 +213,27 @@ def send_child(until_empty: bool, queue) -> None:
 
     sent = 0
     started = time.perf_counter()
+    cpu = time.process_time()
     while ids := outbox.outbox_claim(limit=settings.HERALD_SEND_BATCH):
         for count in sending.outbox_send(message_ids=ids).values():
             sent += count
+    cpu = time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((sent, time.perf_counter() - started, rss))
+    queue.put((sent, time.perf_counter() - started, rss, cpu, backends_cpu_self()))
+
+
+def backends_cpu_self() -> float:
+    """CPU seconds of this process's own PostgreSQL backend."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(target, *args):
@@ -389,11 +405,15 @@ def bench_send(count: int, workers: int) -> dict:
         process.join()
     sent = sum(r[0] for r in results)
     rss = max(r[2] for r in results)
+    cpu = sum(r[3] for r in results) / sent * 1e6
+    pg_cpu = sum(r[4] for r in results) / sent * 1e6
     print(
         f"send     {workers} worker(s): {sent:,} messages in {elapsed:.1f}s = "
-        f"{sent / elapsed:,.0f} msg/s, peak RSS per worker {rss:.0f} MiB"
+        f"{sent / elapsed:,.0f} msg/s, peak RSS per worker {rss:.0f} MiB; CPU per message: "
+        f"worker {cpu:.0f} µs, PostgreSQL backend {pg_cpu:.0f} µs",
+        flush=True,
     )
-    return {"workers": workers, "rate": sent / elapsed, "rss": rss}
+    return {"workers": workers, "rate": sent / elapsed, "rss": rss, "cpu": cpu, "pg": pg_cpu}
 
 
 def main():
@@ -405,6 +425,7 @@ def main():
         "--reuse", action="store_true", help="keep contacts loaded by an earlier run with this N"
     )
     parser.add_argument("--no-send", action="store_true", help="measure the fan-out only")
+    parser.add_argument("--send-rounds", type=int, default=1, help="send test repetitions")
     parser.add_argument(
         "--send-only", action="store_true", help="measure sending only (contacts already loaded)"
     )
@@ -438,8 +459,9 @@ def main():
             bench_fan_out(args.contacts // 10)
         bench_fan_out(args.contacts, reuse=args.reuse, links=args.links)
     if not args.no_send:
-        for workers in (1, 2):
-            bench_send(args.send, workers)
+        for _ in range(args.send_rounds):
+            for workers in (1, 2):
+                bench_send(args.send, workers)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class FakeTwilioState:
     list_failures: list[Failure] = field(default_factory=list)
     # A 429 storm: creates answer 429 for `length` seconds in every `period` (from `start`).
     storm: tuple[float, float, float, int] | None = None  # (start, period, length, retry_after)
+    latency: float = 0.0  # seconds each create takes to answer (Twilio's API takes 100-300 ms)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -135,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             failure = self.state.failures.pop(0) if self.state.failures else None
             storm = self.state.storm
+        if self.state.latency:
+            time.sleep(self.state.latency)
         if storm and (time.monotonic() - storm[0]) % storm[1] < storm[2]:
             return self._error(Failure(429, message="Too Many Requests", retry_after=storm[3]))
         if failure and failure.hang_seconds:
