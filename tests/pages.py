@@ -130,11 +130,12 @@ def build_world(workspace, user) -> World:
         actor=user,
     )
     conversation = _conversation(contact, agent, campaign, sender, user)
+    calls = _voice_call(workspace, group, contact, agent)
     return World(
         ids={
             "contact": [contact.pk],
             "group": [group.pk],
-            "campaign": [campaign.pk],
+            "campaign": [campaign.pk, calls.pk],
             "step": BUILDER_STEPS,
             "action": ["pause"],
             "sender": [sender.pk],
@@ -150,6 +151,61 @@ def build_world(workspace, user) -> World:
             "code": ["no-such-link"],  # its 404 page: a real link would leave the site
         }
     )
+
+
+def _voice_call(workspace, group, contact, agent):
+    """A voice campaign whose agent converses, with one answered call and its transcript."""
+    from campaigns.models import Campaign
+    from conversations.models import VoiceCall, VoiceTurn
+    from messaging.models import Message
+    from tests.campaigns.helpers import make_campaign
+
+    campaign = make_campaign(
+        workspace,
+        group,
+        name="Friday appointment confirmation calls for every downtown patient",
+        channel="voice",
+        message_template="",
+        agent=agent,
+        state=Campaign.State.COMPLETED,
+    )
+    message = Message.objects.create(
+        workspace=workspace,
+        campaign=campaign,
+        contact=contact,
+        channel="voice",
+        to_address=contact.phone,
+        body="Hi Maximiliana-Konstantina, this is Ava. Can we confirm Friday at 10:00?",
+        status=Message.Status.DELIVERED,
+        provider_message_id="CA" + "1" * 32,
+    )
+    call = VoiceCall.objects.create(
+        workspace=workspace,
+        campaign=campaign,
+        message=message,
+        contact=contact,
+        agent=agent,
+        call_sid=message.provider_message_id,
+        answered_by="human",
+        ending=VoiceCall.Ending.HANDOFF,
+        handoff=True,
+        handoff_reason="Asks about the bill: " + "Supercalifragilisticexpialidocious" * 3,
+        duration_seconds=75,
+    )
+    VoiceTurn.objects.bulk_create(
+        [
+            VoiceTurn(call=call, number=0, reply=message.body, action="opening"),
+            VoiceTurn(
+                call=call,
+                number=1,
+                speech="Yes but " + "Pneumonoultramicroscopicsilicovolcano" * 3,
+                confidence=0.81,
+                reply="Thank you. Someone from our team will call you back. Goodbye.",
+                action="handoff",
+            ),
+        ]
+    )
+    return campaign
 
 
 def _conversation(contact, agent, campaign, sender, user):
