@@ -24,14 +24,25 @@ def send_limit_reached(*, run_ids: list[int], reason: str) -> None:
             campaign_pause(campaign=campaign, reason=reason)
 
 
+ACTIVE = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
+
+
+def _active(workspace_id: int, **target) -> list[str]:
+    campaigns = Campaign.objects.filter(
+        workspace_id=workspace_id, state__in=ACTIVE, **target
+    ).order_by("name", "pk")
+    return [f"Campaign “{c.name}” ({c.get_state_display().lower()})" for c in campaigns]
+
+
 def group_campaigns(group) -> list[str]:
     """The campaigns still to send to a group (scheduled, running or paused), for the
     confirmation before it is deleted (see contacts.services.group_users)."""
-    active = (Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED)
-    campaigns = Campaign.objects.filter(
-        workspace_id=group.workspace_id, group=group, state__in=active
-    ).order_by("name", "pk")
-    return [f"Campaign “{c.name}” ({c.get_state_display().lower()})" for c in campaigns]
+    return _active(group.workspace_id, group=group)
+
+
+def agent_campaigns(agent) -> list[str]:
+    """The campaigns still to send with an agent (see conversations.services.agent_users)."""
+    return _active(agent.workspace_id, agent=agent)
 
 
 def smart_group_campaigns(smart_group) -> list[str]:

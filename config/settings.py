@@ -337,6 +337,8 @@ HERALD_ACTIVITY_SOURCES = [
 # What may still need a contact group before it is deleted: each a function(group) that
 # returns one line per user ("Campaign “Spring sale” (scheduled)"); contacts imports none.
 HERALD_GROUP_USERS = ["campaigns.hooks.group_campaigns"]
+# The same for an agent (conversations imports none of them).
+HERALD_AGENT_USERS = ["campaigns.hooks.agent_campaigns"]
 # The same for a smart group (audiences imports nothing above it either).
 HERALD_SMART_GROUP_USERS = ["campaigns.hooks.smart_group_campaigns"]
 # Who answers replies that are not STOP/START/HELP (M7): a dotted path to a Responder class.

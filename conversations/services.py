@@ -2,8 +2,10 @@
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 
 from accounts.models import Workspace
 from messaging.keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS, normalize_keyword
@@ -124,3 +126,23 @@ def agent_rule_delete(*, agent: Agent, rule_id: int) -> bool:
     rules = AgentRule.objects.filter(workspace_id=agent.workspace_id, agent=agent, pk=rule_id)
     deleted, _ = rules.delete()
     return bool(deleted)
+
+
+def agent_users(*, agent: Agent) -> list[str]:
+    """What still needs the agent (a scheduled or running campaign …), one line each, as the
+    apps above conversations report it through settings.HERALD_AGENT_USERS."""
+    return [line for path in settings.HERALD_AGENT_USERS for line in import_string(path)(agent)]
+
+
+def agent_delete(*, agent: Agent) -> None:
+    """Delete an agent with its keyword replies; conversations and calls it handled keep
+    their history. An agent a scheduled or running campaign uses is refused, naming it."""
+    if users := agent_users(agent=agent):
+        raise ValidationError(
+            f"{agent.name} is still used by "
+            + ", ".join(users)
+            + ": it can be deleted once "
+            + ("that campaign has" if len(users) == 1 else "those campaigns have")
+            + " finished, or after choosing another agent there."
+        )
+    agent.delete()

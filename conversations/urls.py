@@ -9,6 +9,7 @@ urlpatterns = [
     path("agents/new/", views.agent_edit, name="agent-new"),
     path("agents/<int:pk>/", views.agent_edit, name="agent-edit"),
     path("agents/<int:pk>/replies/", views.agent_rules, name="agent-rules"),
+    path("agents/<int:pk>/delete/", views.agent_delete, name="agent-delete"),
     path("agents/<int:pk>/console/", views.agent_console, name="agent-console"),
     path(
         "agents/<int:pk>/replies/<int:rule_id>/delete/",

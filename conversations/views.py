@@ -148,3 +148,17 @@ def _history(raw: str) -> list[dict]:
         for i in items[-CONSOLE_TURNS:]
         if isinstance(i, dict) and i.get("author") in ("contact", "agent") and "text" in i
     ]
+
+
+@require_http_methods(["POST"])
+@workspace_required
+def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete an agent no scheduled or running campaign uses (those are named instead)."""
+    agent = _agent(request, pk)
+    try:
+        services.agent_delete(agent=agent)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Agent {agent.name} deleted.")
+    return redirect("conversations:agent-list")
