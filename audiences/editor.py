@@ -72,6 +72,7 @@ class Row:
     op: str = "eq"
     value: str = ""
     error: str = ""
+    choices: list | None = None  # a select's options instead of a text input (see with_choices)
 
     @property
     def ops(self) -> list[tuple[str, str]]:
@@ -113,6 +114,17 @@ def value_hints(workspace: Workspace) -> dict[str, list]:
         "statuses": Contact.Status.choices,
         "reasons": Contact.OptOutReason.choices,
     }
+
+
+CHOICE_FIELDS = {"group": "groups", "status": "statuses", "opt_out_reason": "reasons"}
+
+
+def with_choices(rows: list[Row], hints: dict) -> None:
+    """Rows that compare with one value of a known set (a group, a status, a reason) get a
+    select of them; lists ("is any of") keep the text input."""
+    for row in rows:
+        if row.field in CHOICE_FIELDS and row.op in ("eq", "neq"):
+            row.choices = [(str(value), label) for value, label in hints[CHOICE_FIELDS[row.field]]]
 
 
 def rows_of(definition: dict) -> list[Row]:

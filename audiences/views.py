@@ -83,13 +83,15 @@ def _editor(request: HttpRequest, smart_group: SmartGroup | None) -> HttpRespons
         else:
             messages.success(request, f"Smart group “{saved.name}” saved.")
             return redirect("audiences:smartgroup-edit", pk=saved.pk)
+    hints = editor.value_hints(workspace)
+    editor.with_choices(posted.rows, hints)
     context = {
         "smart_group": smart_group,
         "posted": posted,
         "errors": errors,
         "preview": _preview(workspace, posted),
         "fields": editor.field_choices(workspace),
-        "hints": editor.value_hints(workspace),
+        "hints": hints,
         "url": reverse("audiences:smartgroup-edit", args=[smart_group.pk])
         if smart_group
         else reverse("audiences:smartgroup-new"),

@@ -82,6 +82,12 @@ def test_read_post_gives_each_value_the_type_its_field_takes():
 
 
 def test_editor_offers_the_workspaces_custom_fields_and_tags(client_logged_in, people, workspace):
+    data = _rows(("group", "eq", str(people["vip"].pk)), ("group", "in", "1, 2"))
+    editor_html = client_logged_in.post(
+        reverse(NEW), data, **_htmx("smart-editor")
+    ).content.decode()
+    assert f'<option value="{people["vip"].pk}" selected>VIP</option>' in editor_html
+    assert 'name="value-1" value="1, 2"' in editor_html  # a list keeps the text input
     page = client_logged_in.get(reverse(NEW)).content.decode()
     assert '<option value="metadata.seats"' in page and '<option value="metadata.plan"' in page
     assert 'name="field-0"' in page  # one empty row to start from

@@ -33,7 +33,11 @@ def _condition(page, n: int, field: str, op: str, value: str) -> None:
     _rerendered(
         page, lambda: page.get_by_label(f"Operator of condition {n}").select_option(label=op)
     )
-    page.get_by_label(f"Value of condition {n}").fill(value)
+    value_input = page.get_by_label(f"Value of condition {n}")
+    if value_input.evaluate("element => element.tagName") == "SELECT":
+        value_input.select_option(label=value)
+    else:
+        value_input.fill(value)
 
 
 def test_smart_group_with_three_conditions_to_a_campaign(logged_in_page):
@@ -57,7 +61,7 @@ def test_smart_group_with_three_conditions_to_a_campaign(logged_in_page):
     _condition(page, 2, "seats", "on or after / at least", "5")
     expect(count).to_have_text("2")
     _rerendered(page, page.get_by_role("button", name="Add condition").click)
-    _condition(page, 3, "Status", "is", "active")
+    _condition(page, 3, "Status", "is", "Active")
     expect(count).to_have_text("1")
     expect(page.locator("#smart-preview")).to_contain_text("Ann")
     page.get_by_role("button", name="Create smart group").click()
