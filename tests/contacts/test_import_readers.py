@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contacts.importing.errors import ImportFileError
-from contacts.importing.readers import check_zip_container, detect_format, open_table
+from contacts.importing.readers import detect_format, open_table
+from contacts.importing.spreadsheets import check_zip_container
 
 ROWS = [
     ["Name", "Phone", "Email"],
@@ -285,7 +286,7 @@ def test_read_roundtrip_of_any_csv_writer_table(tmp_path, table, encoding, termi
 
 
 def test_unfold_quoted_printable_joins_soft_breaks_only_in_qp_values():
-    from contacts.importing.readers import _unfold_quoted_printable
+    from contacts.importing.vcards import _unfold_quoted_printable
 
     lines = [
         "N;ENCODING=QUOTED-PRINTABLE:M=C3=BC=",
