@@ -169,7 +169,9 @@ def _campaign_chart(campaign: Campaign, width: int, height: int, buckets: int):
         span[1] for span in campaign_engagement_times(campaign_id=campaign.pk).values() if span
     ]
     start, end = min(starts), max(ends)
-    span = max((end - start).total_seconds(), 1.0)
+    # The real span, however short: a small campaign sent in a third of a second drawn over a
+    # whole second put its lines at the left and left the end label wrong.
+    span = max((end - start).total_seconds(), 0.001)
     step = span / buckets
     edges = [start + timedelta(seconds=step * (i + 1)) for i in range(buckets)]
     series_spec = [
