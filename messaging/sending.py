@@ -46,7 +46,7 @@ S = Message.Status
 PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
 # Outcomes that are not written as a status: the batch lost the row's lease (stop), or the
 # row's sender is not free before the lease would run out (put back in the queue).
-_LOST, _BUSY = "lease_lost", "sender_busy"
+_LOST, _BUSY, _HELD = "lease_lost", "sender_busy", "account_error"
 
 
 def _now() -> datetime:
@@ -110,6 +110,7 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     caps = SendCaps(messages, now)
     guard = SendGuard(messages, now)
     held: dict[int, set[int]] = {}  # workspace id → its runs whose messages met the daily limit
+    account_held: dict[str, set[int]] = {}  # an account error → the runs that met it
     for index, message in enumerate(messages):
         if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
             last_pause_check = time_module.monotonic()
@@ -137,6 +138,12 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
             if outcome.status == _BUSY:
                 released |= _release_sender(messages[index:], outcome, token, released)
                 continue
+            if outcome.status == _HELD:  # the account's error: the run pauses, nothing fails
+                same_run = [m.id for m in messages[index:] if m.run_id == message.run_id]
+                _release([i for i in same_run if i not in released], token, also=message.id)
+                released |= set(same_run)
+                account_held.setdefault(outcome.error, set()).add(message.run_id)
+                continue
             caps.record(message, outcome.status)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         pending.append(outcome)
@@ -149,6 +156,9 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     _record(pending)
     for workspace_id, held_runs in held.items():
         reason = limit_reason(guard.workspaces[workspace_id], now)
+        hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
+    for error, held_runs in account_held.items():
+        reason = f"The provider refused the sending account: {error}. Fix it, then resume."
         hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
     return counts
 
@@ -231,9 +241,11 @@ def _release_if_paused(unsent: list[Message], run_ids: set[int], token: datetime
     return set(ids)
 
 
-def _release(ids: list[int], token: datetime) -> None:
-    """Unsent messages of the batch back to the queue, untouched (the attempt is not one)."""
-    Message.objects.filter(id__in=ids, status=S.SENDING, lease_expires_at=token).update(
+def _release(ids: list[int], token: datetime, *, also: int | None = None) -> None:
+    """Unsent messages of the batch back to the queue, untouched (the attempt is not one);
+    `also`: one more of them whose lease is its own (it was fenced for its provider call)."""
+    ours = Q(lease_expires_at=token) | Q(id=also) if also is not None else Q(lease_expires_at=token)
+    Message.objects.filter(ours, id__in=ids, status=S.SENDING).update(
         status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
     )
 
@@ -271,6 +283,8 @@ def _send_one(message: Message, token: datetime) -> _Outcome:
     except RetryableError as exc:
         return _retry_or_fail(message, exc)
     except PermanentError as exc:
+        if exc.account and message.run_id is not None:
+            return _Outcome(message.id, _HELD, error=str(exc), error_code=exc.code)
         if exc.opt_out and contact is not None:
             _opt_out(contact, str(exc))
         return _Outcome(message.id, S.FAILED, error=str(exc), error_code=exc.code)

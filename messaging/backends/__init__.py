@@ -56,10 +56,17 @@ class ReconcileResult:
 
 
 class SendError(Exception):
-    def __init__(self, message: str, *, code: str = "", opt_out: bool = False):
+    """`account`: the error is the sending account's or number's (credentials, a suspended
+    account, a number it does not own), not the message's: every message would meet it, so a
+    campaign pauses with the reason instead of failing each one."""
+
+    def __init__(
+        self, message: str, *, code: str = "", opt_out: bool = False, account: bool = False
+    ):
         super().__init__(message)
         self.code = code
         self.opt_out = opt_out
+        self.account = account
 
 
 class RetryableError(SendError):

@@ -32,6 +32,12 @@ def status_callback_url(message) -> str:
     return f"{settings.PUBLIC_BASE_URL}{reverse('messaging:twilio-status')}?m={message.pk}"
 
 
+# Errors of the account or the sending number, not of the message: wrong credentials (20003),
+# account suspended or closed (20005), the From number is not the account's or cannot send
+# SMS (21606, 21212, 21659, 21660), a trial account's unverified recipient (21608).
+ACCOUNT_ERROR_CODES = frozenset({20003, 20005, 21212, 21606, 21608, 21659, 21660})
+
+
 def twilio_send_error(exc: Exception) -> Exception:
     """The backend error for a failed Twilio REST call (never raises it itself)."""
     if isinstance(exc, TwilioRestException):
@@ -42,7 +48,7 @@ def twilio_send_error(exc: Exception) -> Exception:
         if exc.status >= 500:
             return UnknownOutcome(text, code=str(code))
         # The contact is opted out here with the code's own reason (not the engine's default).
-        return PermanentError(text, code=str(code))
+        return PermanentError(text, code=str(code), account=code in ACCOUNT_ERROR_CODES)
     if isinstance(exc, requests.ConnectTimeout):
         return RateLimited(f"Twilio unreachable: {exc}", code="connect_timeout")
     if isinstance(exc, requests.ConnectionError) and "NewConnectionError" in repr(exc):

@@ -122,3 +122,32 @@ def test_a_sender_slower_than_the_lease_puts_its_messages_back(workspace, fake_t
     waiting = Message.objects.filter(campaign=campaign, status=S.QUEUED)
     assert {m.attempts for m in waiting} == {0} and waiting.count() == 2
     assert min(m.send_after for m in waiting) >= timezone.now() + timedelta(seconds=8)
+
+
+def test_wrong_credentials_pause_the_campaign_with_the_reason_and_fail_nothing(
+    workspace, fake_twilio, settings
+):
+    """An account's error (20003) would meet every message: the campaign pauses saying why,
+    its messages wait unfailed, and resuming after the fix sends each once (#12 defect 6)."""
+    from campaigns import tick as engine
+    from campaigns.lifecycle import campaign_resume
+    from campaigns.models import Campaign
+    from messaging.twilio_client import _client
+    from tests.fakes.twilio import AUTH_TOKEN
+
+    campaign = _sms_campaign(workspace, 3, max_retries=0)
+    settings.TWILIO_AUTH_TOKEN = "not-the-token"
+    _client.cache_clear()
+    engine.tick(send_inline=True)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+    assert "20003" in campaign.pause_reason
+    rows = Message.objects.filter(campaign=campaign)
+    assert {(m.status, m.attempts) for m in rows} == {(S.QUEUED, 0)}
+    assert len(fake_twilio.creates()) == 1  # the rest of the batch made no provider call
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    _client.cache_clear()
+    campaign_resume(campaign=campaign)
+    engine.tick(send_inline=True)
+    assert len(fake_twilio.messages) == 3
+    assert set(rows.values_list("status", flat=True)) == {S.SENT}
