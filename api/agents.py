@@ -1,7 +1,7 @@
 """/api/v1/agents (A5, V3, V7): the workspace's agents, with what their AI model reads."""
 
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from conversations.models import Agent
 from conversations.services import AGENT_FIELDS, agent_create, agent_update
@@ -23,6 +23,7 @@ class AgentIn(Input):
     opening_message: str = ""
     voice: str = "Polly.Joanna"
     max_call_seconds: int = 300
+    language: str = Field("en-US", description="A call's language (BCP-47), e.g. es-MX.")
 
 
 class AgentPatch(Input):
@@ -39,6 +40,7 @@ class AgentPatch(Input):
     opening_message: str | None = None
     voice: str | None = None
     max_call_seconds: int | None = None
+    language: str | None = None
 
 
 class AgentOut(Schema):
@@ -54,6 +56,7 @@ class AgentOut(Schema):
     opening_message: str
     voice: str
     max_call_seconds: int
+    language: str
 
 
 class AgentListOut(Schema):

@@ -25,6 +25,8 @@ class Agent(models.Model):
     opening_message = models.TextField(blank=True)
     voice = models.CharField(max_length=60, default="Polly.Joanna")
     max_call_seconds = models.PositiveIntegerField(default=300)
+    # What a call speaks and listens in (BCP-47): <Say> and <Gather>'s speech recognition.
+    language = models.CharField(max_length=20, default="en-US")
     knowledge = models.TextField(blank=True, help_text="Facts, prices, dates the agent may use.")
     goal = models.CharField(max_length=1000, blank=True)
     handoff_rules = models.TextField(blank=True)

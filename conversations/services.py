@@ -15,6 +15,7 @@ from .models import Agent, AgentRule
 KEYWORD = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 MAX_REPLY = 640  # four SMS segments
 OPENING_LIMIT = 10_000  # a call's opening script
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")  # BCP-47: en-US, es-419, cmn-Hans-CN
 
 
 def agent_clean(*, data: dict) -> dict:
@@ -39,6 +40,9 @@ def agent_clean(*, data: dict) -> dict:
     for key in ("name", "opening_message", "voice", *TEXT_LIMITS):
         if "\x00" in str(data.get(key) or ""):
             errors[key] = "Contains a NUL character, which cannot be stored."
+    language = str(data.get("language") or "en-US").strip()
+    if not LANGUAGE.match(language):
+        errors["language"] = "Use a language tag such as en-US, en-GB or es-MX."
     if len(str(data.get("opening_message") or "")) > OPENING_LIMIT:
         errors["opening_message"] = f"Keep it under {OPENING_LIMIT:,} characters."
     if errors:
@@ -48,6 +52,7 @@ def agent_clean(*, data: dict) -> dict:
         "opening_message": data.get("opening_message") or "",
         "voice": (data.get("voice") or "Polly.Joanna").strip()[:60],
         "max_call_seconds": seconds,
+        "language": language,
         "max_turns": turns,
         "max_reply_segments": segments,
         **texts,
@@ -67,6 +72,7 @@ AGENT_FIELDS = (
     "opening_message",
     "voice",
     "max_call_seconds",
+    "language",
     "max_turns",
     "max_reply_segments",
     *TEXT_LIMITS,

@@ -30,6 +30,7 @@ AGENT_DEFAULTS = {
     "model": "",
     "voice": "Polly.Joanna",
     "max_call_seconds": 300,
+    "language": "en-US",
 }
 
 

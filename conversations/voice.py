@@ -97,7 +97,11 @@ def call_parameters(*, message: Message) -> dict | None:
 
 
 def _say(target, text: str, agent) -> None:
-    target.say(text, voice=(agent.voice if agent and agent.voice else None))
+    target.say(
+        text,
+        voice=(agent.voice if agent and agent.voice else None),
+        language=(agent.language if agent and agent.language else None),
+    )
 
 
 def _listen(message_id: int, number: int, text: str, agent) -> str:
@@ -111,6 +115,7 @@ def _listen(message_id: int, number: int, text: str, agent) -> str:
         timeout=GATHER_TIMEOUT,
         speech_timeout="auto",
         action_on_empty_result=True,
+        language=(agent.language if agent and agent.language else "en-US"),
     )
     _say(gather, text, agent)
     response.append(gather)

@@ -127,7 +127,7 @@ def test_call_converses_until_the_agent_ends_it(fake_twilio, fake_llm, queued, p
     first = played.exchanges[0].twiml
     assert '<Gather action="https://herald.example.com/webhooks/twilio/voice/turn?m=' in first
     assert 'input="speech"' in first and 'actionOnEmptyResult="true"' in first
-    assert '<Say voice="Polly.Joanna">' in first
+    assert '<Say language="en-US" voice="Polly.Joanna">' in first and 'language="en-US"' in first
 
     call = _call(sid)
     assert (call.outcome, call.ending, call.handoff) == ("answered", "done", False)
@@ -474,3 +474,20 @@ def test_over_the_daily_token_budget_the_call_is_handed_to_a_person(
     call = _call(sid)
     assert call.handoff and "daily AI budget" in call.handoff_reason
     assert workspace_tokens_today(queued.workspace_id) == 300  # SMS answers count calls too
+
+
+def test_the_call_speaks_and_listens_in_the_agents_language(
+    fake_twilio, fake_llm, queued, player, client_logged_in
+):
+    agent = queued.campaign.agent
+    form = {"name": "Ava", "voice": "Polly.Mia", "max_call_seconds": "120", "language": "es-MX"}
+    response = client_logged_in.post(f"/conversations/agents/{agent.pk}/", form)
+    assert response.status_code == 302
+    bad = client_logged_in.post(f"/conversations/agents/{agent.pk}/", form | {"language": "<x>"})
+    assert "Use a language tag" in bad.content.decode()
+    agent.refresh_from_db()
+    assert agent.language == "es-MX"
+    played = player.play(_place(fake_twilio, queued), speech=[])
+    first = played.exchanges[0].twiml
+    assert '<Say language="es-MX" voice="Polly.Mia">' in first
+    assert first.count('language="es-MX"') == 2  # the Gather's speech recognition too
