@@ -162,3 +162,22 @@ def test_builder_says_how_the_call_goes(workspace, agent, client_logged_in, sett
         html = client_logged_in.get(url).content.decode()
         assert "Ava holds a conversation." in html and "Confirm the visit." in html
         assert "before 5m 00s" in html
+
+
+def test_deleting_a_voice_campaign_takes_its_calls_and_keeps_the_thread(
+    fake_twilio, fake_llm, workspace, agent
+):
+    from campaigns.lifecycle import campaign_delete
+    from conversations.models import Conversation, VoiceCall, VoiceTurn
+
+    fake_llm.script(fake.decision("end", "Bye!"))
+    campaign = _launch(workspace, agent, 1)
+    message = Message.objects.get(campaign=campaign)
+    CallPlayer(fake_twilio, django_transport(Client())).play(
+        message.provider_message_id, speech=["Yes"]
+    )
+    campaign.refresh_from_db()
+    campaign_delete(campaign=campaign)
+    assert not VoiceCall.objects.exists() and not VoiceTurn.objects.exists()
+    thread = Conversation.objects.get(contact_id=message.contact_id)
+    assert [t.body for t in thread.turns.filter(author="contact")] == ["Yes"]
