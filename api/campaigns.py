@@ -8,7 +8,13 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
 from campaigns import scheduling
-from campaigns.lifecycle import StateError, campaign_launch, campaign_pause, campaign_resume
+from campaigns.lifecycle import (
+    StateError,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    campaign_retry_failed,
+)
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_results
 from campaigns.services import campaign_create, campaign_update
@@ -364,6 +370,25 @@ def campaign_pause_view(request, campaign_id: int):
 @router.post("/{int:campaign_id}/resume", response={200: CampaignOut, 409: ErrorOut, **ERRORS})
 def campaign_resume_view(request, campaign_id: int):
     return _transition(request, campaign_id, campaign_resume)
+
+
+class RetryOut(Schema):
+    retried: int = Field(description="How many failed messages were queued again.")
+    campaign: CampaignOut
+
+
+@router.post("/{int:campaign_id}/retry-failed", response={200: RetryOut, 409: ErrorOut, **ERRORS})
+def campaign_retry_failed_view(request, campaign_id: int):
+    """Queue the campaign's failed messages again (attempts from zero); their runs reopen. A
+    paused campaign sends them when it resumes. Each is checked again when sent (opt-outs,
+    blocked numbers, the frequency cap)."""
+    campaign = get_campaign(request, campaign_id)
+    try:
+        retried = campaign_retry_failed(campaign=campaign)
+    except StateError as exc:
+        return Status(409, {"message": str(exc), "errors": {"state": [campaign.state]}})
+    campaign.refresh_from_db()
+    return {"retried": retried, "campaign": campaign_out(campaign)}
 
 
 class ResultsQuery(Input):

@@ -124,6 +124,45 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
     return campaign
 
 
+RETRYABLE_STATES = (
+    Campaign.State.RUNNING,
+    Campaign.State.PAUSED,
+    Campaign.State.SCHEDULED,
+    Campaign.State.COMPLETED,
+)
+
+
+def campaign_retry_failed(*, campaign: Campaign) -> int:
+    """Queue the campaign's failed messages again, as new (attempts from zero, error cleared);
+    their runs reopen. A paused campaign keeps them until it resumes. Returns how many.
+
+    Sending checks each again (opted out since, blocked, the frequency cap), so a contact who
+    should not get it is skipped, not sent to."""
+    if campaign.state not in RETRYABLE_STATES:
+        raise StateError(
+            f"A {campaign.get_state_display().lower()} campaign has no messages to retry."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        failed = Message.objects.filter(campaign_id=campaign.pk, status=S.FAILED)
+        run_ids = set(failed.exclude(run=None).values_list("run_id", flat=True))
+        count = failed.update(
+            status=S.QUEUED,
+            attempts=0,
+            send_after=now,
+            lease_expires_at=None,
+            last_error="",
+            error_code="",
+            failed_at=None,
+            updated_at=now,
+        )
+        if run_ids:
+            runs_reopen(run_ids=run_ids)
+        if count:
+            transaction.on_commit(_ring_the_bell)
+    return count
+
+
 def campaign_delete(*, campaign: Campaign) -> None:
     """Delete a campaign with its runs and messages (replies stay, unlinked).
 

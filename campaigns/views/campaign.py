@@ -96,6 +96,17 @@ def campaign_state(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             return redirect("campaigns:campaign-detail", pk=pk)
         messages.success(request, f"Campaign “{campaign.name}” deleted.")
         return redirect("campaigns:campaign-list")
+    if action == "retry-failed":
+        try:
+            count = lifecycle.campaign_retry_failed(campaign=campaign)
+        except lifecycle.StateError as exc:
+            messages.error(request, str(exc))
+        else:
+            if count:
+                messages.success(request, f"{count:,} failed message(s) queued again.")
+            else:
+                messages.info(request, "No failed messages to retry.")
+        return redirect("campaigns:campaign-detail", pk=pk)
     if action not in actions:
         return redirect("campaigns:campaign-detail", pk=pk)
     try:
