@@ -145,7 +145,10 @@ def test_save_creates_and_a_bad_value_is_shown_beside_its_row(client_logged_in, 
     edit = client_logged_in.get(saved.url).content.decode()
     assert 'value="30"' in edit and 'value="Pros"' in edit
     listed = client_logged_in.get(reverse("audiences:smartgroup-list")).content.decode()
-    assert "Pros" in listed and 'title="Open these contacts">2</a>' in listed
+    count_url = reverse("audiences:smartgroup-count", args=[smart_group.pk])
+    assert "Pros" in listed and f'hx-get="{count_url}"' in listed and 'contacts">…</a>' in listed
+    cell = client_logged_in.get(count_url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'title="Open these contacts">2</a>' in cell and "<html" not in cell
 
 
 def test_another_workspaces_smart_group_is_not_found(client_logged_in, other_workspace):
@@ -153,6 +156,7 @@ def test_another_workspaces_smart_group_is_not_found(client_logged_in, other_wor
     for name, method in (
         ("audiences:smartgroup-edit", "get"),
         ("audiences:smartgroup-edit", "post"),
+        ("audiences:smartgroup-count", "get"),
         ("audiences:smartgroup-delete", "post"),
         ("audiences:smartgroup-freeze", "post"),
     ):
@@ -270,9 +274,7 @@ def test_deleting_a_smart_group_a_campaign_still_sends_to_asks_first(
     assert api_client.delete(f"/api/v1/smart-groups/{again.pk}?force=true").status_code == 204
 
 
-def test_the_group_panel_lists_smart_groups_with_counts_on_its_lazy_load(
-    client_logged_in, people, workspace, other_workspace
-):
+def test_the_group_panel_lists_smart_groups(client_logged_in, people, workspace, other_workspace):
     smart_group = smart_group_create(workspace=workspace, name="Pros <3", definition=PRO)
     smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
     page = client_logged_in.get(reverse("contacts:contact-list"), {"smart_group": smart_group.pk})
@@ -282,5 +284,4 @@ def test_the_group_panel_lists_smart_groups_with_counts_on_its_lazy_load(
     panel = client_logged_in.get(
         reverse("contacts:group-panel"), {"current": "", "smart_group": smart_group.pk}
     ).content.decode()
-    assert 'aria-current="page"' in panel
-    assert '<span>Pros &lt;3</span><span class="count">2</span>' in panel
+    assert 'aria-current="page"' in panel and "<span>Pros &lt;3</span>" in panel
