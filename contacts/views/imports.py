@@ -98,6 +98,12 @@ class ImportConfirmForm(forms.Form):
 def import_start(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     status = 200
+    group_id = request.GET.get("group", "")
+    into = (
+        ContactGroup.objects.for_workspace(request.workspace).filter(pk=group_id).first()
+        if group_id.isdigit() and len(group_id) < 19
+        else None
+    )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("file")
         try:
@@ -113,6 +119,9 @@ def import_start(request: HttpRequest) -> HttpResponse:
                     workspace=request.workspace, user=request.user, text=form.cleaned_data["text"]
                 )
             import_job_inspect(job=job)  # an unreadable file is reported here, not later
+            if into is not None:  # started from a group's page: the preview preselects it
+                job.options = {**(job.options or {}), "group_id": into.pk}
+                job.save(update_fields=["options"])
         except ImportFileError as exc:
             form.add_error(None, exc.message)
             status = 413 if isinstance(exc, ImportTooLarge) else 200
@@ -127,7 +136,10 @@ def import_start(request: HttpRequest) -> HttpResponse:
         .select_related("group")[:10]
     )
     return render(
-        request, "contacts/imports/start.html", {"form": form, "recent": recent}, status=status
+        request,
+        "contacts/imports/start.html",
+        {"form": form, "recent": recent, "into": into},
+        status=status,
     )
 
 
@@ -210,7 +222,10 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     form = ImportConfirmForm(
         request.POST or None,
         workspace=request.workspace,
-        initial={"default_region": (job.options or {}).get("default_region", "US")},
+        initial={
+            "default_region": (job.options or {}).get("default_region", "US"),
+            "group": (job.options or {}).get("group_id"),
+        },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
