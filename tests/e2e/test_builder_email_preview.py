@@ -31,4 +31,3 @@ def test_review_shows_the_email_in_a_sandboxed_frame(logged_in_page):
         assert scroll <= width, (width, scroll)
     page.locator("iframe.email-preview").scroll_into_view_if_needed()
     expect(heading).to_be_visible()
-    page.screenshot(path="/tmp/builder_email_review_390.png")
