@@ -316,13 +316,19 @@ def campaign_email_preview(*, campaign: Campaign) -> str:
 def group_audience(*, campaign: Campaign, sample: int = 3, scan_limit: int = 50_000) -> dict:
     """Before launch: who will be skipped, who lacks a variable, who waits for quiet hours."""
     members = campaign_targets(campaign=campaign).order_by()
-    total = members.count()
-    opted_out = members.filter(status=Contact.Status.OPTED_OUT).count()
     field = "email" if campaign.channel == "email" else "phone"
-    active = members.filter(status=Contact.Status.ACTIVE)
-    no_address = active.filter(**{field: ""}).count()
-    invalid = active.filter(is_valid=False).exclude(**{field: ""}).count()
-    sendable = active.filter(is_valid=True).exclude(**{field: ""})
+    active, no_address = Q(status=Contact.Status.ACTIVE), Q(**{field: ""})
+    # One pass over the audience for every count: a smart group's WHERE is evaluated once,
+    # not once per count (a count over a million contacts measured about a second).
+    counts = members.aggregate(
+        total=Count("pk"),
+        opted_out=Count("pk", filter=Q(status=Contact.Status.OPTED_OUT)),
+        no_address=Count("pk", filter=active & no_address),
+        invalid=Count("pk", filter=active & Q(is_valid=False) & ~no_address),
+    )
+    total, opted_out = counts["total"], counts["opted_out"]
+    no_address, invalid = counts["no_address"], counts["invalid"]
+    sendable = members.filter(active, is_valid=True).exclude(**{field: ""})
     missing, waiting, window, quiet = _audience_scan(campaign, sendable[:scan_limit])
     capped = _capped_now(campaign, sendable, scan_limit)
     return {

@@ -180,3 +180,17 @@ def test_api_creates_a_campaign_for_a_smart_group(api_client, workspace, other_w
     assert Campaign.objects.count() == 1
     launched = api_client.post(f"/api/v1/campaigns/{created.json()['id']}/launch")
     assert launched.status_code == 200, launched.json()
+
+
+def test_the_review_counts_each_reason_once_for_a_group_and_a_smart_group(workspace):
+    from campaigns.selectors import group_audience
+
+    opted, no_phone, invalid, *_ = _contacts(workspace, ["pro"] * 5)
+    Contact.objects.filter(pk=opted.pk).update(status="opted_out", opt_out_reason="manual")
+    Contact.objects.filter(pk=no_phone.pk).update(phone="")
+    Contact.objects.filter(pk=invalid.pk).update(is_valid=False)
+    group = Contact.objects.get(pk=opted.pk).memberships.get().group
+    for campaign in (make_campaign(workspace, group), _smart_campaign(workspace)):
+        audience = group_audience(campaign=campaign)
+        counts = [audience[k] for k in ("total", "opted_out", "no_address", "invalid")]
+        assert counts == [5, 1, 1, 1] and audience["sendable"] == 2, campaign
