@@ -53,7 +53,11 @@ def render(template: str, values: dict[str, str]) -> str:
 class FrontDoor:
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.gunicorn_port, self.http_port, self.https_port = (free_port() for _ in range(3))
+        # HERALD_FRONT_DOOR_PORTS="8133,8134,8135" pins the ports (a shared machine), else free
+        # ones are picked.
+        pinned = os.environ.get("HERALD_FRONT_DOOR_PORTS", "")
+        ports = [int(p) for p in pinned.split(",")] if pinned else [free_port() for _ in range(3)]
+        self.gunicorn_port, self.http_port, self.https_port = ports
         self.gunicorn_tmp = tmp / "gunicorn-tmp"
         self.gunicorn_tmp.mkdir()
         self.access_log = tmp / "gunicorn-access.log"
