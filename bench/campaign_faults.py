@@ -268,6 +268,10 @@ def one_run(n: int, latency: float, tmp: Path, timeout: float = 3600) -> dict:
     }
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # one_run's finally stops the workers and beat
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=20_000)
@@ -276,6 +280,7 @@ def main():
         "--latency", type=float, default=0.0, help="seconds the fake takes per create"
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` must not orphan the workers
     setup()
     import logging
     import tempfile
