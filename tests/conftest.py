@@ -1,10 +1,20 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Membership
 from accounts.services import api_key_create
 
 from .factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache, as a new process does. SQLite gives a rolled-back
+    row's id to the next test's row, so a value cached under an id (a campaign's chart) would
+    otherwise answer for another test's object."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture
