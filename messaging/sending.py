@@ -171,7 +171,15 @@ def _fence(message_id: int, token: datetime) -> bool:
     ours = Message.objects.filter(
         id=message_id, status=S.SENDING, lease_expires_at=token, lease_expires_at__gt=now
     )
-    return ours.update(lease_expires_at=lease) == 1
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Visible to every other worker at once, as the fence needs, without waiting for
+            # the WAL flush (a flush per message cut sending ~4x): a renewal lost in a crash
+            # leaves the row under its batch's lease, which the sweeper and reconciliation
+            # already handle as for any worker that died mid-call.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        return ours.update(lease_expires_at=lease) == 1
 
 
 def _lease_lost(unsent: list[Message], released: set[int]) -> None:
