@@ -10,7 +10,18 @@ from messaging.models import Message
 from tests.factories import ContactFactory
 
 SETTLED = "() => !document.querySelector('.htmx-request')"
-STALE = "document.querySelector('#smart-editor').dataset.stale = 'yes'"
+# htmx inserts swapped-in content first and wires up its hx- attributes only after the settle
+# delay, then fires htmx:load on it: a change made in between sends nothing. So the wait is
+# for htmx:load on the new editor, not for the editor to be in the page.
+WATCH = """() => {
+  window.editorLoaded = false;
+  document.addEventListener('htmx:load', function loaded(event) {
+    if (event.target.id === 'smart-editor') {
+      window.editorLoaded = true;
+      document.removeEventListener('htmx:load', loaded);
+    }
+  });
+}"""
 
 
 def _settle(page) -> None:
@@ -19,11 +30,10 @@ def _settle(page) -> None:
 
 
 def _rerendered(page, action) -> None:
-    """Do `action` and wait for the editor it re-renders to be swapped in (the old one is
-    marked, the new one is not)."""
-    page.evaluate(STALE)
+    """Do `action` and wait for the editor it re-renders to be swapped in and live."""
+    page.evaluate(WATCH)
     action()
-    page.wait_for_selector("#smart-editor:not([data-stale])")
+    page.wait_for_function("() => window.editorLoaded")
 
 
 def _condition(page, n: int, field: str, op: str, value: str) -> None:
