@@ -75,6 +75,19 @@ class Row:
     choices: list | None = None  # a select's options instead of a text input (see with_choices)
 
     @property
+    def multiple(self) -> bool:
+        """Its select takes several values ("is any of", "is none of")."""
+        return self.op in LISTS
+
+    @property
+    def size(self) -> int:
+        return min(len(self.choices or ()), 6)
+
+    @property
+    def selected(self) -> list[str]:
+        return [item.strip() for item in self.value.split(",")] if self.multiple else [self.value]
+
+    @property
     def ops(self) -> list[tuple[str, str]]:
         try:
             ops = field_kind(self.field).ops
@@ -120,10 +133,10 @@ CHOICE_FIELDS = {"group": "groups", "status": "statuses", "opt_out_reason": "rea
 
 
 def with_choices(rows: list[Row], hints: dict) -> None:
-    """Rows that compare with one value of a known set (a group, a status, a reason) get a
-    select of them; lists ("is any of") keep the text input."""
+    """Rows that compare with values of a known set (a group, a status, a reason) get a
+    select of them, one that takes several for the lists ("is any of")."""
     for row in rows:
-        if row.field in CHOICE_FIELDS and row.op in ("eq", "neq"):
+        if row.field in CHOICE_FIELDS and row.op in ("eq", "neq", *LISTS):
             row.choices = [(str(value), label) for value, label in hints[CHOICE_FIELDS[row.field]]]
 
 
@@ -161,7 +174,8 @@ def read_post(post) -> Posted:
         Row(
             field=post.get(f"field-{i}", ""),
             op=post.get(f"op-{i}", ""),
-            value=post.get(f"value-{i}", "").strip(),
+            # A list's select posts each value it has selected; a text input posts one.
+            value=", ".join(v.strip() for v in post.getlist(f"value-{i}") if v.strip()),
         )
         for i in indices
     ]

@@ -49,6 +49,24 @@ def _query(data: dict) -> QueryDict:
     return query
 
 
+def _query_lists(data: dict) -> QueryDict:
+    """`data` as a POST whose list values are repeated keys, as a multiple select posts."""
+    query = QueryDict(mutable=True)
+    for key, value in data.items():
+        query.setlist(key, value if isinstance(value, list) else [value])
+    return query
+
+
+def test_read_post_joins_the_values_a_multiple_select_posts():
+    query = _query_lists(_rows(("group", "in", ""), ("status", "not_in", "")))
+    query.setlist("value-0", ["3", " 4 "])
+    query.setlist("value-1", ["opted_out"])
+    assert read_post(query).definition["conditions"] == [
+        {"field": "group", "op": "in", "value": [3, 4]},
+        {"field": "status", "op": "not_in", "value": ["opted_out"]},
+    ]
+
+
 def test_read_post_gives_each_value_the_type_its_field_takes():
     posted = read_post(
         _query(
@@ -82,12 +100,17 @@ def test_read_post_gives_each_value_the_type_its_field_takes():
 
 
 def test_editor_offers_the_workspaces_custom_fields_and_tags(client_logged_in, people, workspace):
-    data = _rows(("group", "eq", str(people["vip"].pk)), ("group", "in", "1, 2"))
+    gold = ContactGroupFactory(workspace=workspace, name="<i>Gold</i>")
+    data = _rows(("group", "eq", str(people["vip"].pk)), ("group", "in", "x"))
+    data["value-1"] = [str(people["vip"].pk), str(gold.pk)]  # a list's select posts each one
     editor_html = client_logged_in.post(
         reverse(NEW), data, **_htmx("smart-editor")
     ).content.decode()
-    assert f'<option value="{people["vip"].pk}" selected>VIP</option>' in editor_html
-    assert 'name="value-1" value="1, 2"' in editor_html  # a list keeps the text input
+    assert editor_html.count(f'<option value="{people["vip"].pk}" selected>VIP</option>') == 2
+    # "is any of" a group picks groups by name from a select of several, not ids as text.
+    assert 'name="value-1" multiple' in editor_html
+    assert f'<option value="{gold.pk}" selected>&lt;i&gt;Gold&lt;/i&gt;</option>' in editor_html
+    assert "group id" not in editor_html
     page = client_logged_in.get(reverse(NEW)).content.decode()
     assert '<option value="metadata.seats"' in page and '<option value="metadata.plan"' in page
     assert 'name="field-0"' in page  # one empty row to start from
