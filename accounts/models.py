@@ -55,6 +55,9 @@ class Workspace(models.Model):
         help_text="At most this many messages a day, in the workspace's time zone (blank: no "
         "limit). Reaching it pauses the sending campaigns and says why.",
     )
+    # Signs the inbound email webhook's requests (messaging/webhooks.py); blank: the
+    # workspace takes no inbound email. Set and rotated on the settings page.
+    inbound_email_secret = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=now)
 
     class Meta:

@@ -320,6 +320,18 @@ HERALD_HELP_REPLY = os.environ.get(
     "HERALD_HELP_REPLY",
     "Reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply.",
 )
+# Inbound email (messaging/inbound_email.py): with a reply address set, every email to a
+# contact has `Reply-To: <local>+<signed workspace.contact>@<domain>` and the replies that the
+# mail provider posts to /webhooks/email/inbound/<workspace id> join the contact's thread.
+HERALD_REPLY_TO_EMAIL = os.environ.get("HERALD_REPLY_TO_EMAIL", "").strip()
+HERALD_INBOUND_EMAIL_MAX_BYTES = int(
+    os.environ.get("HERALD_INBOUND_EMAIL_MAX_BYTES", 10 * 1024 * 1024)
+)
+# A signed inbound email request is accepted this long after its timestamp (replays within
+# it change nothing: the email's Message-ID is stored once).
+HERALD_INBOUND_EMAIL_TOLERANCE_SECONDS = int(
+    os.environ.get("HERALD_INBOUND_EMAIL_TOLERANCE_SECONDS", "300")
+)
 # What messaging tells the apps above it (it never imports them): event → functions to call.
 # The events and their arguments are documented in messaging/hooks.py.
 HERALD_MESSAGING_HOOKS = {

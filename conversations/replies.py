@@ -35,9 +35,10 @@ def inbound_handle(*, inbound: InboundMessage) -> Conversation | None:
         return None
     answered = inbound.in_reply_to
     campaign = answered.campaign if answered is not None and answered.campaign_id else None
+    channel = inbound.channel or "sms"
     conversation = threads.conversation_for(
         contact=contact,
-        channel="sms",
+        channel=channel,
         agent=inbound_agent(inbound),
         campaign=campaign,
         sender=inbound.sender,
@@ -58,20 +59,21 @@ def inbound_handle(*, inbound: InboundMessage) -> Conversation | None:
         direction=Direction.INBOUND,
         author=Author.CONTACT,
         body=inbound.body,
-        channel="sms",
+        channel=channel,
         inbound=inbound,
         at=inbound.received_at,
     )
+    verb = "replied" if channel == "email" else "texted"
     if inbound.action == Action.OPT_OUT:
         threads.conversation_close(
-            conversation=conversation, reason="The contact opted out (texted a STOP keyword)."
+            conversation=conversation, reason=f"The contact opted out ({verb} a STOP keyword)."
         )
     elif inbound.action == Action.OPT_IN:
         threads.turn_append(
             conversation=conversation,
             direction=Direction.EVENT,
             author=Author.SYSTEM,
-            body="The contact opted back in (texted START).",
+            body=f"The contact opted back in ({verb} START).",
         )
     elif inbound.action == Action.HELP:
         threads.turn_append(
@@ -108,12 +110,14 @@ def _rule_reply(conversation: Conversation, inbound: InboundMessage) -> bool:
         return False
     if not text:
         return False
+    email = inbound.channel == "email"
     message = message_enqueue(
         workspace=inbound.workspace,
         contact=inbound.contact,
-        channel="sms",
+        channel=inbound.channel or "sms",
         to_address=inbound.from_address,
         body=text,
+        subject=threads.reply_subject(conversation) if email else "",
         sender=inbound.sender,
     )
     threads.turn_append(
@@ -121,7 +125,7 @@ def _rule_reply(conversation: Conversation, inbound: InboundMessage) -> bool:
         direction=Direction.OUTBOUND,
         author=Author.AGENT,
         body=text,
-        channel="sms",
+        channel=inbound.channel or "sms",
         message=message,
     )
     InboundMessage.objects.filter(pk=inbound.pk).update(action=Action.AGENT_REPLY)

@@ -262,10 +262,18 @@ class InboundMessage(models.Model):
     sender = models.ForeignKey(
         Sender, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
     )
+    # SMS (Twilio's webhook) or email (the inbound email webhook): the channel a reply takes.
+    channel = models.CharField(
+        max_length=10, choices=Sender.Channel.choices, default="sms", db_default="sms"
+    )
     from_address = models.CharField(max_length=254)
     to_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=255, blank=True, default="", db_default="")
     body = models.TextField(blank=True)
+    # Twilio's MessageSid; for an email "email:" and a hash of its Message-ID (the dedupe key).
     provider_message_id = models.CharField(max_length=64, unique=True)
+    # An email's own Message-ID, which a reply to it names in In-Reply-To and References.
+    email_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     in_reply_to = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )

@@ -2,16 +2,18 @@
 
 Multipart text + HTML, an unsubscribe link in the footer of both parts, and the
 `List-Unsubscribe` / `List-Unsubscribe-Post: List-Unsubscribe=One-Click` headers (RFC 8058).
-Our own Message-ID is the provider id.
+Our own Message-ID is the provider id; it and the Reply-To address (HERALD_REPLY_TO_EMAIL) are
+signed so that a reply finds its way back to the contact's thread (messaging/email_threading).
 """
 
 import smtplib
-from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import escape, linebreaks
 
+from messaging.email_threading import message_id_for, reply_address
+from messaging.models import InboundMessage
 from messaging.unsubscribe import TEST_CONTACT_ID, unsubscribe_url
 
 from . import Backend, PermanentError, ReconcileResult, RetryableError, SendResult, UnknownOutcome
@@ -35,20 +37,45 @@ def email_build(message) -> EmailMultiAlternatives:
         else ""
     )
     text, html = email_parts(body=message.body, html_body=message.html_body, link=link)
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "herald.local"
-    headers = {"Message-ID": make_msgid(idstring=f"herald.{message.pk}", domain=domain)}
+    headers = {
+        "Message-ID": message_id_for(workspace_id=message.workspace_id, message_id=message.pk)
+    }
     if link:
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers.update(_thread_headers(message))
+    reply_to = (
+        reply_address(workspace_id=message.workspace_id, contact_id=message.contact_id)
+        if message.contact_id
+        else ""
+    )
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=text,
         from_email=_from_address(message),
         to=[message.to_address],
         headers=headers,
+        reply_to=[reply_to] if reply_to else None,
     )
     email.attach_alternative(html, "text/html")
     return email
+
+
+def _thread_headers(message) -> dict:
+    """A reply (an agent's or a person's: no campaign) names the contact's last email, so
+    their mail client shows it in the same thread."""
+    if message.campaign_id or not message.contact_id:
+        return {}
+    last = (
+        InboundMessage.objects.filter(
+            workspace_id=message.workspace_id, contact_id=message.contact_id, channel="email"
+        )
+        .exclude(email_message_id="")
+        .order_by("-received_at", "-id")
+        .values_list("email_message_id", flat=True)
+        .first()
+    )
+    return {"In-Reply-To": last, "References": last} if last else {}
 
 
 def email_parts(*, body: str, html_body: str, link: str) -> tuple[str, str]:
