@@ -1,3 +1,5 @@
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,6 +19,15 @@ def workspace_create(*, slug: str, name: str = "", owner=None) -> Workspace:
     if owner is not None:
         Membership.objects.create(user=owner, workspace=workspace, role=Membership.Role.OWNER)
     return workspace
+
+
+def workspace_inbound_email_secret_rotate(*, workspace: Workspace) -> str:
+    """A new secret for the workspace's inbound email webhook; the old one stops working at
+    once (the mail provider's settings must be updated with the new one)."""
+    secret = secrets.token_hex(24)
+    Workspace.objects.filter(pk=workspace.pk).update(inbound_email_secret=secret)
+    workspace.inbound_email_secret = secret
+    return secret
 
 
 def api_key_create(*, workspace: Workspace, name: str, created_by=None) -> tuple[ApiKey, str]:

@@ -9,6 +9,11 @@ urlpatterns = [
     path("settings/", views.workspace_settings, name="workspace-settings"),
     path("settings/api-keys/", views.api_key_new, name="api-key-create"),
     path(
+        "settings/inbound-email/secret/",
+        views.inbound_email_secret_new,
+        name="inbound-email-secret",
+    ),
+    path(
         "settings/members/<int:membership_id>/remove/",
         views.member_remove,
         name="member-remove",

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,6 +18,7 @@ from .services import (
     member_api_keys,
     membership_remove,
     user_workspaces,
+    workspace_inbound_email_secret_rotate,
 )
 
 
@@ -90,12 +93,36 @@ def _settings_page(request: HttpRequest, *, form=None, key_form=None, new_key=No
             ),
             "key_form": key_form or ApiKeyCreateForm(),
             "new_key": new_key,
+            "inbound_email": _inbound_email(request),
             "members": request.workspace.memberships.select_related("user").order_by(
                 "user__username"
             ),
         },
         status=status,
     )
+
+
+def _inbound_email(request: HttpRequest) -> dict:
+    """Where the mail provider posts replies, and the secret it signs them with (managers
+    only: it lets anyone who holds it write into the workspace's conversations)."""
+    workspace = request.workspace
+    path = reverse("messaging:email-inbound", args=[workspace.pk])
+    return {
+        "url": settings.PUBLIC_BASE_URL + path,
+        "reply_to": settings.HERALD_REPLY_TO_EMAIL,
+        "secret": workspace.inbound_email_secret if request.membership.is_manager else "",
+        "enabled": bool(workspace.inbound_email_secret),
+    }
+
+
+@manager_required
+@require_POST
+def inbound_email_secret_new(request: HttpRequest) -> HttpResponse:
+    workspace_inbound_email_secret_rotate(workspace=request.workspace)
+    messages.success(
+        request, "New inbound email secret: update your mail provider's webhook with it."
+    )
+    return redirect(reverse("accounts:workspace-settings") + "#inbound-email-heading")
 
 
 @manager_required
