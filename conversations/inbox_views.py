@@ -92,6 +92,7 @@ def _render_thread(request, conversation, *, data, errors, status=200) -> HttpRe
         "conversation": conversation,
         "contact": contact,
         "turns": selectors.conversation_turns(conversation=conversation),
+        "agent_reply_count": selectors.conversation_agent_replies(conversation=conversation),
         "members": members,
         "data": data,
         "errors": errors,

@@ -154,6 +154,18 @@ def conversation_turns(*, conversation: Conversation, limit: int = 200) -> list:
     return list(turns)[::-1]
 
 
+def conversation_agent_replies(*, conversation: Conversation) -> int:
+    """How many times the agent wrote to the contact in this thread: its model's answers, its
+    keyword replies, and any turn written as the agent's (the demo data). Not
+    `Conversation.agent_replies`, which counts only model answers since the agent last took
+    the thread (its max-turns guard) and is reset when a person hands it back."""
+    return ConversationMessage.objects.filter(
+        conversation=conversation,
+        author=ConversationMessage.Author.AGENT,
+        direction=ConversationMessage.Direction.OUTBOUND,
+    ).count()
+
+
 def needs_human_count(*, workspace: Workspace) -> int:
     return Conversation.objects.filter(workspace=workspace, status=Status.HUMAN).count()
 

@@ -27,6 +27,21 @@ def test_seed_conversations_is_idempotent(settings, tmp_path, capsys):
     assert "already present" in capsys.readouterr().out
 
 
+def test_seeded_agent_replies_show_on_the_conversation_page(settings, tmp_path, client):
+    """The demo's agent wrote twice in its thread: the page said "Agent replies 0", since it
+    showed the model-answer counter that only the model path moves."""
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo")
+    call_command("seed_conversations")
+    workspace = Workspace.objects.get(slug="demo")
+    client.force_login(workspace.memberships.get().user)
+    for conversation in Conversation.objects.for_workspace(workspace):
+        said = conversation.turns.filter(author="agent", direction="out").count()
+        assert said >= 1 and conversation.agent_replies == said
+        page = client.get(f"/conversations/{conversation.pk}/").content.decode()
+        assert f"<dt>Agent replies</dt><dd>{said}" in page
+
+
 def test_contact_page_links_to_the_conversation(client_logged_in, workspace):
     contact = ContactFactory(workspace=workspace)
     page = client_logged_in.get(f"/contacts/{contact.pk}/").content.decode()

@@ -89,6 +89,9 @@ class Command(BaseCommand):
                 body=body.format(name=name),
                 at=at + timedelta(minutes=5 * step),
             )
+        # The agent's replies count towards its max turns, as if its model had sent them.
+        said = sum(1 for _, author, _ in turns if author == "agent")
+        Conversation.objects.filter(pk=conversation.pk).update(agent_replies=said)
         if status == "human":
             threads.conversation_handoff(conversation=conversation, reason=reason)
         elif status == "closed":
