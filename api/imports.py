@@ -15,6 +15,7 @@ from contacts.importing import (
     import_job_create,
     import_job_get,
     import_job_inspect,
+    import_job_read_state,
     import_job_refresh,
     import_job_set_mapping,
 )
@@ -55,6 +56,12 @@ class UploadOut(Schema):
     upload_id: int = Field(
         description="Pass it to /contacts/mapped/file or /contacts/mapped/vcard."
     )
+    status: str = Field(
+        description="inspecting (a worker is reading the file: poll GET "
+        "/contacts/upload/{upload_id}), ready (headers, sample rows and mapping are filled in) "
+        "or failed (error_message says why; nothing is kept of the file)."
+    )
+    error_message: str = ""
     format: str
     headers: list[str]
     sample_rows: list[dict[str, str]]
@@ -125,7 +132,9 @@ def group_import(
     sheet: Form[str] = "",
 ):
     """Upload a CSV/TSV/xlsx/vCard file; the import runs in the background. Poll
-    `GET /api/v1/imports/{id}` for progress and counts."""
+    `GET /api/v1/imports/{id}` for progress and counts. The file is read by the import's
+    worker: a file that cannot be read, or a mapping naming a column it lacks, ends as a
+    failed import with `error_message` saying why."""
     group = _group(request, group_id)
     parsed = None
     if mapping.strip():
@@ -137,9 +146,12 @@ def group_import(
                 {"message": "mapping is not valid JSON.", "errors": {"mapping": ["Invalid JSON."]}},
             )
     try:
+        # Not read here (#13): the import's worker reads the file first, in the limited child,
+        # and a mapping naming a column the file lacks fails the job with that message.
         job = import_job_create(
-            workspace=request.workspace, user=None, file=file, filename=file.name or "upload"
-        )
+            workspace=request.workspace, user=None, file=file, filename=file.name or "upload",
+            queue=False,
+        )  # fmt: skip
         import_job_set_mapping(job=job, mapping=parsed, has_header=has_header, sheet=sheet)
         import_job_confirm(
             job=job,
@@ -154,7 +166,7 @@ def group_import(
 
 def _upload(request, file: UploadedFile, *, vcard: bool):
     try:
-        job = import_job_create(
+        job = import_job_create(  # a worker reads it: poll GET /contacts/upload/{id}
             workspace=request.workspace, user=None, file=file, filename=file.name or "upload"
         )
         if vcard != (job.format == ImportJob.Format.VCARD):
@@ -166,28 +178,35 @@ def _upload(request, file: UploadedFile, *, vcard: bool):
                 else "a CSV or Excel file (use /contacts/upload/vcard for vCards)"
             )
             raise ImportFileError(f"This endpoint takes {expected}.")
-        inspection = import_job_inspect(job=job)
     except ImportFileError as exc:
         return _error(exc)
-    rows = [dict(zip(inspection.headers, row, strict=False)) for row in inspection.rows[:5]]
-    return Status(
-        201,
-        {
-            "upload_id": job.pk,
-            "format": job.format,
-            "headers": inspection.headers,
-            "sample_rows": rows,
-            "mapping": inspection.mapping,
-            "sheets": inspection.sheets,
-        },
-    )
+    return Status(201, upload_out(job))
+
+
+def upload_out(job: ImportJob) -> dict:
+    state = import_job_read_state(job)
+    out = {
+        "upload_id": job.pk, "status": state, "format": job.format, "headers": [],
+        "sample_rows": [], "mapping": {}, "sheets": None,
+        "error_message": job.error_message if state == "failed" else "",
+    }  # fmt: skip
+    if state == "ready":
+        inspection = import_job_inspect(job=job)
+        rows = [dict(zip(inspection.headers, row, strict=False)) for row in inspection.rows[:5]]
+        out.update(
+            headers=inspection.headers, sample_rows=rows, mapping=inspection.mapping,
+            sheets=inspection.sheets,
+        )  # fmt: skip
+    return out
 
 
 @router.post(
     "/contacts/upload", response={201: UploadOut, **ERRORS}, summary="Upload a CSV or Excel file"
 )
 def contacts_upload(request, file: File[UploadedFile]):
-    """Step 1 of 2: returns the headers, sample rows and a guessed mapping."""
+    """Step 1 of 2: stores the file; a worker reads it. Poll `GET /contacts/upload/{id}` until
+    `status` is ready for the headers, sample rows and a guessed mapping. Confirming while
+    it is still inspecting is allowed: the import then reads the file first."""
     return _upload(request, file, vcard=False)
 
 
@@ -197,6 +216,19 @@ def contacts_upload(request, file: File[UploadedFile]):
 def contacts_upload_vcard(request, file: File[UploadedFile]):
     """Step 1 of 2 for vCards: fields are mapped automatically."""
     return _upload(request, file, vcard=True)
+
+
+@router.get(
+    "/contacts/upload/{upload_id}",
+    response={200: UploadOut, **ERRORS},
+    summary="An upload's headers, sample rows and guessed mapping, once read",
+)
+def contacts_upload_get(request, upload_id: int):
+    """Poll this after an upload until `status` is ready (or failed, with `error_message`)."""
+    job = import_job_get(workspace=request.workspace, job_id=upload_id)
+    if job.confirmed_at is not None:
+        raise Http404("No such upload.")
+    return upload_out(job)
 
 
 def _mapped(request, payload: MappedIn, *, vcard: bool):

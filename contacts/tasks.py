@@ -24,6 +24,15 @@ def contacts_delete_all_task(workspace_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def import_inspect_task(job_id: int) -> None:
+    """Read an upload's headers and first rows in the limited child process and keep them on
+    the draft (#13: no file is parsed in a web request). Idempotent."""
+    from .importing import import_job_read
+
+    import_job_read(job_id=job_id)
+
+
+@shared_task(acks_late=True)
 def import_contacts_task(job_id: int) -> None:
     """Run or resume an import job (I5). Idempotent: a finished job, or one another worker
     holds, is left alone; a resumed job starts after its last committed batch."""

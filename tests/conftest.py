@@ -17,6 +17,30 @@ def _empty_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _uploads_read_at_once(request, monkeypatch):
+    """An upload is read by a worker task (contacts.tasks.import_inspect_task, #13). Here it
+    is read as soon as it is queued, in the limited child as on a worker, as if a worker were
+    always free; the integration tests use real workers, and `uploads_held` keeps them queued
+    to see the waiting state."""
+    if request.node.get_closest_marker("integration") or "uploads_held" in request.fixturenames:
+        return
+    from contacts.importing import import_job_read, jobs
+
+    monkeypatch.setattr(jobs, "_queue_read", lambda job: import_job_read(job_id=job.pk))
+
+
+@pytest.fixture
+def uploads_held(monkeypatch) -> list[int]:
+    """Uploads' reading tasks are kept here (job ids) instead of run: call
+    `contacts.importing.import_job_read(job_id=...)` to play the worker."""
+    from contacts.importing import jobs
+
+    held: list[int] = []
+    monkeypatch.setattr(jobs, "_queue_read", lambda job: held.append(job.pk))
+    return held
+
+
 @pytest.fixture
 def workspace(db):
     return WorkspaceFactory(name="Acme", slug="acme")

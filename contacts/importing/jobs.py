@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
@@ -42,13 +42,36 @@ def _human_size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
 
 
-# --- creating and inspecting ----------------------------------------------------------------
+# --- creating and reading ----------------------------------------------------------------
+#
+# No file is parsed in a web request (#13): creating a job stores the upload and queues
+# `import_inspect_task`, which reads its headers and first rows in the limited child process
+# (sandbox.py) and keeps them in the job's options: `read` is "inspecting", "ready" or "failed"
+# (the reason in `error_message`), `headers`/`headers_for` the columns for the reading options
+# they were read with, `head` the first rows and sample values. Pages and the API show what
+# was kept and poll while it is being read.
+
+READING = "inspecting"
+READY = "ready"
+FAILED = "failed"
+STORED_CELL_CHARS = 256 * 1024  # of the first rows kept on the job, at most
+SAMPLE_CHARS = 200  # of one sample value
+STILL_READING = "The file is still being read; try again in a moment."
 
 
 def import_job_create(
-    *, workspace: Workspace, user, file: File, filename: str, size: int | None = None
+    *,
+    workspace: Workspace,
+    user,
+    file: File,
+    filename: str,
+    size: int | None = None,
+    queue: bool = True,
+    options: dict | None = None,
 ) -> ImportJob:
-    """Store an upload as a draft job. Over the size limit: ImportTooLarge, nothing stored."""
+    """Store an upload as a draft job and queue the reading of it (`queue=False`: the caller
+    reads it, or the import run does). Only its size and first bytes are looked at here: over
+    the size limit, empty or not a contacts file is an ImportFileError and nothing is stored."""
     size = file.size if size is None else size
     limit = settings.HERALD_IMPORT_MAX_BYTES
     if size is not None and size > limit:
@@ -72,22 +95,23 @@ def import_job_create(
             "has_header": True,
             "default_region": workspace.default_region or "US",
             "sheet": "",
+            **(options or {}),
+            "read": READING,
         },
         mapping={},
     )
     job.file.save(f"{uuid4().hex}{suffix}", file, save=False)  # never the client's name
     try:
-        # Read in a limited child: a file whose header or first rows cannot be read is
-        # refused here, and the wizard's next page reuses what was read.
-        _remember(job, _read_head(job, rows=INSPECT_ROWS))
-    except ImportFileError:
-        job.file.delete(save=False)  # nothing is kept of a file that cannot be read
+        job.save()
+    except BaseException:
+        job.file.delete(save=False)
         raise
-    job.save()
+    if queue:
+        _queue_read(job)
     return job
 
 
-def import_job_create_from_text(*, workspace: Workspace, user, text: str) -> ImportJob:
+def import_job_create_from_text(*, workspace: Workspace, user, text: str, **kwargs) -> ImportJob:
     """Pasted CSV text becomes a UTF-8 file and goes the same way as an upload."""
     data = text.encode("utf-8")
     if not text.strip():
@@ -98,50 +122,139 @@ def import_job_create_from_text(*, workspace: Workspace, user, text: str) -> Imp
         file=ContentFile(data),
         filename="pasted.csv",
         size=len(data),
+        **kwargs,
     )
 
 
+def _queue_read(job: ImportJob) -> None:
+    from contacts.tasks import import_inspect_task
+
+    import_inspect_task.delay_on_commit(job.pk)
+
+
+def _reading_key(options: dict) -> list:
+    return [options.get("has_header", True), options.get("sheet", "")]
+
+
+def import_job_read_state(job: ImportJob) -> str:
+    """The reading state: "inspecting", "ready" or "failed" (the reason in `error_message`),
+    for the job's current reading options. A job made before the worker finished is
+    refreshed."""
+    state = _state(job.options or {})
+    if state == READING and job.pk:
+        fresh = ImportJob.objects.filter(pk=job.pk).values("options", "error_message").first()
+        if fresh is not None:
+            # keep options changed on this object for this request (the header row, sheet)
+            stored = fresh["options"] or {}
+            if _reading_key(stored) == _reading_key(job.options or {}):
+                job.options, job.error_message = stored, fresh["error_message"]
+            state = _state(job.options or {})
+    return state
+
+
+def _state(options: dict) -> str:
+    state = options.get("read", READY if "headers" in options else READING)
+    if state == READY and options.get("headers_for") != _reading_key(options):
+        return READING
+    return state
+
+
+def import_job_read(*, job_id: int) -> ImportJob | None:
+    """The worker's side of an upload: read its headers and first rows in the limited child
+    process with the job's reading options, and keep them (or why it cannot be read) on the
+    job. Idempotent: a job already read with these options is left alone. A file that cannot
+    be read is deleted; the draft keeps the reason for the page and the API."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or _state(job.options or {}) != READING:
+        return job
+    key = _reading_key(job.options or {})
+    try:
+        head = _read_head(job, rows=INSPECT_ROWS)
+    except ImportFileError as exc:
+        _keep_reading(job, key, None, exc.message)
+    else:
+        _keep_reading(job, key, head, "")
+    job.refresh_from_db()
+    return job
+
+
 def _read_head(job: ImportJob, rows: int = 0) -> Head:
-    """The job's file read with its options, in the limited child process (sandbox.py).
-
-    What was read is kept on this job object for the rest of the request (the upload page
-    reads the first rows and the inspection right after it needs the same)."""
+    """The job's file read with its options, in the limited child process (sandbox.py)."""
     options = job.options or {}
-    key = (job.file.name, options.get("has_header", True), options.get("sheet", ""))
-    cached = getattr(job, "_head", None)
-    if cached is not None and cached[0] == key and cached[1] >= rows:
-        return replace(cached[2], rows=cached[2].rows[:rows])
-    head = read_head(
-        job.file.path, job.format, has_header=key[1], sheet=key[2],
-        encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""), rows=rows,
+    if not job.file or not job.file.storage.exists(job.file.name):
+        raise ImportFileError("The file is no longer stored; upload it again.")
+    return read_head(
+        job.file.path, job.format, has_header=options.get("has_header", True),
+        sheet=options.get("sheet", ""), encoding=options.get("encoding", ""),
+        delimiter=options.get("delimiter", ""), rows=rows,
     )  # fmt: skip
-    job._head = (key, rows, head)
-    return head
 
 
-def _remember(job: ImportJob, head: Head) -> None:
-    """Keep what reading found on the job (saved with it by the caller): the encoding and
-    delimiter (sniffing the encoding reads the whole file), and the headers for these
-    reading options, so later steps and the run do not find them again."""
+def _keep_reading(job: ImportJob, key: list, head: Head | None, error: str) -> None:
+    """Store what reading found, unless the reading options changed meanwhile (that reading
+    is queued and stores its own)."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().filter(pk=job.pk).first()
+        if locked is None or _reading_key(locked.options or {}) != key:
+            return
+        options = dict(locked.options or {})
+        if head is None:
+            options["read"] = FAILED
+            locked.error_message = error
+            if locked.file:
+                locked.file.delete(save=False)  # nothing is kept of a file that cannot be read
+        else:
+            options.update(_kept(head), read=READY, headers_for=key)
+            locked.error_message = ""
+        locked.options = options
+        locked.save(update_fields=["options", "error_message", "file"])
+
+
+def _kept(head: Head) -> dict:
+    """What the pages and the API need of a read: the encoding and delimiter (sniffing the
+    encoding reads the whole file), the headers, sheets, sample values per column and the
+    first rows, bounded in size."""
+    samples: list[list[str]] = [[] for _ in head.headers]
+    for _, cells, error in head.rows:
+        if error:
+            continue
+        for index, value in enumerate(cells[: len(samples)]):
+            if value and len(samples[index]) < SAMPLE_ROWS:
+                samples[index].append(value[:SAMPLE_CHARS])
+    rows, budget = [], STORED_CELL_CHARS
+    for number, cells, error in head.rows[:PREVIEW_ROWS]:
+        budget -= sum(map(len, cells))
+        if budget < 0:
+            break
+        rows.append([number, cells, error])
+    return {
+        "encoding": head.encoding, "delimiter": head.delimiter, "headers": head.headers,
+        "head": {"rows": rows, "samples": samples, "sheets": head.sheets, "sheet": head.sheet},
+    }  # fmt: skip
+
+
+def import_job_set_options(*, job: ImportJob, has_header: bool, sheet: str) -> ImportJob:
+    """Change how a draft's file is read (header row, sheet) and queue reading it again."""
     options = dict(job.options or {})
-    options.update(
-        encoding=head.encoding, delimiter=head.delimiter, headers=head.headers,
-        headers_for=[options.get("has_header", True), options.get("sheet", "")],
-    )  # fmt: skip
+    if _reading_key(options) == [bool(has_header), sheet] and _state(options) != FAILED:
+        return job
+    options.update(has_header=bool(has_header), sheet=sheet, read=READING)
+    options.pop("head", None)
     job.options = options
+    job.save(update_fields=["options"])
+    _queue_read(job)
+    return job
 
 
 def job_headers(job: ImportJob) -> list[str]:
-    """The file's column headers for the job's current reading options (header row, sheet)."""
-    options = job.options or {}
-    if "headers" in options and options.get("headers_for") == [
-        options.get("has_header", True),
-        options.get("sheet", ""),
-    ]:
-        return list(options["headers"])
-    head = _read_head(job)
-    _remember(job, head)
-    return head.headers
+    """The file's column headers for the job's current reading options, as read by the worker.
+    Not read yet: ImportFileError (failed: the reason)."""
+    state = import_job_read_state(job)
+    if state == FAILED:
+        raise ImportFileError(job.error_message or "This file could not be read.")
+    if state != READY:
+        raise ImportFileError(STILL_READING)
+    return list(job.options["headers"])
 
 
 @dataclass
@@ -155,21 +268,12 @@ class Inspection:
 
 
 def import_job_inspect(*, job: ImportJob) -> Inspection:
-    """Headers, sample values per column and the mapping (saved, else guessed)."""
-    head = _read_head(job, rows=INSPECT_ROWS)
-    samples: list[list[str]] = [[] for _ in head.headers]
-    first_rows: list[list[str]] = []
-    for _, cells, error in head.rows:
-        if error:
-            continue
-        if len(first_rows) < SAMPLE_ROWS + 2:
-            first_rows.append(cells)
-        for index, value in enumerate(cells):
-            if value and len(samples[index]) < SAMPLE_ROWS:
-                samples[index].append(value)
-        if len(first_rows) > SAMPLE_ROWS + 1 and all(len(s) >= SAMPLE_ROWS for s in samples):
-            break
-    headers, sheets, sheet = head.headers, head.sheets, head.sheet
+    """Headers, sample values per column and the mapping (saved, else guessed), as read by
+    the worker; ImportFileError while it is being read or when it could not be."""
+    headers = job_headers(job)
+    kept = (job.options or {}).get("head") or {}
+    samples = kept.get("samples") or [[] for _ in headers]
+    first_rows = [cells for _, cells, error in kept.get("rows", []) if not error]
     if job.format == ImportJob.Format.VCARD:
         mapping = {name: name for name in VCARD_FIELDS}
     else:
@@ -179,9 +283,9 @@ def import_job_inspect(*, job: ImportJob) -> Inspection:
         headers=headers,
         samples=samples,
         mapping=mapping,
-        sheets=sheets,
-        sheet=sheet,
-        rows=first_rows,
+        sheets=kept.get("sheets"),
+        sheet=kept.get("sheet", ""),
+        rows=first_rows[: SAMPLE_ROWS + 2],
     )
 
 
@@ -200,10 +304,9 @@ def import_job_preview(
     """The first rows as they will be stored, each with its validation result."""
     options = job.options or {}
     preview: list[PreviewRow] = []
-    head = _read_head(job, rows=limit)
-    plan = mapping_plan(job.mapping or None, head.headers)
+    plan = mapping_plan(job.mapping or None, job_headers(job))
     cleaner = RowCleaner(plan, options.get("default_region", "US"))
-    for number, cells, error in head.rows:
+    for number, cells, error in (options.get("head") or {}).get("rows", [])[:limit]:
         if error:
             preview.append(PreviewRow(number, None, error))
             continue
@@ -243,17 +346,32 @@ def import_job_set_mapping(
     has_header: bool | None = None,
     sheet: str | None = None,
 ) -> ImportJob:
-    """Save (and check) the mapping and reading options of a draft job."""
+    """Save the mapping and reading options of a draft job, checked against the file's headers
+    when they have been read for those options; otherwise the import run reads the file first
+    and checks it then (a wrong mapping fails the job with the same message)."""
     options = dict(job.options or {})
     if has_header is not None:
         options["has_header"] = bool(has_header)
     if sheet is not None:
         options["sheet"] = sheet
+    if _reading_key(options) != _reading_key(job.options or {}):
+        options["read"] = READING
+        options.pop("head", None)
     job.options = options
-    headers = job_headers(job)
     if job.format == ImportJob.Format.VCARD:
         mapping = {name: name for name in VCARD_FIELDS}
-    job.mapping = mapping_plan(mapping, headers).mapping
+    state = import_job_read_state(job)
+    if state == FAILED:
+        raise ImportFileError(job.error_message or "This file could not be read.")
+    if state == READY:
+        job.mapping = mapping_plan(mapping, job_headers(job)).mapping
+    else:
+        if mapping is not None and not (
+            isinstance(mapping, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+        ):
+            raise ImportFileError('The mapping must be a JSON object like {"Column": "field"}.')
+        job.mapping = mapping or {}
     job.save(update_fields=["options", "mapping"])
     return job
 
@@ -271,6 +389,8 @@ def import_job_confirm(
     """Fix the target group and options and queue the import (after this transaction commits)."""
     if job.confirmed_at is not None:
         raise ImportFileError("This import was already started.")
+    if import_job_read_state(job) == FAILED:
+        raise ImportFileError(job.error_message or "This file could not be read.")
     if duplicate_strategy not in ImportJob.DuplicateStrategy.values:
         raise ImportFileError(
             f"Unknown duplicate strategy “{duplicate_strategy}”; use skip, update or create."

@@ -7,7 +7,7 @@ and `error` a message when the record itself cannot be read (a broken vCard) or 
 Entirely blank records are skipped and never yielded.
 
 Delimited text is read here; spreadsheets in spreadsheets.py, vCards in vcards.py. None of them
-needs Django: the limited child process that reads uploads for the web side imports them alone.
+needs Django: the limited child process that reads uploads imports them alone.
 """
 
 from __future__ import annotations

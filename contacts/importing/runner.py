@@ -26,6 +26,7 @@ from django.utils.timezone import now
 from contacts.models import ImportJob, ImportRowError, JobStatus
 
 from .errors import ImportFileError, ImportTooLarge
+from .jobs import READY, import_job_read, import_job_read_state, job_headers
 from .mapping import mapping_plan
 from .readers import open_table
 from .validation import RowCleaner
@@ -113,6 +114,13 @@ def open_job_table(job: ImportJob):
 def _run(job: ImportJob) -> None:
     if job.group is None:
         raise ImportFileError("The target group was deleted; start a new import.")
+    if import_job_read_state(job) != READY:
+        # Confirmed before the file was read (the API's one-step import): this worker reads
+        # it in the limited child first, as for the wizard, and never opens a file that
+        # could not be read that way.
+        import_job_read(job_id=job.pk)
+        job.refresh_from_db(fields=["options", "error_message"])
+        job_headers(job)  # the reason it could not be read, as the job's error
     max_rows = settings.HERALD_IMPORT_MAX_ROWS
     total = 0
     with open_job_table(job) as table:

@@ -1,12 +1,14 @@
-"""Reading an upload in a web request, safely: in a child process with limits (#13).
+"""Reading an upload safely: in a child process with limits (#13).
 
 A crafted file can make a parser ask for more than the machine has: a 1.6 KB .xlsx holding
 only A1 and XFD1048576 makes calamine allocate 512 GiB, and the Rust runtime then aborts the
-whole process. So the web side never parses an upload itself: `read_head` starts
-`python -m contacts.importing.sandbox`, which limits its own address space and CPU time before
-it reads anything, reads the file's headers and first rows with the ordinary readers, and
-answers in JSON on stdout. The parent also bounds the wall-clock time. A child that dies, runs
-out of memory or time, becomes a clear ImportFileError; nothing is kept of the upload.
+whole process. So no Herald process parses an upload in its own memory: the worker task that
+inspects an upload (jobs.py `import_job_read`; the web side never reads one) calls `read_head`,
+which starts `python -m contacts.importing.sandbox`; the child limits its own address space
+and CPU time before it reads anything, reads the file's headers and first rows with the
+ordinary readers, and answers in JSON on stdout. The parent also bounds the wall-clock time.
+A child that dies, runs out of memory or time, becomes a clear ImportFileError; nothing is
+kept of the upload.
 
 The child imports the readers only (no Django), so it starts in a tenth of a second. The
 Celery worker that runs a confirmed import reads the file itself: it only gets files the

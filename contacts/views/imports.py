@@ -4,7 +4,9 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import workspace_required
 from core.csv import csv_response
@@ -22,9 +24,11 @@ from ..importing import (
     import_job_get,
     import_job_inspect,
     import_job_preview,
+    import_job_read_state,
     import_job_refresh,
     import_job_resume,
     import_job_set_mapping,
+    import_job_set_options,
 )
 from ..importing.mapping import FIELDS, METADATA_PREFIX, metadata_key
 from ..models import ContactGroup, ImportJob, JobStatus
@@ -106,6 +110,8 @@ def import_start(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("file")
+        # started from a group's page: the preview preselects it
+        options = {"group_id": into.pk} if into is not None else {}
         try:
             if upload:
                 job = import_job_create(
@@ -113,22 +119,20 @@ def import_start(request: HttpRequest) -> HttpResponse:
                     user=request.user,
                     file=upload,
                     filename=upload.name,
+                    options=options,
                 )
             else:
                 job = import_job_create_from_text(
-                    workspace=request.workspace, user=request.user, text=form.cleaned_data["text"]
+                    workspace=request.workspace,
+                    user=request.user,
+                    text=form.cleaned_data["text"],
+                    options=options,
                 )
-            import_job_inspect(job=job)  # an unreadable file is reported here, not later
-            if into is not None:  # started from a group's page: the preview preselects it
-                job.options = {**(job.options or {}), "group_id": into.pk}
-                job.save(update_fields=["options"])
         except ImportFileError as exc:
             form.add_error(None, exc.message)
             status = 413 if isinstance(exc, ImportTooLarge) else 200
         else:
-            if job.format == ImportJob.Format.VCARD:
-                import_job_set_mapping(job=job, mapping=None)
-                return redirect("contacts:import-preview", job.pk)
+            # A worker reads the file; the next page waits for it (#13).
             return redirect("contacts:import-map", job.pk)
     recent = (
         ImportJob.objects.for_workspace(request.workspace)
@@ -160,26 +164,55 @@ def _mapping_rows(inspection, posted: dict | None = None):
     return rows
 
 
+def _reading(request: HttpRequest, job: ImportJob) -> HttpResponse | None:
+    """While a worker reads the file, or when it could not: the waiting page (polled by htmx),
+    or the reason. None once it is read."""
+    state = import_job_read_state(job)
+    if state == "ready":
+        return None
+    context = {"job": job, "state": state, "retry": _start_url(job)}
+    return render_htmx(
+        request, "contacts/imports/reading.html", context, fragments={"import-reading": "reading"}
+    )
+
+
+def _start_url(job: ImportJob) -> str:
+    url = reverse("contacts:import-start")
+    group_id = (job.options or {}).get("group_id")
+    return f"{url}?group={group_id}" if group_id else url
+
+
 @workspace_required
 @require_http_methods(["GET", "POST"])
 def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
     job = import_job_get(workspace=request.workspace, job_id=job_id)
     if job.confirmed_at:
         return redirect("contacts:import-detail", job.pk)
-    source = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST" and request.POST.get("action") == "options":
+        # how the file is read (header row, sheet): a worker reads it again
+        options = job.options or {}
+        import_job_set_options(
+            job=job,
+            has_header=request.POST.get("has_header", "1") == "1",
+            sheet=request.POST.get("sheet", options.get("sheet", "")),
+        )
+        return redirect("contacts:import-map", job.pk)
+    waiting = _reading(request, job)
+    if waiting is not None:
+        return waiting
+    if getattr(request, "htmx", None) and request.htmx.target == "import-reading":
+        # the waiting page polled and the file is read: load the next step whole
+        if job.format == ImportJob.Format.VCARD:
+            return HttpResponseClientRedirect(reverse("contacts:import-preview", args=[job.pk]))
+        return HttpResponseClientRedirect(reverse("contacts:import-map", args=[job.pk]))
+    if job.format == ImportJob.Format.VCARD:
+        if not job.mapping:
+            import_job_set_mapping(job=job, mapping=None)
+        return redirect("contacts:import-preview", job.pk)
     options = dict(job.options or {})
-    if "has_header" in source:
-        options["has_header"] = source.get("has_header") == "1"
-    if "sheet" in source:
-        options["sheet"] = source.get("sheet", "")
-    job.options = options  # not saved on GET: only shapes what this page shows
     error = ""
     posted = None
-    try:
-        inspection = import_job_inspect(job=job)
-    except ImportFileError as exc:
-        messages.error(request, exc.message)
-        return redirect("contacts:import-start")
+    inspection = import_job_inspect(job=job)
     if request.method == "POST":
         posted = {}
         for index, header in enumerate(inspection.headers):
@@ -190,12 +223,7 @@ def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
                 )
             posted[header] = choice
         try:
-            import_job_set_mapping(
-                job=job,
-                mapping=posted,
-                has_header=options.get("has_header", True),
-                sheet=options.get("sheet", ""),
-            )
+            import_job_set_mapping(job=job, mapping=posted)
         except ImportFileError as exc:
             error = exc.message
         else:
@@ -217,7 +245,7 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     job = import_job_get(workspace=request.workspace, job_id=job_id)
     if job.confirmed_at:
         return redirect("contacts:import-detail", job.pk)
-    if not job.mapping:
+    if not job.mapping or import_job_read_state(job) != "ready":
         return redirect("contacts:import-map", job.pk)
     form = ImportConfirmForm(
         request.POST or None,

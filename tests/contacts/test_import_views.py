@@ -99,6 +99,7 @@ def test_wizard_vcard_goes_straight_to_preview(client_logged_in):
     card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nEMAIL:ann@example.com\r\nEND:VCARD\r\n"
     response = _upload(client_logged_in, card, "ann.vcf")
     job = ImportJob.objects.get()
+    response = client_logged_in.get(response["Location"])  # the file is read: no mapping step
     assert response["Location"] == f"/contacts/import/{job.pk}/preview/"
     assert "ann@example.com" in client_logged_in.get(response["Location"]).content.decode()
 
@@ -112,9 +113,12 @@ def test_wizard_vcard_goes_straight_to_preview(client_logged_in):
     ],
 )
 def test_wizard_bad_upload_shows_clear_error(client_logged_in, data, name, message):
-    response = _upload(client_logged_in, data, name)
+    response = client_logged_in.post(
+        "/contacts/import/", {"file": SimpleUploadedFile(name, data)}, follow=True
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
+    assert not Contact.objects.exists()
 
 
 def test_wizard_oversized_upload_is_413(client_logged_in, settings):
@@ -190,7 +194,14 @@ def test_api_group_import_bad_mapping_and_oversize(api_client, workspace, settin
     response = api_client.post(
         url, {"file": SimpleUploadedFile("p.csv", CSV), "mapping": '{"Nope": "phone"}'}
     )
-    assert response.status_code == 400 and "“Nope”" in response.json()["message"]
+    # the file is read by the import's worker: the mapping is checked against it there
+    assert response.status_code == 202
+    import_job_run(job_id=response.json()["id"])
+    status = api_client.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert status["status"] == "failed" and "“Nope”" in status["error_message"]
+    assert not Contact.objects.exists()
+    response = api_client.post(url, {"file": SimpleUploadedFile("p.csv", CSV), "mapping": "{"})
+    assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
     settings.HERALD_IMPORT_MAX_BYTES = 10
     response = api_client.post(url, {"file": SimpleUploadedFile("p.csv", CSV)})
     assert response.status_code == 413 and "largest import" in response.json()["message"]

@@ -83,3 +83,24 @@ def test_import_wizard_end_to_end(logged_in_page, eager_celery, tmp_path, make_f
     assert group.memberships.count() == 2
     assert ada.metadata == {"appointment_date": "2026-03-15"}  # Notes was ignored
     assert (ada.first_name, ada.last_name, ada.phone) == ("Ada", "Lovelace", "+14155550132")
+
+
+def test_upload_page_waits_for_the_worker_then_moves_on(logged_in_page, uploads_held, tmp_path):
+    # #13: the upload returns before the file is read; the page says so and polls.
+    from contacts.importing import import_job_read
+
+    page = logged_in_page
+    page.goto(f"{page.base_url}/contacts/import/")
+    page.get_by_label("File").set_input_files(str(_csv_file(tmp_path)))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Reading the file…")).to_be_visible()
+    expect(page.locator("#import-reading-status")).to_have_text("Inspecting people.csv…")
+    assert len(uploads_held) == 1
+    import_job_read(job_id=uploads_held[0])  # the worker
+    expect(page.get_by_role("heading", name="Map columns")).to_be_visible()
+    expect(page.get_by_label("Import “Mobile” as")).to_have_value("phone")
+    # the header row is an option: the file is read again, and the page waits again
+    page.get_by_label("First row").select_option("0")
+    expect(page.locator("#import-reading-status")).to_be_visible()
+    import_job_read(job_id=uploads_held[-1])
+    expect(page.get_by_label("Import “Column 2” as")).to_be_visible()

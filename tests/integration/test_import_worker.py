@@ -8,6 +8,8 @@ from django.core.files.base import ContentFile
 from contacts.importing import (
     import_job_confirm,
     import_job_create,
+    import_job_inspect,
+    import_job_read_state,
     import_job_refresh,
     import_job_resume,
     import_job_set_mapping,
@@ -83,3 +85,29 @@ def test_worker_killed_mid_import_then_resumed_duplicates_nothing(celery_worker)
     assert contacts.count() == rows
     assert contacts.values("email").distinct().count() == rows
     assert job.group.memberships.count() == rows
+
+
+def test_worker_reads_uploads_and_survives_a_hostile_one(celery_worker):
+    # #13: the upload only stores the file; the worker reads it in the limited child. A
+    # sparse .xlsx that makes calamine abort its process fails the draft, not the worker.
+    import io
+
+    from openpyxl import Workbook
+
+    celery_worker()
+    workspace = WorkspaceFactory()
+    book = Workbook()
+    book.active["A1"], book.active["XFD1048576"] = "Phone", "x"
+    sparse = io.BytesIO()
+    book.save(sparse)
+    bad = import_job_create(
+        workspace=workspace, user=None, file=ContentFile(sparse.getvalue()), filename="x.xlsx"
+    )
+    good = import_job_create(
+        workspace=workspace, user=None, file=ContentFile(_csv(3)), filename="ok.csv"
+    )
+    assert import_job_read_state(bad) == import_job_read_state(good) == "inspecting"
+    bad = _wait(bad, lambda j: import_job_read_state(j) == "failed")
+    assert "could not be read" in bad.error_message or "16,384" in bad.error_message
+    good = _wait(good, lambda j: import_job_read_state(j) == "ready")
+    assert import_job_inspect(job=good).headers == ["First Name", "Email", "Plan"]

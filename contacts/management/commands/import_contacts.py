@@ -16,6 +16,7 @@ from contacts.importing import (
     import_counts,
     import_job_confirm,
     import_job_create,
+    import_job_read,
     import_job_run,
     import_job_set_mapping,
 )
@@ -54,14 +55,11 @@ class Command(BaseCommand):
             with path.open("rb") as handle:
                 job = import_job_create(
                     workspace=workspace, user=None, file=File(handle), filename=path.name,
-                    size=path.stat().st_size,
+                    size=path.stat().st_size, queue=False,
+                    options={"has_header": not options["no_header"], "sheet": options["sheet"]},
                 )  # fmt: skip
-            import_job_set_mapping(
-                job=job,
-                mapping=mapping,
-                has_header=not options["no_header"],
-                sheet=options["sheet"],
-            )
+            job = import_job_read(job_id=job.pk)  # here, in the limited child, as a worker would
+            import_job_set_mapping(job=job, mapping=mapping)
             import_job_confirm(
                 job=job, group_name=options["group"],
                 duplicate_strategy=options["duplicate_strategy"],
