@@ -176,7 +176,7 @@ def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
             metadata=_decode_json(metadata)[0] if metadata else None,
             agent_name=plan.agent_name,
         )
-        if plan.links:
+        if plan.links is not None:
             plan.made_links += [(contact_id, *link) for link in plan.links.fill(context)]
         body = templating.render_compiled(plan.body, context)
         if plan.subject:  # SMS and voice have neither subject nor HTML: no rendering
@@ -269,6 +269,8 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
                 include_queued=True,
                 exclude_run_id=run.id,
             )
+        if plan.links is not None:
+            plan.links.reserve(len(rows))
         with message_writer() as write:
             for row in rows:
                 message = _message_row(plan, row, now)

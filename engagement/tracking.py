@@ -5,17 +5,20 @@ builder's preview and character count.
 (links.track_template). For each recipient, `fill` renders every slot's destination (a URL
 without variables is worked out once), gives it a new code and puts the short link in the
 rendering context; a URL that does not render to a valid http(s) address stays as written.
-Codes come from the OS's random source a thousand at a time: no query per message.
+Codes are made a block at a time: one query takes the block's link numbers (the codes'
+ascending prefix, see codes.py), the OS's random source the rest.
 """
 
 from __future__ import annotations
+
+import secrets
 
 from django.db import connection
 
 from messaging import templating
 from messaging.models import Message
 
-from .codes import new_codes
+from .codes import BLOCK, NUMBERS, new_codes
 from .links import (
     SLOT,
     destination,
@@ -26,7 +29,6 @@ from .links import (
 )
 from .models import TrackedLink
 
-CODES_AT_ONCE = 1000
 BACKSLASH = "\\"
 
 
@@ -73,10 +75,36 @@ class MessageLinks:
         for index in range(len(self.urls)):
             context[SLOT.format(index)] = sample_short_url()
 
+    def reserve(self, messages: int) -> None:
+        """Make the codes of `messages` more messages now: the fan-out calls this before its
+        COPY of them starts, since the connection can run no query while it lasts."""
+        wanted = messages * len(self.urls) - len(self._codes)
+        if wanted > 0:
+            self._more(-(-wanted // BLOCK))
+
     def _code(self) -> str:
         if not self._codes:
-            self._codes = new_codes(CODES_AT_ONCE)
+            self._more(1)
         return self._codes.pop()
+
+    def _more(self, blocks: int) -> None:
+        made = [code for first in link_numbers(blocks) for code in new_codes(BLOCK, first)]
+        # Reversed, so pop() hands them out in ascending order.
+        self._codes = made[::-1] + self._codes
+
+
+LINK_BLOCKS = "engagement_link_block"  # a sequence (migration 0002)
+
+
+def link_numbers(blocks: int = 1) -> list[int]:
+    """The first numbers of `blocks` blocks of BLOCK link numbers nobody else has, ascending.
+    On PostgreSQL one sequence value is a block (nextval never hands one out twice, whatever
+    rolls back); elsewhere a random place, as tests and development need no more."""
+    if connection.vendor != "postgresql":
+        return sorted(secrets.randbelow(NUMBERS - BLOCK) for _ in range(blocks))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [LINK_BLOCKS, blocks])
+        return sorted(row[0] * BLOCK for row in cursor.fetchall())
 
 
 def short_form(template: str) -> str:

@@ -9,7 +9,6 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from engagement.clicks import ClickQueue, PendingClick, clicks_store
-from engagement.codes import CODE_LENGTH, is_code, new_codes
 from engagement.models import Click
 
 from .factories import CampaignMessageFactory, TrackedLinkFactory
@@ -25,15 +24,6 @@ def pending(link, *, at=None, agent=BROWSER, method="GET") -> PendingClick:
         method=method,
         user_agent=agent,
         ip="192.0.2.1",
-    )
-
-
-def test_codes_are_base62_of_the_length_and_distinct():
-    codes = new_codes(5000)
-    assert len(set(codes)) == 5000
-    assert all(len(code) == CODE_LENGTH and is_code(code) for code in codes)
-    assert set("".join(codes)) == set(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     )
 
 

@@ -66,6 +66,20 @@ def test_each_recipient_gets_its_own_codes_for_each_url(workspace):
         ]
 
 
+def test_codes_ascend_in_the_order_the_links_are_made(workspace):
+    # So the code index is written at its end (codes.py); across batches too.
+    messages = fan_out(
+        make_campaign(
+            workspace,
+            make_group(workspace, 7),
+            message_template="https://a.example/x and https://b.example/y",
+        ),
+        batch=3,
+    )
+    made = [code for message in messages for code in SHORT.findall(message.body)]
+    assert len(made) == 14 and made == sorted(made)
+
+
 def test_a_link_redirects_to_its_destination(client, workspace):
     [message] = fan_out(
         make_campaign(workspace, make_group(workspace, 1), message_template=AWKWARD)
@@ -186,8 +200,8 @@ def test_a_taken_code_makes_the_batch_again(workspace, monkeypatch):
         code="TakenCode123", message_id=10**9, url="https://old.example.com"
     )
     codes = iter([[taken.code, "Fresh0Code01"], ["Fresh0Code02", "Fresh0Code03"]])
-    monkeypatch.setattr(tracking, "new_codes", lambda count: list(reversed(next(codes))))
-    monkeypatch.setattr(tracking, "CODES_AT_ONCE", 2)
+    monkeypatch.setattr(tracking, "new_codes", lambda count, first: next(codes))
+    monkeypatch.setattr(tracking, "BLOCK", 2)
     campaign = make_campaign(
         workspace, make_group(workspace, 2), message_template="https://shop.example.com/x"
     )
@@ -202,7 +216,7 @@ def test_a_taken_code_makes_the_batch_again(workspace, monkeypatch):
 
 def test_a_code_taken_twice_fails_the_fan_out(workspace, monkeypatch):
     TrackedLink.objects.create(code="TakenCode123", message_id=10**9, url="https://x.example")
-    monkeypatch.setattr(tracking, "new_codes", lambda count: ["TakenCode123"] * count)
+    monkeypatch.setattr(tracking, "new_codes", lambda count, first: ["TakenCode123"] * count)
     campaign = make_campaign(
         workspace, make_group(workspace, 1), message_template="https://shop.example.com/x"
     )
