@@ -42,8 +42,14 @@ class ImportJobOut(Schema):
     total_rows: int = Field(description="Non-blank data rows in the file.")
     rows_done: int
     created: int
-    updated: int = Field(description="Matched an existing contact and updated it (update).")
-    duplicates: int = Field(description="Matched an existing contact and skipped (skip).")
+    updated: int = Field(
+        description="Existing contacts updated (update), each counted once however many rows "
+        "matched it."
+    )
+    duplicates: int = Field(
+        description="Rows that matched a contact counted already: an existing contact (skip), "
+        "or one this import created or updated from a row above (merged into it: update)."
+    )
     invalid: int
     errors: list[RowErrorOut] = Field(description="The first skipped rows with their reasons.")
     error_message: str

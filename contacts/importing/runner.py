@@ -139,6 +139,7 @@ def _run(job: ImportJob) -> None:
         writer = ContactWriter(
             workspace=job.workspace, group=job.group, strategy=job.duplicate_strategy,
             cleaner=RowCleaner(plan, (job.options or {}).get("default_region", "US")),
+            since=job.started_at,
         )  # fmt: skip
         rows = islice(table.rows, job.rows_done, None)  # resume after the committed batches
         size = _batch_size()

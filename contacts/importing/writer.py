@@ -51,8 +51,14 @@ class _Pending:
 class ContactWriter:
     """Writes batches of rows into one workspace and group with one duplicate strategy."""
 
-    def __init__(self, *, workspace, group: ContactGroup, strategy: str, cleaner: RowCleaner):
+    def __init__(
+        self, *, workspace, group: ContactGroup, strategy: str, cleaner: RowCleaner, since=None
+    ):
         self.workspace = workspace
+        # When the import started: a stored contact changed since then was created or updated
+        # by it already, so a later row matching it is counted as a duplicate, not one more
+        # update (counts count contacts, not rows: #14).
+        self.since = since
         self.group = group
         self.strategy = strategy
         self.cleaner = cleaner
@@ -109,7 +115,10 @@ class ContactWriter:
                 elif self.strategy == "skip":
                     result.duplicates += 1
                 else:
-                    result.updated += 1
+                    if self._counted(target, changed):
+                        result.duplicates += 1  # merged into a contact counted already
+                    else:
+                        result.updated += 1
                     self._merge(target, values, changed)
                 if not isinstance(target, _Pending):
                     matched_existing[target.pk] = target
@@ -139,6 +148,13 @@ class ContactWriter:
             full = Contact.objects.for_workspace(self.workspace).in_bulk([r.pk for r in found])
             found = [full[r.pk] for r in found]
         return Matcher(found)
+
+    def _counted(self, target, changed: dict) -> bool:
+        """Is this match a contact the import has counted already: one it creates (a row above),
+        one this batch updates already, or one it created or updated in an earlier batch?"""
+        if isinstance(target, _Pending) or target.pk in changed:
+            return True
+        return self.since is not None and target.updated_at >= self.since
 
     @staticmethod
     def _merge(target, values: dict, changed: dict) -> None:

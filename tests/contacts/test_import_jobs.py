@@ -177,7 +177,8 @@ def test_import_update_overwrites_non_empty_keeps_empty_and_merges_metadata(work
     )
     job = _run(_job(workspace, duplicate_strategy="update"))
     contact.refresh_from_db()
-    assert job.updated == 2 and job.created == 1  # both Ada rows update the same contact
+    # both Ada rows update the same contact: one contact updated, the second row a duplicate
+    assert (job.updated, job.duplicates, job.created) == (1, 1, 1)
     assert contact.phone == "+14155550132"
     assert contact.company == "Engines"  # the second Ada row has no company: kept
     assert contact.metadata == {"vip": "yes", "appointment_date": "2026-04-01"}
@@ -193,7 +194,7 @@ def test_import_update_merges_rows_of_the_file_into_the_new_contact(workspace):
         "Bob B,bob@example.com,Acme,\n"
     )
     job = _run(_job(workspace, text, duplicate_strategy="update"))
-    assert (job.created, job.updated) == (2, 2)
+    assert (job.created, job.updated, job.duplicates) == (2, 0, 2)  # contacts, not rows
     stored = {
         c.email: (c.first_name, c.last_name, c.company, c.metadata)
         for c in Contact.objects.filter(workspace=workspace)
@@ -202,6 +203,22 @@ def test_import_update_merges_rows_of_the_file_into_the_new_contact(workspace):
         "ada@example.com": ("Ada", "L", "Engines", {"plan": "gold"}),
         "bob@example.com": ("Bob", "B", "Acme", {"plan": "silver"}),
     }
+
+
+def test_import_update_counts_contacts_across_batches(workspace, settings):
+    # #14: "15 updated" for 13 contacts. Rows repeating a contact the import already updated
+    # or created, in this batch or an earlier one, are duplicates; the counts add up to rows.
+    settings.HERALD_IMPORT_BATCH_SIZE = 2
+    ContactFactory(workspace=workspace, email="ada@example.com", phone="")
+    ContactFactory(workspace=workspace, email="bob@example.com", phone="")
+    text = "Name,Email\n" + "".join(
+        f"{name},{name.lower()}@example.com\n"
+        for name in ["Ada", "Bob", "Ada", "Cy", "Bob", "Cy", "Ada"]
+    )
+    job = _run(_job(workspace, text, duplicate_strategy="update"))
+    assert (job.updated, job.created, job.duplicates, job.invalid) == (2, 1, 4, 0)
+    assert job.updated + job.created + job.duplicates == job.total_rows == 7
+    assert Contact.objects.filter(workspace=workspace).count() == 3
 
 
 def test_import_new_rows_after_a_batch_of_duplicates_are_stored_whole(workspace, settings):
