@@ -23,7 +23,13 @@ from ..tasks import contacts_batch_task, contacts_delete_all_task
 from .common import filter_query, group_or_404
 from .exports import export_response
 
-PER_PAGE_CHOICES = (25, 50, 100)
+PER_PAGE_CHOICES = (25, 50, 100, 250)
+# How the list is shown (not which contacts): kept across filter changes and batch actions.
+VIEW_PARAMS = ("sort", "per_page")
+# The selection a batch action leaves behind, for the list page it redirects to.
+SELECTION_KEY = "contacts:selection"
+SELECTION_KEPT = 1000
+ROW_REMOVING = {"delete", "move", "remove_from_group"}
 
 
 def _per_page(request: HttpRequest) -> int:
@@ -32,6 +38,32 @@ def _per_page(request: HttpRequest) -> int:
     except ValueError:
         return PER_PAGE_CHOICES[0]
     return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
+
+
+def _view_query(params: QueryDict) -> QueryDict:
+    view = QueryDict(mutable=True)
+    for key in VIEW_PARAMS:
+        if params.get(key):
+            view[key] = params[key]
+    return view
+
+
+def _keep_selection(request: HttpRequest, *, ids: list[int], select_all: bool, **form) -> None:
+    """Remember what was selected (and, after an error, what was chosen) for the next page."""
+    request.session[SELECTION_KEY] = {
+        "workspace": request.workspace.pk,
+        "ids": [] if select_all else ids[:SELECTION_KEPT],
+        "all": select_all,
+        "form": {k: str(v) for k, v in form.items() if v},
+    }
+
+
+def _kept_selection(request: HttpRequest) -> dict:
+    """The selection a batch action left for this page (once), or nothing selected."""
+    kept = None if request.htmx else request.session.pop(SELECTION_KEY, None)
+    if not kept or kept.get("workspace") != request.workspace.pk:
+        return {"ids": set(), "all": False, "form": {}}
+    return {"ids": set(kept["ids"]), "all": kept["all"], "form": kept["form"]}
 
 
 @workspace_required
@@ -58,6 +90,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     RequestConfig(
         request, paginate={"paginator_class": DeepPageLazyPaginator, "per_page": per_page}
     ).configure(table)
+    table.selection = _kept_selection(request)  # render_table passes the table only
     query = filter_query(request.GET)
     filtered = any(v for k, v in query.items() if k != "group")
     if group is not None and not filtered:
@@ -73,6 +106,10 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "current_group_id": group.pk if group else None,
         "groups": ContactGroup.objects.for_workspace(workspace),
         "query": query.urlencode(),
+        "view_params": _view_query(request.GET),
+        "view_query": _view_query(request.GET).urlencode(),
+        "page_number": table.page.number if hasattr(table, "page") else 1,
+        "selection": table.selection,
         "filtered": filtered,
         "has_any_contact": has_any,
         "per_page": per_page,
@@ -125,18 +162,20 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
     """
     workspace = request.workspace
     query = QueryDict(request.POST.get("query", ""), mutable=True)
-    back = f"{reverse('contacts:contact-list')}?{query.urlencode()}"
     action = request.POST.get("action", "")
+    back = _back(request, query, action)
     source = group_or_404(workspace, query["group"]) if query.get("group") else None
     target_id = request.POST.get("target_group") if action in {"copy", "move"} else None
     target = group_or_404(workspace, target_id) if target_id else None
     tag = request.POST.get("tag", "")
+    select_all = request.POST.get("select_all") == "1"
+    ids: list[int] = []
     if action == "delete":
         _require_delete(request)
     try:
         if action != "export":
             contacts_batch_check(action=action, source=source, target=target, tag=tag)
-        if request.POST.get("select_all") == "1":
+        if select_all:
             count = selectors.contact_count(workspace=workspace, filters=query)
             if count > settings.HERALD_EXPORT_SYNC_LIMIT:
                 return _in_background(request, action, query, source, target, tag, count, back)
@@ -158,10 +197,50 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
             actor=request.user,
         )
     except ValidationError as exc:
+        # Nothing was done: the same contacts stay selected and the action stays chosen.
+        _keep_selection(
+            request,
+            ids=[] if select_all else (ids or _selected_ids_or_none(request)),
+            select_all=select_all,
+            action=action,
+            target_group=target_id or "",
+            tag=tag,
+        )
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
+    if action != "delete":  # the same contacts stay selected for the next action
+        _keep_selection(
+            request, ids=ids, select_all=select_all and _still_all(workspace, query, ids)
+        )
     messages.success(request, message)
     return redirect(back)
+
+
+def _still_all(workspace, query: QueryDict, ids: list[int]) -> bool:
+    """Whether "all matching" still means the contacts just acted on (an opt-out under a
+    status filter, a move out of the group... change who matches: then they stay selected by
+    id, never as a filter that now picks others)."""
+    matching = selectors.contact_list(workspace=workspace, filters=query)
+    return set(matching.order_by().values_list("pk", flat=True)) == set(ids)
+
+
+def _back(request: HttpRequest, query: QueryDict, action: str) -> str:
+    """The list as it was (filters, sort, rows per page, and the page unless rows leave it)."""
+    back = query.copy()
+    view = QueryDict(request.POST.get("view", ""))
+    for key in VIEW_PARAMS:
+        if view.get(key):
+            back[key] = view[key]
+    if view.get("page") and action not in ROW_REMOVING:
+        back["page"] = view["page"]
+    return f"{reverse('contacts:contact-list')}?{back.urlencode()}"
+
+
+def _selected_ids_or_none(request: HttpRequest) -> list[int]:
+    try:
+        return _selected_ids(request)
+    except ValidationError:
+        return []
 
 
 def _in_background(request, action, query, source, target, tag, count, back) -> HttpResponse:
@@ -177,8 +256,9 @@ def _in_background(request, action, query, source, target, tag, count, back) -> 
         tag,
         request.user.pk,
     )
+    doing = "Deleting" if action == "delete" else "Working on"
     messages.success(
-        request, f"Working on {plural(count)} in the background: reload in a moment to see it."
+        request, f"{doing} {plural(count)} in the background: reload in a moment to see it."
     )
     return redirect(back)
 

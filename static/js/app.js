@@ -58,6 +58,8 @@ document.addEventListener("click", (event) => {
 
   document.addEventListener("selection-changed", refreshSelection);
   document.addEventListener("htmx:afterSwap", refreshSelection);
+  // After a batch action the page comes back with the same contacts ticked.
+  document.addEventListener("DOMContentLoaded", refreshSelection);
 
   document.addEventListener("click", (event) => {
     const selectMatching = event.target.closest("[data-select-matching]");
@@ -101,10 +103,12 @@ document.addEventListener("click", (event) => {
     if (select) showNeeded(select);
   });
 
+  // "1,234 contacts": the number in words the confirmations use.
+  const contacts = (n) => `${n.toLocaleString("en-US")} contact${n === 1 ? "" : "s"}`;
   const CONFIRM = {
-    delete: "Delete the selected contacts for good? This cannot be undone.",
-    remove_from_group: "Remove the selected contacts from this group? The contacts themselves are kept.",
-    opt_out: "Opt out the selected contacts? They will receive no campaign messages.",
+    delete: (what) => `Delete ${what}? This cannot be undone.`,
+    remove_from_group: (what) => `Remove ${what} from this group? The contacts themselves are kept.`,
+    opt_out: (what) => `Opt out ${what}? They will receive no campaign messages.`,
   };
   document.addEventListener("submit", (event) => {
     const form = event.target;
@@ -117,7 +121,11 @@ document.addEventListener("click", (event) => {
       return;
     }
     const question = CONFIRM[form.elements.action.value];
-    if (question && !window.confirm(question)) event.preventDefault();
+    if (!question) return;
+    // "All matching": the count the banner shows (digits only; "…" while it loads).
+    const shown = Number((document.getElementById("match-count")?.textContent || "").replace(/\D/g, ""));
+    const what = !matching ? contacts(chosen) : shown ? contacts(shown) : "all matching contacts";
+    if (!window.confirm(question(what))) event.preventDefault();
   });
 })();
 
@@ -129,9 +137,11 @@ document.addEventListener("change", (event) => {
 
 // The contacts filter form refreshes the table when a filter changes. Search has its own
 // delayed trigger and the group picker navigates to the group, so neither counts here.
+// Rows per page belongs to that form too (form="contact-filters"), from under the table.
 document.addEventListener("change", (event) => {
-  const form = event.target.closest("form[data-filter-form]");
-  if (!form || event.target.type === "search" || event.target.name === "group") return;
+  const form = event.target.form;
+  if (!form || !form.matches("form[data-filter-form]")) return;
+  if (event.target.type === "search" || event.target.name === "group") return;
   form.dispatchEvent(new Event("filters-changed"));
 });
 

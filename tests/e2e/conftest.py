@@ -56,7 +56,9 @@ def logged_in_page(page, live_server, transactional_db):
     workspace = WorkspaceFactory(name="Acme", slug="acme")
     user = UserFactory(username="owner")
     MembershipFactory(user=user, workspace=workspace, role=Membership.Role.OWNER)
-    page.goto(f"{live_server.url}/login/")
+    # The live server's first request imports the URLconf and every view: on a loaded
+    # machine (2 cores, many test runs) that alone took 14 s, near the 15 s default.
+    page.goto(f"{live_server.url}/login/", timeout=90_000)
     page.get_by_label("Username").fill("owner")
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_role("button", name="Log in").click()
