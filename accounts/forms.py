@@ -22,6 +22,7 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "frequency_cap_hours",
             "send_countries",
             "daily_send_limit",
+            "ai_daily_tokens",
             "members_can_delete",
         ]
         labels = {
@@ -31,6 +32,7 @@ class WorkspaceSettingsForm(forms.ModelForm):
             "frequency_cap_hours": "Frequency cap period (hours)",
             "send_countries": "Countries SMS and calls may go to",
             "daily_send_limit": "Daily send limit (messages)",
+            "ai_daily_tokens": "Daily AI budget (tokens)",
         }
 
     def __init__(self, *args, **kwargs):
@@ -51,6 +53,14 @@ class WorkspaceSettingsForm(forms.ModelForm):
         if limit is not None and not 1 <= limit <= 100_000_000:
             raise forms.ValidationError("At least 1 (blank for no limit).")
         return limit
+
+    def clean_ai_daily_tokens(self):
+        tokens = self.cleaned_data.get("ai_daily_tokens")
+        if tokens is not None and not 1_000 <= tokens <= 1_000_000_000:
+            raise forms.ValidationError(
+                "Between 1,000 and 1,000,000,000 tokens (blank for the server's default)."
+            )
+        return tokens
 
     def clean(self):
         data = super().clean()

@@ -55,6 +55,14 @@ class Workspace(models.Model):
         help_text="At most this many messages a day, in the workspace's time zone (blank: no "
         "limit). Reaching it pauses the sending campaigns and says why.",
     )
+    # The agents' AI budget (issue 15): tokens a day, in the workspace's time zone, past which
+    # its agents hand every conversation and call to a person. None: HERALD_LLM_DAILY_TOKENS.
+    ai_daily_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tokens the agents may spend a day (in the workspace's time zone) before they "
+        "hand conversations to a person; blank: the server's default.",
+    )
     # Signs the inbound email webhook's requests (messaging/webhooks.py); blank: the
     # workspace takes no inbound email. Set and rotated on the settings page.
     inbound_email_secret = models.CharField(max_length=64, blank=True, default="")

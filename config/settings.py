@@ -390,7 +390,8 @@ HERALD_AGENT_DEBOUNCE_SECONDS = float(os.environ.get("HERALD_AGENT_DEBOUNCE_SECO
 HERALD_AGENT_MAX_WAIT_SECONDS = float(os.environ.get("HERALD_AGENT_MAX_WAIT_SECONDS", "20"))
 # Loop guard: agent replies per conversation per hour before a person takes over (0: none).
 HERALD_AGENT_REPLIES_PER_HOUR = int(os.environ.get("HERALD_AGENT_REPLIES_PER_HOUR", "12"))
-# Tokens a workspace's agents may spend per day (UTC) before they hand off (0: no limit).
+# Tokens a workspace's agents may spend per day (in its time zone) before they hand off
+# (0: no limit); the default of a workspace whose settings name no budget of their own.
 HERALD_LLM_DAILY_TOKENS = int(os.environ.get("HERALD_LLM_DAILY_TOKENS", "500000"))
 # AI voice calls (V6): the model's share of a turn (Twilio waits 15 s for the TwiML, then
 # gives up on the turn), and how long before the agent's max call duration it wraps up.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -156,15 +157,36 @@ def _guard(conversation: Conversation, agent: Agent, now: datetime) -> str | Non
     ).count()
     if hourly and recent >= hourly:
         return f"The agent already replied {recent} times in the last hour (a loop?)."
-    budget = settings.HERALD_LLM_DAILY_TOKENS
-    if budget and workspace_tokens_today(conversation.workspace_id, now) >= budget:
+    return budget_spent(conversation.workspace, now)
+
+
+def token_budget(workspace) -> int:
+    """Tokens the workspace's agents may spend a day: its own setting, else the server's
+    default (0: no limit)."""
+    if workspace.ai_daily_tokens is not None:
+        return workspace.ai_daily_tokens
+    return settings.HERALD_LLM_DAILY_TOKENS
+
+
+def budget_spent(workspace, now: datetime | None = None) -> str | None:
+    """Why the workspace's agents must not call the model today (its budget is spent), or
+    None. Checked before every model call: SMS and email answers, and each call turn."""
+    budget = token_budget(workspace)
+    if budget and workspace_tokens_today(workspace.pk, now, tz=workspace.timezone) >= budget:
         return f"The workspace used its daily AI budget of {budget} tokens."
     return None
 
 
-def workspace_tokens_today(workspace_id: int, now: datetime | None = None) -> int:
+def workspace_tokens_today(
+    workspace_id: int, now: datetime | None = None, *, tz: str = "UTC"
+) -> int:
+    """Tokens the workspace's agents spent since midnight in time zone `tz`."""
     now = now or timezone.now()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     spent = AgentAnswer.objects.filter(workspace_id=workspace_id, created_at__gte=midnight)
     calls = VoiceTurn.objects.filter(
         call__workspace_id=workspace_id, received_at__gte=midnight, tokens__gt=0

@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Workspace
 
+from .answering import token_budget, workspace_tokens_today
 from .models import AgentAnswer, Conversation, ConversationMessage
 
 Status = Conversation.Status
@@ -179,6 +180,9 @@ def agent_stats(*, agent) -> dict:
         tokens=Sum("total_tokens"),
     )
     totals["tokens"] = totals["tokens"] or 0
+    workspace = agent.workspace
+    totals["budget"] = token_budget(workspace)
+    totals["today"] = workspace_tokens_today(workspace.pk, tz=workspace.timezone)
     return totals
 
 

@@ -36,7 +36,7 @@ from contacts.services import contact_opt_out
 from messaging.models import Message
 
 from . import llm
-from .answering import agent_brief, model_available, workspace_tokens_today
+from .answering import agent_brief, budget_spent, model_available
 from .context import Turn, contact_fields, context_build
 from .models import Conversation, VoiceCall, VoiceTurn
 from .threads import conversation_close, conversation_for, conversation_handoff, turn_append
@@ -296,9 +296,8 @@ def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
     if _near_limit(call, agent):
         turn.reply = WRAP_UP_LINE
         return _hang_up(WRAP_UP_LINE, agent), "wrap_up", "time_limit"
-    budget = settings.HERALD_LLM_DAILY_TOKENS
-    if budget and workspace_tokens_today(call.workspace_id) >= budget:
-        _handoff(call, f"The workspace used its daily AI budget of {budget} tokens.")
+    if (spent := budget_spent(call.workspace)) is not None:
+        _handoff(call, spent)
         turn.reply = HANDOFF_LINE
         return _hang_up(HANDOFF_LINE, agent), "handoff", "handoff"
     result = _decide(call, agent, contact)

@@ -294,3 +294,57 @@ def answers_resume_now(*, minutes):
     from conversations.answering import answers_resume
 
     return answers_resume(now=timezone.now() + timedelta(minutes=minutes))
+
+
+def test_a_workspace_budget_replaces_the_servers_default(client, thread, llm, settings):
+    """The budget is the workspace's setting where it has one: here the server has none, the
+    workspace 1,000 tokens, and another workspace with no setting goes on answering."""
+    settings.HERALD_LLM_DAILY_TOKENS = 0
+    thread.workspace.ai_daily_tokens = 1_000
+    thread.workspace.save()
+    AgentAnswer.objects.create(
+        workspace=thread.workspace,
+        conversation=threads.conversation_for(
+            contact=ContactFactory(workspace=thread.workspace), channel="sms"
+        ),
+        generation=1,
+        outcome="reply",
+        total_tokens=1_000,
+    )
+    thread.reply(client, "Hi")
+    conversation = Conversation.objects.get(contact=thread.contact)
+    _answer(conversation)
+    conversation.refresh_from_db()
+    assert conversation.status == S.HUMAN
+    assert "daily AI budget of 1000 tokens" in conversation.handoff_reason
+    assert not llm.requests
+    # The same spend under a larger workspace budget than the server's default: it answers.
+    settings.HERALD_LLM_DAILY_TOKENS = 500
+    thread.workspace.ai_daily_tokens = 5_000
+    thread.workspace.save()
+    threads.conversation_resume_agent(conversation=conversation)
+    thread.reply(client, "Hello?")
+    _answer(conversation)
+    conversation.refresh_from_db()
+    assert conversation.status == S.AGENT and len(llm.requests) == 1
+
+
+def test_the_budget_day_starts_at_midnight_in_the_workspace_time_zone(thread):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    conversation = threads.conversation_for(contact=thread.contact, channel="sms")
+    for generation, hour in enumerate((23, 1), start=1):  # 23:00 yesterday, 01:00 today, Tokyo
+        day = 1 if hour == 23 else 2
+        AgentAnswer.objects.create(
+            workspace=thread.workspace,
+            conversation=conversation,
+            generation=generation,
+            outcome="reply",
+            total_tokens=100 * generation,
+            created_at=datetime(2026, 12, day, hour, tzinfo=tokyo),
+        )
+    now = datetime(2026, 12, 2, 9, tzinfo=tokyo)  # 00:00 UTC on Dec 2
+    assert workspace_tokens_today(thread.workspace.pk, now, tz="Asia/Tokyo") == 200
+    assert workspace_tokens_today(thread.workspace.pk, now, tz="UTC") == 0

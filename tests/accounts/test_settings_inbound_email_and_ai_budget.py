@@ -44,3 +44,25 @@ def test_renewing_needs_csrf(user, workspace):
     assert client.post(NEW_SECRET).status_code == 403
     workspace.refresh_from_db()
     assert workspace.inbound_email_secret == ""
+
+
+def test_owner_sets_the_daily_ai_budget_and_bad_values_are_refused(client_logged_in, workspace):
+    data = {
+        "name": "Acme",
+        "default_region": "US",
+        "timezone": "America/New_York",
+        "quiet_start_hour": 8,
+        "quiet_end_hour": 21,
+        "frequency_cap_hours": 24,
+        "ai_daily_tokens": "20000",
+    }
+    assert client_logged_in.post(SETTINGS, data).status_code == 302
+    workspace.refresh_from_db()
+    assert workspace.ai_daily_tokens == 20_000
+    response = client_logged_in.post(SETTINGS, {**data, "ai_daily_tokens": "0"})
+    assert response.status_code == 200 and "Between 1,000 and" in response.content.decode()
+    workspace.refresh_from_db()
+    assert workspace.ai_daily_tokens == 20_000
+    client_logged_in.post(SETTINGS, {**data, "ai_daily_tokens": ""})
+    workspace.refresh_from_db()
+    assert workspace.ai_daily_tokens is None
