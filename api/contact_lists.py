@@ -9,8 +9,8 @@ from django.db import transaction
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from contacts.groups import group_add_contacts, group_create, group_remove_contacts
 from contacts.models import Contact, ContactGroup, GroupMembership
-from contacts.services import group_add_contacts, group_create, group_remove_contacts
 
 from .contacts import ContactFilters, contact_list
 from .errors import require_ids

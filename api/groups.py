@@ -11,8 +11,7 @@ from ninja import Router, Status
 from pydantic import Field
 
 from contacts.export import export_job_create, export_rows
-from contacts.models import Contact, ContactGroup, GroupMembership
-from contacts.services import (
+from contacts.groups import (
     GroupInUse,
     contacts_copy,
     contacts_move,
@@ -21,6 +20,7 @@ from contacts.services import (
     group_remove_contacts,
     group_update,
 )
+from contacts.models import Contact, ContactGroup, GroupMembership
 from contacts.upsert import group_contacts_upsert
 from core.csv import csv_response
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Workspace
+from contacts.groups import group_create
 from contacts.models import ContactGroup, GroupMembership
 from contacts.selectors import group_counts_changed
-from contacts.services import group_create
 
 from .definition import definition_clean
 from .models import SmartGroup

@@ -36,7 +36,7 @@ def _active(workspace_id: int, **target) -> list[str]:
 
 def group_campaigns(group) -> list[str]:
     """The campaigns still to send to a group (scheduled, running or paused), for the
-    confirmation before it is deleted (see contacts.services.group_users)."""
+    confirmation before it is deleted (see contacts.groups.group_users)."""
     return _active(group.workspace_id, group=group)
 
 

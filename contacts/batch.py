@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Workspace
 
+from . import groups as group_writes
 from . import services
 from .models import Contact, ContactGroup
 from .selectors import contact_list
@@ -56,13 +57,13 @@ def contacts_batch(
             raise ValidationError("Unknown group.")
     ids, tag = contact_ids, tag.strip()
     if action == "copy":
-        n = services.contacts_copy(target=target, contact_ids=ids)
+        n = group_writes.contacts_copy(target=target, contact_ids=ids)
         return f"{plural(n)} copied to “{target}”."
     if action == "move":
-        n = services.contacts_move(source=source, target=target, contact_ids=ids)
+        n = group_writes.contacts_move(source=source, target=target, contact_ids=ids)
         return f"{plural(n)} moved from “{source}” to “{target}”."
     if action == "remove_from_group":
-        n = services.group_remove_contacts(group=source, contact_ids=ids)
+        n = group_writes.group_remove_contacts(group=source, contact_ids=ids)
         return f"{plural(n)} removed from “{source}” (the contacts themselves are kept)."
     if action == "delete":
         return f"{plural(services.contacts_delete(workspace=workspace, contact_ids=ids))} deleted."

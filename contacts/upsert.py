@@ -25,8 +25,9 @@ from accounts.models import Workspace
 
 from . import dedup
 from .dedup import Matcher
+from .groups import group_add_contacts
 from .models import Contact, ContactEvent, ContactGroup, GroupMembership, Tag
-from .services import clean_contact_data, contact_fill, group_add_contacts
+from .services import clean_contact_data, contact_fill
 
 DUPLICATE_STRATEGIES = ("skip", "update", "create")
 UPDATED_FIELDS = (

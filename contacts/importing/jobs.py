@@ -22,8 +22,8 @@ from django.utils.timezone import now
 
 from accounts.models import Workspace
 from contacts import dedup
+from contacts.groups import group_get_or_create
 from contacts.models import ContactGroup, ImportJob, JobStatus
-from contacts.services import group_get_or_create
 
 from .errors import ImportFileError, ImportTooLarge
 from .mapping import Plan, mapping_guess, mapping_plan

@@ -11,6 +11,7 @@ from accounts.decorators import workspace_required
 from core.money import money
 
 from .. import dedup, services
+from .. import groups as group_writes
 from ..forms import ContactForm, OptOutForm
 from ..models import Contact, ContactEvent
 from .common import add_errors
@@ -82,9 +83,9 @@ def _save(request: HttpRequest, form: ContactForm, contact: Contact | None):
         current = set(contact.memberships.values_list("group_id", flat=True))
         wanted = {g.pk: g for g in groups}
         for pk in set(wanted) - current:
-            services.group_add_contacts(group=wanted[pk], contact_ids=[contact.pk])
+            group_writes.group_add_contacts(group=wanted[pk], contact_ids=[contact.pk])
         for membership in contact.memberships.exclude(group_id__in=wanted).select_related("group"):
-            services.group_remove_contacts(group=membership.group, contact_ids=[contact.pk])
+            group_writes.group_remove_contacts(group=membership.group, contact_ids=[contact.pk])
         return contact
 
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import workspace_required
 
-from .. import services
+from .. import groups as group_writes
 from ..forms import GroupForm
 from ..models import ContactGroup
 from ..selectors import group_counts
@@ -41,7 +41,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
     form = GroupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            group = services.group_create(workspace=request.workspace, **form.cleaned_data)
+            group = group_writes.group_create(workspace=request.workspace, **form.cleaned_data)
         except ValidationError as exc:
             add_errors(form, exc)
         else:
@@ -58,7 +58,7 @@ def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
     form = GroupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.group_update(group=group, **form.cleaned_data)
+            group_writes.group_update(group=group, **form.cleaned_data)
         except ValidationError as exc:
             add_errors(form, exc)
         else:
@@ -75,8 +75,8 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     group = group_or_404(request.workspace, group_id)
     name = group.name
     try:
-        services.group_delete(group=group, force=request.POST.get("confirm") == "yes")
-    except services.GroupInUse as exc:
+        group_writes.group_delete(group=group, force=request.POST.get("confirm") == "yes")
+    except group_writes.GroupInUse as exc:
         context = {"group": group, "users": exc.users}
         return render(request, "contacts/group_delete_confirm.html", context)
     messages.success(request, f"Group “{name}” deleted. Its contacts are kept.")

@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from contacts.groups import GroupInUse, group_delete
 from contacts.models import ContactGroup
-from contacts.services import GroupInUse, group_delete
 from tests.campaigns.helpers import make_campaign, make_group
 
 

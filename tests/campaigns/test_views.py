@@ -143,7 +143,7 @@ def test_sender_create_and_duplicate_refused(client_logged_in, workspace):
 
 
 def test_deleting_the_group_keeps_the_campaign_and_its_page(client_logged_in, workspace):
-    from contacts.services import group_delete
+    from contacts.groups import group_delete
 
     group = make_group(workspace, 1)
     campaign = make_campaign(workspace, group)

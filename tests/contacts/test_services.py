@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from contacts import services
+from contacts import groups, services
 from contacts.filters import ContactFilter
 from contacts.models import Contact, ContactEvent, GroupMembership, Tag
 from tests.factories import ContactFactory, ContactGroupFactory
@@ -196,79 +196,6 @@ def test_contacts_add_tag_needs_a_name(workspace):
     assert not Tag.objects.exists()
 
 
-# --- groups ---------------------------------------------------------------------------------
-
-
-def test_group_create_rejects_duplicate_name_case_insensitively(workspace, other_workspace):
-    services.group_create(workspace=workspace, name="Customers")
-    with pytest.raises(ValidationError) as exc:
-        services.group_create(workspace=workspace, name=" customers ")
-    assert exc.value.error_dict["name"][0].code == "duplicate"
-    # The same name in another workspace is fine.
-    services.group_create(workspace=other_workspace, name="Customers")
-
-
-@pytest.mark.parametrize("name", ["", "   ", "x" * 121])
-def test_group_create_rejects_bad_names(workspace, name):
-    with pytest.raises(ValidationError) as exc:
-        services.group_create(workspace=workspace, name=name)
-    assert "name" in exc.value.message_dict
-
-
-def test_group_update_renames_unless_taken(workspace):
-    a = services.group_create(workspace=workspace, name="A")
-    services.group_create(workspace=workspace, name="B")
-    with pytest.raises(ValidationError):
-        services.group_update(group=a, name="b")
-    services.group_update(group=a, name="A2", description="new")
-    a.refresh_from_db()
-    assert (a.name, a.description) == ("A2", "new")
-
-
-def test_group_add_contacts_skips_foreign_and_existing(workspace, other_workspace):
-    group = ContactGroupFactory(workspace=workspace)
-    mine = ContactFactory(workspace=workspace, in_groups=[group])
-    new = ContactFactory(workspace=workspace)
-    foreign = ContactFactory(workspace=other_workspace)
-    services.group_add_contacts(group=group, contact_ids=[mine.pk, new.pk, foreign.pk])
-    assert set(group.contacts.values_list("pk", flat=True)) == {mine.pk, new.pk}
-
-
-def test_contacts_move_only_moves_members_of_the_source(workspace):
-    source, target = ContactGroupFactory.create_batch(2, workspace=workspace)
-    member = ContactFactory(workspace=workspace, in_groups=[source])
-    outsider = ContactFactory(workspace=workspace)
-    moved = services.contacts_move(
-        source=source, target=target, contact_ids=[member.pk, outsider.pk]
-    )
-    assert moved == 1
-    assert list(target.contacts.all()) == [member]
-    assert not source.contacts.exists()
-
-
-def test_contacts_move_refuses_a_group_of_another_workspace(workspace, other_workspace):
-    source = ContactGroupFactory(workspace=workspace)
-    foreign = ContactGroupFactory(workspace=other_workspace)
-    member = ContactFactory(workspace=workspace, in_groups=[source])
-    with pytest.raises(ValidationError):
-        services.contacts_move(source=source, target=foreign, contact_ids=[member.pk])
-    assert list(source.contacts.all()) == [member]
-
-
-def test_contacts_copy_keeps_the_source_membership(workspace):
-    source, target = ContactGroupFactory.create_batch(2, workspace=workspace)
-    member = ContactFactory(workspace=workspace, in_groups=[source])
-    assert services.contacts_copy(target=target, contact_ids=[member.pk]) == 1
-    assert set(member.groups.all()) == {source, target}
-
-
-def test_group_delete_keeps_contacts(workspace):
-    group = ContactGroupFactory(workspace=workspace)
-    contact = ContactFactory(workspace=workspace, in_groups=[group])
-    services.group_delete(group=group)
-    assert Contact.objects.filter(pk=contact.pk).exists()
-
-
 # --- filters --------------------------------------------------------------------------------
 
 
@@ -339,7 +266,7 @@ def test_group_counts_are_cached_for_big_workspaces_and_dropped_on_writes(worksp
     assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 1)
     ContactFactory(workspace=workspace, in_groups=[group])  # bypasses the services
     assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 1)  # cached
-    services.group_remove_contacts(group=group, contact_ids=[contact.pk])
+    groups.group_remove_contacts(group=group, contact_ids=[contact.pk])
     assert selectors.group_counts(workspace=workspace) == ({group.pk: 1}, 2)
     cache.clear()
 
