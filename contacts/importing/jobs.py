@@ -27,7 +27,7 @@ from contacts.models import ContactGroup, ImportJob, JobStatus
 
 from .errors import ImportFileError, ImportTooLarge
 from .mapping import Plan, mapping_guess, mapping_plan
-from .readers import VCARD_FIELDS, detect_format
+from .readers import VCARD_MAPPING, detect_format
 from .sandbox import Head, read_head
 from .validation import RowCleaner, RowInvalid
 
@@ -275,7 +275,7 @@ def import_job_inspect(*, job: ImportJob) -> Inspection:
     samples = kept.get("samples") or [[] for _ in headers]
     first_rows = [cells for _, cells, error in kept.get("rows", []) if not error]
     if job.format == ImportJob.Format.VCARD:
-        mapping = {name: name for name in VCARD_FIELDS}
+        mapping = dict(VCARD_MAPPING)
     else:
         saved = {k: v for k, v in (job.mapping or {}).items() if k in headers}
         mapping = saved if len(saved) == len(headers) else mapping_guess(headers)
@@ -359,7 +359,7 @@ def import_job_set_mapping(
         options.pop("head", None)
     job.options = options
     if job.format == ImportJob.Format.VCARD:
-        mapping = {name: name for name in VCARD_FIELDS}
+        mapping = dict(VCARD_MAPPING)
     state = import_job_read_state(job)
     if state == FAILED:
         raise ImportFileError(job.error_message or "This file could not be read.")

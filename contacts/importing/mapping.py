@@ -1,8 +1,9 @@
 """Column mapping: guess it from the headers, and check one a user or API client sent (I2).
 
 A mapping is `{"<column header>": "<field>"}`; the field is a contact field, `metadata:<key>`,
-or "" to ignore the column. Columns the mapping leaves out become metadata under their
-header in snake_case.
+or "" to ignore the column. A column the mapping leaves out fills the contact field it is
+named like (`company`, `Company`) when no other column does, and otherwise becomes metadata
+under its header in snake_case.
 """
 
 from __future__ import annotations
@@ -118,6 +119,16 @@ def mapping_guess(headers: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _name_clash(field: str, claimed: set[str]) -> bool:
+    """Would filling `field` clash with the fields already filled (itself, or a full name
+    beside first/last names)?"""
+    if field in claimed:
+        return True
+    if field == "full_name":
+        return bool(claimed & {"first_name", "last_name"})
+    return field in ("first_name", "last_name") and "full_name" in claimed
+
+
 def _free_key(key: str, used: set[str]) -> str:
     n = 2
     while f"{key}_{n}" in used or f"{key}_{n}" in FIELDS:
@@ -151,11 +162,16 @@ def mapping_plan(mapping: dict[str, str] | None, headers: list[str]) -> Plan:
         )
     full: dict[str, str] = {}
     meta_used: set[str] = set()
+    claimed = {target.strip() for target in mapping.values()}
     for header in headers:
         target = mapping.get(header)
-        if target is None:  # left out: kept as metadata
+        if target is None:  # left out: the field it is named like, if free; else metadata
             key = metadata_key(header)
-            target = METADATA_PREFIX + (key if key not in FIELDS else _free_key(key, meta_used))
+            if key in FIELDS and not _name_clash(key, claimed):
+                target = key
+                claimed.add(key)
+            else:
+                target = METADATA_PREFIX + (key if key not in FIELDS else _free_key(key, meta_used))
         full[header] = target.strip()
     fields, metadata, seen = [], [], {}
     for index, header in enumerate(headers):

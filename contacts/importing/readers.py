@@ -32,7 +32,31 @@ SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 VCARD_EXTENSIONS = {".vcf", ".vcard"}
-VCARD_FIELDS = ["first_name", "last_name", "phone", "email", "company"]
+VCARD_FIELDS = ["first_name", "last_name", "phone", "email", "company", "note"]
+# What each vCard column becomes: the NOTE is kept as the custom field `note`.
+VCARD_MAPPING = {**{name: name for name in VCARD_FIELDS[:-1]}, "note": "metadata:note"}
+# Files people pick by mistake, by their first bytes and then their name: refused at upload
+# with what they are, rather than read as text or as a damaged spreadsheet.
+_OTHER_MAGIC = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+)
+_OTHER_SUFFIXES = {
+    ".pdf": "a PDF document", ".doc": "a Word document", ".docx": "a Word document",
+    ".odt": "a text document", ".rtf": "an RTF document", ".pages": "a Pages document",
+    ".numbers": "a Numbers spreadsheet", ".key": "a Keynote presentation",
+    ".ppt": "a PowerPoint presentation", ".pptx": "a PowerPoint presentation",
+    ".zip": "a zip archive", ".gz": "a gzip archive", ".rar": "a RAR archive",
+    ".7z": "a 7-Zip archive", ".png": "a PNG image", ".jpg": "a JPEG image",
+    ".jpeg": "a JPEG image", ".gif": "a GIF image", ".heic": "an image", ".webp": "an image",
+    ".json": "a JSON file", ".xml": "an XML file", ".html": "a web page", ".htm": "a web page",
+}  # fmt: skip
 
 Row = tuple[int, list[str], str | None]
 
@@ -57,13 +81,21 @@ codecs.register_error("herald_latin1", _latin1_fallback)
 
 
 def detect_format(filename: str, head: bytes) -> str:
-    """ "csv", "xlsx" or "vcard", from the content first and the file name second."""
+    """ "csv", "xlsx" or "vcard", from the content first and the file name second. A file
+    that is something else (a PDF, a Word document, an image…): ImportFileError."""
+    suffix = Path(filename).suffix.lower()
+    what = next((name for magic, name in _OTHER_MAGIC if head.startswith(magic)), None)
+    what = what or _OTHER_SUFFIXES.get(suffix)
+    if what:
+        raise ImportFileError(
+            f"This file is {what}, not a list of contacts. Export the contacts as CSV, Excel "
+            "(.xlsx, .xls, .ods) or vCard (.vcf) and upload that, or paste the rows."
+        )
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xlsx"
     text = head[:4096].lstrip(b"\xef\xbb\xbf \r\n\t").upper()
     if text.startswith(b"BEGIN:VCARD"):
         return "vcard"
-    suffix = Path(filename).suffix.lower()
     if suffix in SPREADSHEET_EXTENSIONS:
         return "xlsx"
     if suffix in VCARD_EXTENSIONS:

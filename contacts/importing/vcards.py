@@ -135,7 +135,9 @@ def card_to_cells(card) -> list[str]:
         company = (org[0] if isinstance(org, list) and org else str(org or "")).strip()
     phone = _best(card.contents.get("tel", []), ("pref", "cell"))
     email = _best(card.contents.get("email", []), ("pref",))
-    return [" ".join(first.split()), " ".join(last.split()), phone, email, company]
+    notes = (str(prop.value or "").strip() for prop in card.contents.get("note", []))
+    note = "\n".join(filter(None, notes))
+    return [" ".join(first.split()), " ".join(last.split()), phone, email, company, note]
 
 
 def vcard_rows(path) -> Iterator[Row]:
@@ -157,7 +159,7 @@ def vcard_rows(path) -> Iterator[Row]:
                 reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                 yield number, [""] * len(VCARD_FIELDS), f"Card {number} cannot be read: {reason}"
                 continue
-            if any(cells):
+            if any(cells[:5]):  # a NOTE alone is no contact
                 yield number, cells, None
             else:
                 yield number, cells, f"Card {number} has no name, phone or email."

@@ -220,11 +220,11 @@ def test_read_vcard_versions_pref_order_and_broken_cards(tmp_path):
     path = _write(tmp_path, VCARDS.encode("utf-8"), "people.vcf")
     with open_table(path, "vcard") as table:
         rows = list(table.rows)
-    assert table.headers == ["first_name", "last_name", "phone", "email", "company"]
-    assert rows[0] == (1, ["Jürgen", "Müller", "+49 151 23456789", "", "Firma GmbH"], None)
-    assert rows[1] == (2, ["Ann", "Lee", "(415) 555-0101", "ann@pref.com", ""], None)
+    assert table.headers == ["first_name", "last_name", "phone", "email", "company", "note"]
+    assert rows[0] == (1, ["Jürgen", "Müller", "+49 151 23456789", "", "Firma GmbH", ""], None)
+    assert rows[1] == (2, ["Ann", "Lee", "(415) 555-0101", "ann@pref.com", "", ""], None)
     assert rows[2][0] == 3 and rows[2][2].startswith("Card 3 cannot be read")
-    assert rows[3] == (4, ["Bob", "Stone", "+1-415-555-0102", "", ""], None)
+    assert rows[3] == (4, ["Bob", "Stone", "+1-415-555-0102", "", "", ""], None)
     assert rows[4][2] == "Card 5 has no END:VCARD line."
 
 

@@ -244,6 +244,7 @@ def test_api_two_step_vcard(api_client, workspace):
             "phone": "+14155550101",
             "email": "",
             "company": "",
+            "note": "",
         }
     ]
     response = api_client.post(
