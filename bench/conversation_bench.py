@@ -234,12 +234,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=8151)
     parser.add_argument("--llm-port", type=int, default=8152)
+    parser.add_argument("--twilio-port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
 
     from tests.fakes.openai import FakeOpenAI, decision
     from tests.fakes.twilio import FakeTwilio
 
-    twilio = FakeTwilio().start()
+    twilio = FakeTwilio(port=args.twilio_port).start()
     env = configure(args, args.llm_port, twilio.base_url)
     llm = FakeOpenAI(port=args.llm_port).start()
     delay = args.model_ms / 1000

@@ -269,10 +269,10 @@ def _call(recorded: Recorded) -> dict:
 class FakeTwilio:
     """Start with `FakeTwilio().start()`; `base_url` is what TWILIO_API_BASE_URL gets."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.state = FakeTwilioState()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
