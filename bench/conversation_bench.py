@@ -67,6 +67,9 @@ def configure(args, llm_port: int, twilio_url: str) -> dict:
         "HERALD_LLM_DAILY_TOKENS": "0",
         "HERALD_BIND": f"127.0.0.1:{args.port}",
         "HERALD_ACCESS_LOG": "/dev/null",
+        # Backends live through the run, so their CPU can be read (with 0, each request's
+        # backend exits before it is measured and PostgreSQL showed 0.0 ms per answer).
+        "DATABASE_CONN_MAX_AGE": "600",
     }
     os.environ.update(env)
     return env
@@ -178,7 +181,7 @@ def one_run(args, run: int, twilio, pids: dict) -> None:
     phones = prepare(args.contacts)
     twilio.state.requests.clear()
     cpu = {name: cpu_seconds(children(pid) + [pid]) for name, pid in pids.items()}
-    cpu_db = cpu_seconds(database_backends())
+    cpu_db = {pid: cpu_seconds([pid]) for pid in database_backends()}
     load = os.getloadavg()[0]
     first = time.time()
     responded = send_replies(args.port, phones, args.rate, run)
@@ -189,7 +192,8 @@ def one_run(args, run: int, twilio, pids: dict) -> None:
             break
         time.sleep(0.2)
     used = {name: cpu_seconds(children(pid) + [pid]) - cpu[name] for name, pid in pids.items()}
-    cpu_db = cpu_seconds(database_backends()) - cpu_db
+    # Backends that connected during the run started from nothing.
+    cpu_db = sum(cpu_seconds([pid]) - cpu_db.get(pid, 0) for pid in database_backends())
     model_ms = dict(
         AgentAnswer.objects.filter(conversation__contact__phone__in=phones).values_list(
             "conversation__contact__phone", "latency_ms"
