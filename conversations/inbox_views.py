@@ -98,6 +98,9 @@ def _render_thread(request, conversation, *, data, errors, status=200) -> HttpRe
         "errors": errors,
         "counter": sms_segments(data.get("body", "")) if conversation.channel == "sms" else None,
         "reply_to": contact.phone if conversation.channel == "sms" else contact.email,
+        "default_subject": (
+            threads.reply_subject(conversation) if conversation.channel == "email" else ""
+        ),
     }
     return render_htmx(
         request,

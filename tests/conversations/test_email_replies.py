@@ -102,3 +102,10 @@ def test_a_keyword_rule_answers_an_email_by_email(mail_thread):
         "It is $10.",
         "Re: Your visit",
     )
+
+
+def test_the_thread_page_offers_the_reply_subject_of_an_email_thread(mail_thread, client_logged_in):
+    post_email(mail_thread["ws"], raw_email(to=mail_thread["to"], text="Which room?"))
+    conversation = Conversation.objects.get(contact=mail_thread["ann"])
+    page = client_logged_in.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert 'placeholder="Re: Your visit"' in page and "Which room?" in page
