@@ -22,6 +22,11 @@
    2 worker processes, each running the loop the Celery send task runs (claim with
    SELECT … FOR UPDATE SKIP LOCKED, commit `sending`, call the backend, record outcomes).
    The console backend's log lines are silenced so the terminal is not what is measured.
+   With --provider-latency S, the send test goes instead through the real twilio client to
+   the fake Twilio (tests/fakes/twilio.py, in this process) answering each create after S
+   seconds (Twilio's API takes 100-300 ms), from a sender without a rate limit; it reports
+   the most creates the fake had in flight at once, duplicates and misses at the fake, and
+   the fake's own CPU per message beside the workers'.
 
 The database named in DATABASE_URL is emptied of the benchmark's workspace first; it is
 created and migrated if needed. Not part of the test suite.
@@ -143,7 +148,12 @@ LINK_TEMPLATE = TEMPLATE[:-1] + ": https://shop.example.com/renew"
 
 
 def make_campaign(
-    workspace_id: int, group_id: int | None, name: str, links: str = "none", smart_group_id=None
+    workspace_id: int,
+    group_id: int | None,
+    name: str,
+    links: str = "none",
+    smart_group_id=None,
+    sender=None,
 ):
     """links: "none" (no link in the text), "off" (a link, not tracked), "on" (tracked)."""
     from campaigns.models import Campaign
@@ -151,6 +161,7 @@ def make_campaign(
     return Campaign.objects.create(
         workspace_id=workspace_id,
         group_id=group_id,
+        sender=sender,
         smart_group_id=smart_group_id,
         name=name,
         channel="sms",
@@ -234,11 +245,25 @@ def tracked_links(run_id: int) -> int:
         return cursor.fetchone()[0]
 
 
-def send_child(until_empty: bool, queue) -> None:
+def send_child(until_empty: bool, fake_url: str, queue) -> None:
     setup_django()
     from django.conf import settings
 
     from messaging import outbox, sending
+
+    if fake_url:
+        from messaging.backends import reset_backends
+        from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
+
+        settings.HERALD_SMS_BACKEND = "twilio"
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT_SID, AUTH_TOKEN
+        settings.TWILIO_API_BASE_URL = fake_url
+        settings.PUBLIC_BASE_URL = "https://herald.example.com"
+        reset_backends()
+        from messaging.backends import get_backend
+        from messaging.twilio_client import twilio_client
+
+        get_backend("sms"), twilio_client().messages  # imported before the clock starts
 
     outcomes: dict[str, int] = {}
     started = time.perf_counter()
@@ -399,7 +424,23 @@ def bench_audiences(n: int, rounds: int) -> None:
         print(f"  {key:<7} smart/static {row['smart'] / row['static']:.2f}")
 
 
-def bench_send(count: int, workers: int) -> dict:
+def bench_sender(workspace_id: int):
+    """An SMS sender without a rate limit (the twilio backend needs a From number)."""
+    from messaging.models import PhoneNumber, Sender
+
+    number = "+14155559998"
+    PhoneNumber.objects.filter(number=number).exclude(workspace_id=workspace_id).delete()
+    claim, _ = PhoneNumber.objects.get_or_create(
+        number=number, defaults={"workspace_id": workspace_id, "key": f"{workspace_id}:{number}"}
+    )
+    sender, _ = Sender.objects.get_or_create(
+        workspace_id=workspace_id, channel="sms", address=number, claim=claim,
+        defaults={"rate_limit_per_second": 0},
+    )  # fmt: skip
+    return sender
+
+
+def bench_send(count: int, workers: int, fake=None) -> dict:
     from django.db import connection, connections
 
     from accounts.models import Workspace
@@ -419,12 +460,17 @@ def bench_send(count: int, workers: int) -> dict:
         )
     Campaign.objects.filter(workspace=workspace).update(state="completed", next_run_at=None)
     truncate_messages()
-    make_campaign(workspace.id, group.id, f"Send x{workers}")
+    sender = bench_sender(workspace.id) if fake else None
+    make_campaign(workspace.id, group.id, f"Send x{workers}", sender=sender)
     for run_id in lifecycle.runs_start_due():
         fanout.run_fan_out(run_id=run_id)
     connections.close_all()
     queue = mp.Queue()
-    processes = [mp.Process(target=send_child, args=(True, queue)) for _ in range(workers)]
+    url = fake.base_url if fake else ""
+    processes = [mp.Process(target=send_child, args=(True, url, queue)) for _ in range(workers)]
+    if fake:
+        fake.reset()
+    fake_cpu = time.process_time()
     started = time.perf_counter()
     for process in processes:
         process.start()
@@ -437,14 +483,26 @@ def bench_send(count: int, workers: int) -> dict:
         for status, count in result[0].items():
             outcomes[status] = outcomes.get(status, 0) + count
     sent = sum(outcomes.values())
+    fake_cpu = (time.process_time() - fake_cpu) / sent * 1e6
     rss = max(r[2] for r in results)
     cpu = sum(r[3] for r in results) / sent * 1e6
     pg_cpu = sum(r[4] for r in results) / sent * 1e6
+    at_fake = ""
+    if fake:
+        created = fake_created(fake)
+        twice = sum(1 for n in created.values() if n > 1)
+        at_fake = (
+            f", fake Twilio {fake_cpu:.0f} µs; at the fake: {len(created):,} created "
+            f"({len(created) / elapsed:,.0f}/s), {twice} twice, at most "
+            f"{fake.state.max_in_flight} creates in flight"
+        )
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"send     {workers} worker(s): {sent:,} messages in {elapsed:.1f}s = "
         f"{sent / elapsed:,.0f} msg/s, peak RSS per worker {rss:.0f} MiB; CPU per message: "
         f"worker {cpu:.0f} µs, PostgreSQL backend {pg_cpu:.0f} µs; outcomes "
-        + ", ".join(f"{status} {count:,}" for status, count in sorted(outcomes.items())),
+        + ", ".join(f"{status} {count:,}" for status, count in sorted(outcomes.items()))
+        + f"{at_fake}; load {load}",
         flush=True,
     )
     if outcomes.get("skipped"):
@@ -454,6 +512,17 @@ def bench_send(count: int, workers: int) -> dict:
             flush=True,
         )
     return {"workers": workers, "rate": sent / elapsed, "rss": rss, "cpu": cpu, "pg": pg_cpu}
+
+
+def fake_created(fake) -> dict[int, int]:
+    """How many times the fake created each message (by the id in its status callback)."""
+    from collections import Counter
+    from urllib.parse import parse_qs, urlsplit
+
+    ids: Counter = Counter()
+    for created in list(fake.messages.values()):
+        ids[int(parse_qs(urlsplit(created["_status_callback"]).query)["m"][0])] += 1
+    return ids
 
 
 def main():
@@ -466,6 +535,16 @@ def main():
     )
     parser.add_argument("--no-send", action="store_true", help="measure the fan-out only")
     parser.add_argument("--send-rounds", type=int, default=1, help="send test repetitions")
+    parser.add_argument(
+        "--provider-latency",
+        type=float,
+        default=None,
+        help="send through the twilio client to the fake Twilio answering after this many "
+        "seconds per create (instead of the console backend)",
+    )
+    parser.add_argument(
+        "--send-workers", default="1,2", help="worker processes of the send test (e.g. 2)"
+    )
     parser.add_argument(
         "--send-only", action="store_true", help="measure sending only (contacts already loaded)"
     )
@@ -499,9 +578,19 @@ def main():
             bench_fan_out(args.contacts // 10)
         bench_fan_out(args.contacts, reuse=args.reuse, links=args.links)
     if not args.no_send:
-        for _ in range(args.send_rounds):
-            for workers in (1, 2):
-                bench_send(args.send, workers)
+        fake = None
+        if args.provider_latency is not None:
+            from tests.fakes.twilio import FakeTwilio
+
+            fake = FakeTwilio().start()
+            fake.state.latency = args.provider_latency
+        try:
+            for _ in range(args.send_rounds):
+                for workers in (int(w) for w in args.send_workers.split(",")):
+                    bench_send(args.send, workers, fake)
+        finally:
+            if fake:
+                fake.stop()
 
 
 if __name__ == "__main__":

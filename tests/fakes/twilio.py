@@ -62,7 +62,18 @@ class FakeTwilioState:
     # A 429 storm: creates answer 429 for `length` seconds in every `period` (from `start`).
     storm: tuple[float, float, float, int] | None = None  # (start, period, length, retry_after)
     latency: float = 0.0  # seconds each create takes to answer (Twilio's API takes 100-300 ms)
+    # Creates being answered right now, and the most there were at once (a sender that keeps
+    # several calls in flight shows here).
+    in_flight: int = 0
+    max_in_flight: int = 0
+    # The first creates wait (up to 10 s) until this many have been in flight at once: a test
+    # sees calls overlap without depending on timing. 0: no waiting.
+    gather: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(init=False)
+
+    def __post_init__(self):
+        self.arrived = threading.Condition(self.lock)
 
 
 def _rfc2822(moment) -> str:
@@ -128,6 +139,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         recorded = self._record()
+        with self.state.arrived:
+            self.state.in_flight += 1
+            self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
+            self.state.arrived.notify_all()
+            if self.state.gather and not self.state.arrived.wait_for(
+                lambda: self.state.max_in_flight >= self.state.gather, timeout=10
+            ):
+                self.state.gather = 0  # they never overlapped: stop making the others wait
+        try:
+            self._create(recorded)
+        finally:
+            with self.state.lock:
+                self.state.in_flight -= 1
+
+    def _create(self, recorded: Recorded) -> None:
         if not self._authorised():
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
         base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/"
@@ -266,13 +292,17 @@ def _call(recorded: Recorded) -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the listen backlog: a burst of parallel connects is not dropped
+
+
 class FakeTwilio:
     """Start with `FakeTwilio().start()`; `base_url` is what TWILIO_API_BASE_URL gets."""
 
     def __init__(self, port: int = 0):
         self.state = FakeTwilioState()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server = _Server(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -284,6 +314,14 @@ class FakeTwilio:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def reset(self) -> None:
+        """Forget requests, messages and calls (between benchmark rounds); faults stay."""
+        with self.state.lock:
+            self.state.requests.clear()
+            self.state.messages.clear()
+            self.state.calls.clear()
+            self.state.max_in_flight = self.state.in_flight
 
     def add(self, kind: str, *, to: str, from_: str, status: str, body: str = "") -> str:
         """A message ("Messages") or call ("Calls") the account already holds, in `status`,
