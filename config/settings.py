@@ -243,6 +243,9 @@ HERALD_TICK_SECONDS = float(os.environ.get("HERALD_TICK_SECONDS", "2"))
 HERALD_SEND_BATCH = int(os.environ.get("HERALD_SEND_BATCH", "200"))
 HERALD_LEASE_SECONDS = int(os.environ.get("HERALD_LEASE_SECONDS", "60"))
 HERALD_SEND_TASKS = int(os.environ.get("HERALD_SEND_TASKS", "4"))  # send batches in flight
+# Provider calls a send task keeps in flight at once, on threads (messaging/provider_calls.py):
+# Twilio takes 100-300 ms a call. 1: one call at a time.
+HERALD_SEND_CONCURRENCY = int(os.environ.get("HERALD_SEND_CONCURRENCY", "32"))
 # The finish-time estimate's rate for a sender without a rate limit (messages per second).
 HERALD_ESTIMATE_SEND_RATE = float(os.environ.get("HERALD_ESTIMATE_SEND_RATE", "10"))
 HERALD_SEND_LOOP_SECONDS = float(os.environ.get("HERALD_SEND_LOOP_SECONDS", "20"))

@@ -94,7 +94,8 @@ def capped_contacts(
 
 class SendCaps:
     """The cap at send time for one claimed batch: the counts of its contacts read once,
-    raised as the batch sends, so two messages of the batch cannot both pass a full cap."""
+    raised when a message's provider call starts (calls run several at once) and lowered
+    again when it did not go out, so two messages of the batch cannot both pass a full cap."""
 
     def __init__(self, messages: list[Message], at: datetime):
         self.caps: dict[int, Cap] = {}
@@ -124,6 +125,12 @@ class SendCaps:
         cap = self._cap(message)
         return cap is None or self.counts.get(message.contact_id, 0) < cap.messages
 
-    def record(self, message: Message, status: str) -> None:
-        if self._cap(message) is not None and status in WENT_OUT:
+    def start(self, message: Message) -> None:
+        """Its provider call starts: it counts while the call is in flight."""
+        if self._cap(message) is not None:
             self.counts[message.contact_id] = self.counts.get(message.contact_id, 0) + 1
+
+    def finish(self, message: Message, status: str) -> None:
+        """Its call answered: a message that did not go out no longer counts."""
+        if self._cap(message) is not None and status not in WENT_OUT:
+            self.counts[message.contact_id] -= 1

@@ -9,7 +9,10 @@ Checked at send time, right before the provider call, for every message whatever
   time zone in `DailySendCount` (one conditional UPDATE per message, so concurrent workers
   never pass the limit). A campaign message over the limit goes back to the queue and its
   campaign is paused with the reason (the `limit_reached` hook); any other message fails
-  with it.
+  with it. A message is counted right before its provider call and given back when it
+  turned out not to go: put back in the queue (its sender busy or backed off, its account
+  refused, its lease lost, a retryable error; it is counted when it goes) or refused by the
+  provider. What may have gone (sent, delivered, unknown) stays counted.
 """
 
 from __future__ import annotations
@@ -97,6 +100,12 @@ def daily_send_reserve(workspace: Workspace, at: datetime) -> bool:
         return bool(today.filter(sent__lt=limit).update(sent=F("sent") + 1))
 
 
+def daily_send_release(workspace: Workspace, at: datetime) -> None:
+    """Give back one message counted by daily_send_reserve that was not sent after all."""
+    today = DailySendCount.objects.filter(workspace=workspace, day=workspace_day(workspace, at))
+    today.filter(sent__gt=0).update(sent=F("sent") - 1)
+
+
 def daily_sent(workspace: Workspace, at: datetime) -> int:
     row = DailySendCount.objects.filter(workspace=workspace, day=workspace_day(workspace, at))
     return row.values_list("sent", flat=True).first() or 0
@@ -127,3 +136,9 @@ class SendGuard:
             return True
         self.full.add(workspace.id)
         return False
+
+    def release(self, message: Message) -> None:
+        """A message `reserve` counted goes back to the queue unsent: give its count back."""
+        workspace = self.workspaces.get(message.workspace_id)
+        if workspace is not None and workspace.daily_send_limit is not None:
+            daily_send_release(workspace, self.at)

@@ -2,7 +2,9 @@
 
 A batch is committed as `sending` before any provider call; only the task that moved a row
 there sends it. Outcomes are written in one statement per flush, and only onto rows still
-`sending`: a status callback that got there first keeps its status.
+`sending`: a status callback that got there first keeps its status (messaging/recording.py).
+Several provider calls are in flight at once (messaging/provider_calls.py), each fenced
+right before it starts.
 
 Each send waits for its sender's next slot (messaging/throttle.py: one pace per sender shared
 by every process), but never past the batch's lease: a sender whose next slot is later, or
@@ -15,7 +17,6 @@ from __future__ import annotations
 import logging
 import time as time_module
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,23 +31,24 @@ from .backends import (
     PermanentError,
     RateLimited,
     RetryableError,
+    SendError,
     SendResult,
     UnknownOutcome,
-    get_backend,
 )
 from .caps import SendCaps
 from .guards import SendGuard, limit_reason
 from .models import Message
-from .statuses import TIMESTAMP
+from .provider_calls import Answer, ProviderCalls
+from .recording import Outcome, outcomes_record
 from .throttle import jittered, sender_back_off, sender_reserve
 
 logger = logging.getLogger("herald.outbox")
 
 S = Message.Status
 PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
-# Outcomes that are not written as a status: the batch lost the row's lease (stop), or the
-# row's sender is not free before the lease would run out (put back in the queue).
-_LOST, _BUSY, _HELD = "lease_lost", "sender_busy", "account_error"
+# Outcomes that are not written as a status: the row's sender is not free before the lease
+# would run out, or the provider refused the account (both: put back in the queue).
+_BUSY, _HELD = "sender_busy", "account_error"
 
 
 def _now() -> datetime:
@@ -57,17 +59,6 @@ def _runs():
     """The runs messages may belong to (campaign runs): the pump only reads their `paused`
     flag, through Message.run, so messaging needs no import of the app that owns them."""
     return Message._meta.get_field("run").related_model.objects
-
-
-@dataclass
-class _Outcome:
-    id: int
-    status: str
-    provider_message_id: str = ""
-    error: str = ""
-    error_code: str = ""
-    send_after: datetime | None = None
-    attempts: int = 0
 
 
 def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
@@ -85,6 +76,10 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
     extends the row's lease for the call. A worker that stalled (SIGSTOP, a VM pause, a swap
     storm) past its lease finds its rows taken by the sweeper and stops, instead of sending
     what reconciliation already handed to another worker.
+
+    Up to HERALD_SEND_CONCURRENCY provider calls are in flight at once (on threads, for
+    backends that allow it: messaging/provider_calls.py); everything else, fences included,
+    runs on this thread, and a call starts only when a thread is free to make it at once.
     """
     ids = list(message_ids)
     if not ids:
@@ -102,65 +97,130 @@ def outbox_send(*, message_ids: Iterable[int]) -> dict[str, int]:
         .select_related("sender", "campaign", "contact")
         .order_by("id")
     )
-    counts: dict[str, int] = {}
-    pending: list[_Outcome] = []
-    last_flush = last_pause_check = time_module.monotonic()
-    run_ids = {m.run_id for m in messages if m.run_id}
-    released: set[int] = set()
-    caps = SendCaps(messages, now)
-    guard = SendGuard(messages, now)
-    held: dict[int, set[int]] = {}  # workspace id → its runs whose messages met the daily limit
-    account_held: dict[str, set[int]] = {}  # an account error → the runs that met it
-    for index, message in enumerate(messages):
-        if run_ids and time_module.monotonic() - last_pause_check > PAUSE_CHECK_SECONDS:
-            last_pause_check = time_module.monotonic()
-            released |= _release_if_paused(messages[index:], run_ids, token)
-        if message.id in released:
-            continue
-        if not caps.allows(message):  # no provider call: nothing to fence
-            outcome = _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED)
-        elif guard.refusal(message):
-            outcome = _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.BLOCKED)
-        elif not guard.reserve(message):  # the workspace's daily send limit
-            workspace = guard.workspaces[message.workspace_id]
-            if message.run_id is None:
-                outcome = _Outcome(message.id, S.FAILED, error=limit_reason(workspace, now))
-            else:  # back to the queue; its campaign is paused below
-                _release([message.id], token)
-                released.add(message.id)
-                held.setdefault(workspace.id, set()).add(message.run_id)
+    batch = _Batch(messages, token, now)
+    with ProviderCalls(settings.HERALD_SEND_CONCURRENCY) as calls:
+        batch.send(calls)
+    batch.fire_hooks()
+    return batch.counts
+
+
+class _Batch:
+    """One claimed batch being sent. `settled` holds the ids that are no longer waiting
+    under the batch's token: handed to the provider (fenced: a lease of their own), given an
+    outcome, or put back in the queue."""
+
+    def __init__(self, messages: list[Message], token: datetime, now: datetime):
+        self.messages, self.token, self.now = messages, token, now
+        self.counts: dict[str, int] = {}
+        self.pending: list[Outcome] = []
+        self.settled: set[int] = set()
+        self.next = 0  # the first message not yet handled
+        self.lost = False
+        self.run_ids = {m.run_id for m in messages if m.run_id}
+        self.caps = SendCaps(messages, now)
+        self.guard = SendGuard(messages, now)
+        self.held: dict[int, set[int]] = {}  # workspace id → its runs that met the daily limit
+        self.account_held: dict[str, set[int]] = {}  # an account error → the runs that met it
+        self.last_flush = self.last_pause_check = time_module.monotonic()
+
+    def unsent(self) -> list[Message]:
+        return [m for m in self.messages[self.next :] if m.id not in self.settled]
+
+    def send(self, calls: ProviderCalls) -> None:
+        for index, message in enumerate(self.messages):
+            self.next = index
+            self._answers(calls.finished(wait=not calls.free()))
+            if (
+                self.run_ids
+                and time_module.monotonic() - self.last_pause_check > PAUSE_CHECK_SECONDS
+            ):
+                self.last_pause_check = time_module.monotonic()
+                self.settled |= _release_if_paused(self.unsent(), self.run_ids, self.token)
+            if message.id in self.settled:
                 continue
-        else:
-            outcome = _send_one(message, token)
-            if outcome.status == _LOST:
-                _lease_lost(messages[index:], released)
+            self._start(message, calls)
+            if self.lost:
+                _lease_lost(self.unsent())
                 break
+        self.next = len(self.messages)  # nothing is left to extend the lease of
+        self._answers(calls.all_finished())
+        self._flush()
+
+    def _start(self, message: Message, calls: ProviderCalls) -> None:
+        """Check, pace and fence the message, then start its provider call; or settle it."""
+        if not self.caps.allows(message):  # no provider call: nothing to fence
+            return self._add(Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED))
+        if self.guard.refusal(message):
+            return self._add(Outcome(message.id, S.SKIPPED, error=Message.SkipReason.BLOCKED))
+        if (reason := _skip_reason(message)) is not None:
+            return self._add(Outcome(message.id, S.SKIPPED, error=reason))
+        if not self.guard.reserve(message):  # the workspace's daily send limit
+            return self._over_limit(message)
+        if (busy := _pace(message, self.token)) is not None:
+            self.guard.release(message)  # not sent: the day's count gets it back
+            return self._sender_busy(busy)
+        if not _fence(message.id, self.token):
+            self.guard.release(message)
+            self.lost = True
+            return None
+        self.settled.add(message.id)
+        self.caps.start(message)
+        calls.start(message)
+        return None
+
+    def _over_limit(self, message: Message) -> None:
+        workspace = self.guard.workspaces[message.workspace_id]
+        if message.run_id is None:
+            self._add(Outcome(message.id, S.FAILED, error=limit_reason(workspace, self.now)))
+            return
+        _release([message.id], self.token)  # back to the queue; its campaign is paused
+        self.settled.add(message.id)
+        self.held.setdefault(workspace.id, set()).add(message.run_id)
+
+    def _answers(self, answered: list[tuple[Message, Answer]]) -> None:
+        """Record what the provider answered (on this thread: the outcome may write)."""
+        for message, answer in answered:
+            outcome = _outcome(message, answer)
+            self.caps.finish(message, outcome.status)
+            if outcome.status not in (S.SENT, S.DELIVERED, S.UNKNOWN):  # it did not go
+                self.guard.release(message)
             if outcome.status == _BUSY:
-                released |= _release_sender(messages[index:], outcome, token, released)
-                continue
-            if outcome.status == _HELD:  # the account's error: the run pauses, nothing fails
-                same_run = [m.id for m in messages[index:] if m.run_id == message.run_id]
-                _release([i for i in same_run if i not in released], token, also=message.id)
-                released |= set(same_run)
-                account_held.setdefault(outcome.error, set()).add(message.run_id)
-                continue
-            caps.record(message, outcome.status)
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        pending.append(outcome)
-        if len(pending) >= 100 or time_module.monotonic() - last_flush > 1.0:
-            _record(pending)
-            pending, last_flush = [], time_module.monotonic()
-            rest = [m.id for m in messages[index + 1 :] if m.id not in released]
-            token, kept = _extend_lease(rest, token)
-            released |= set(rest) - kept  # taken by the sweeper: not ours to send any more
-    _record(pending)
-    for workspace_id, held_runs in held.items():
-        reason = limit_reason(guard.workspaces[workspace_id], now)
-        hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
-    for error, held_runs in account_held.items():
-        reason = f"The provider refused the sending account: {error}. Fix it, then resume."
-        hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
-    return counts
+                self._sender_busy(outcome)
+            elif outcome.status == _HELD:  # the account's error: the run pauses, none fails
+                self._account_error(message, outcome)
+            else:
+                self._add(outcome)
+
+    def _sender_busy(self, busy: Outcome) -> None:
+        self.settled |= _release_sender(self.unsent(), busy, self.token, self.messages)
+
+    def _account_error(self, message: Message, outcome: Outcome) -> None:
+        same_run = [message.id, *(m.id for m in self.unsent() if m.run_id == message.run_id)]
+        _release(same_run, self.token, also=message.id)
+        self.settled |= set(same_run)
+        self.account_held.setdefault(outcome.error, set()).add(message.run_id)
+
+    def _add(self, outcome: Outcome) -> None:
+        self.settled.add(outcome.id)
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        self.pending.append(outcome)
+        if len(self.pending) >= 100 or time_module.monotonic() - self.last_flush > 1.0:
+            self._flush()
+
+    def _flush(self) -> None:
+        outcomes_record(self.pending)
+        self.pending, self.last_flush = [], time_module.monotonic()
+        if rest := [m.id for m in self.unsent()]:
+            self.token, kept = _extend_lease(rest, self.token)
+            self.settled |= set(rest) - kept  # taken by the sweeper: not ours to send any more
+
+    def fire_hooks(self) -> None:
+        for workspace_id, held_runs in self.held.items():
+            reason = limit_reason(self.guard.workspaces[workspace_id], self.now)
+            hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
+        for error, held_runs in self.account_held.items():
+            reason = f"The provider refused the sending account: {error}. Fix it, then resume."
+            hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
 
 
 def _fence(message_id: int, token: datetime) -> bool:
@@ -182,12 +242,11 @@ def _fence(message_id: int, token: datetime) -> bool:
         return ours.update(lease_expires_at=lease) == 1
 
 
-def _lease_lost(unsent: list[Message], released: set[int]) -> None:
-    left = [m.id for m in unsent if m.id not in released]
+def _lease_lost(unsent: list[Message]) -> None:
     logger.warning(
         "send batch lost its lease (the worker stalled past it): %s messages left unsent "
         "for the sweeper and reconciliation",
-        len(left),
+        len(unsent),
     )
 
 
@@ -218,13 +277,14 @@ def _extend_lease(ids: list[int], token: datetime) -> tuple[datetime, set[int]]:
 
 
 def _release_sender(
-    unsent: list[Message], busy: _Outcome, token: datetime, released: set[int]
+    unsent: list[Message], busy: Outcome, token: datetime, messages: list[Message]
 ) -> set[int]:
     """The sender of `busy` is not free before the lease runs out (its rate, or the provider
-    backed it off): its unsent messages in the batch go back to the queue until then, the
-    attempt they were given returned."""
-    sender_id = next(m.sender_id for m in unsent if m.id == busy.id)
-    ids = [m.id for m in unsent if m.sender_id == sender_id and m.id not in released]
+    backed it off): it and its sender's unsent messages in the batch go back to the queue
+    until then, the attempt they were given returned. (The sender's calls still in flight
+    come back with their own answers.)"""
+    sender_id = next(m.sender_id for m in messages if m.id == busy.id)
+    ids = [busy.id, *(m.id for m in unsent if m.sender_id == sender_id and m.id != busy.id)]
     now = _now()
     ours = Q(lease_expires_at=token) | Q(id=busy.id)  # busy.id was fenced: its own lease
     Message.objects.filter(ours, id__in=ids, status=S.SENDING).update(
@@ -273,39 +333,43 @@ def _mark_sending(ids: list[int], lease: datetime, now: datetime) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _send_one(message: Message, token: datetime) -> _Outcome:
-    """Skip, or wait for the sender's slot, fence, and make the provider call."""
+def _skip_reason(message: Message) -> str | None:
+    """Why the message is skipped without a provider call (its contact opted out or went)."""
     contact = message.contact  # None also when the id points nowhere (see Message.contact)
     if contact is None and message.run_id is not None:
-        return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.DELETED)
+        return Message.SkipReason.DELETED
     if contact is not None and contact.status == Contact.Status.OPTED_OUT:
-        return _Outcome(message.id, S.SKIPPED, error=Message.SkipReason.OPTED_OUT)
-    if (busy := _pace(message, token)) is not None:
-        return busy
-    if not _fence(message.id, token):
-        return _Outcome(message.id, _LOST)
-    try:
-        result: SendResult = get_backend(message.channel).send(message)
-    except RateLimited as exc:
-        return _backed_off(message, exc)
-    except RetryableError as exc:
-        return _retry_or_fail(message, exc)
-    except PermanentError as exc:
-        if exc.account and message.run_id is not None:
-            return _Outcome(message.id, _HELD, error=str(exc), error_code=exc.code)
-        if exc.opt_out and contact is not None:
-            _opt_out(contact, str(exc))
-        return _Outcome(message.id, S.FAILED, error=str(exc), error_code=exc.code)
-    except UnknownOutcome as exc:
-        return _Outcome(message.id, S.UNKNOWN, error=str(exc), error_code=exc.code)
-    except Exception as exc:  # a bug or an unexpected library error: outcome unknown
-        logger.exception("backend %s crashed on message %s", message.channel, message.id)
-        return _Outcome(message.id, S.UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-    status = S.DELIVERED if result.status == S.DELIVERED else S.SENT
-    return _Outcome(message.id, status, provider_message_id=result.provider_message_id)
+        return Message.SkipReason.OPTED_OUT
+    return None
 
 
-def _pace(message: Message, token: datetime) -> _Outcome | None:
+def _outcome(message: Message, answer: Answer) -> Outcome:
+    """What the provider's answer to the call means for the message (and its contact)."""
+    if isinstance(answer, SendResult):
+        status = S.DELIVERED if answer.status == S.DELIVERED else S.SENT
+        return Outcome(message.id, status, provider_message_id=answer.provider_message_id)
+    if isinstance(answer, SendError) and answer.contact_code is not None:
+        from .provider_errors import contact_apply_error
+
+        contact_apply_error(contact_id=message.contact_id, code=answer.contact_code)
+    if isinstance(answer, RateLimited):
+        return _backed_off(message, answer)
+    if isinstance(answer, RetryableError):
+        return _retry_or_fail(message, answer)
+    if isinstance(answer, PermanentError):
+        if answer.account and message.run_id is not None:
+            return Outcome(message.id, _HELD, error=str(answer), error_code=answer.code)
+        if answer.opt_out and message.contact is not None:
+            _opt_out(message.contact, str(answer))
+        return Outcome(message.id, S.FAILED, error=str(answer), error_code=answer.code)
+    if isinstance(answer, UnknownOutcome):
+        return Outcome(message.id, S.UNKNOWN, error=str(answer), error_code=answer.code)
+    # A bug or an unexpected library error: the outcome is unknown.
+    logger.error("backend %s crashed on message %s", message.channel, message.id, exc_info=answer)
+    return Outcome(message.id, S.UNKNOWN, error=f"{type(answer).__name__}: {answer}")
+
+
+def _pace(message: Message, token: datetime) -> Outcome | None:
     """Wait for the sender's next slot (shared by all processes); a _BUSY outcome when the
     slot would come too late for the batch's lease. Never sleeps past the lease: a third of
     it is kept for the provider call."""
@@ -318,14 +382,14 @@ def _pace(message: Message, token: datetime) -> _Outcome | None:
         sender.id, sender.rate_limit_per_second, now=now, deadline=max(deadline, now)
     )
     if not free:
-        return _Outcome(message.id, _BUSY, send_after=at)
+        return Outcome(message.id, _BUSY, send_after=at)
     wait = (at - now).total_seconds()
     if wait > 0:
         time_module.sleep(wait)
     return None
 
 
-def _backed_off(message: Message, exc: RateLimited) -> _Outcome:
+def _backed_off(message: Message, exc: RateLimited) -> Outcome:
     """The provider refused the sender for now: back it off for every process; the message
     (and the sender's others in the batch) wait without using an attempt."""
     now = _now()
@@ -334,13 +398,13 @@ def _backed_off(message: Message, exc: RateLimited) -> _Outcome:
     else:
         until = now + timedelta(seconds=exc.retry_after or 2.0)
     logger.warning("sender %s backed off until %s: %s", message.sender_id, until, exc)
-    return _Outcome(message.id, _BUSY, error=str(exc), error_code=exc.code, send_after=until)
+    return Outcome(message.id, _BUSY, error=str(exc), error_code=exc.code, send_after=until)
 
 
-def _retry_or_fail(message: Message, exc: RetryableError) -> _Outcome:
+def _retry_or_fail(message: Message, exc: RetryableError) -> Outcome:
     again = retry_after(message)
     status = S.QUEUED if again is not None else S.FAILED
-    return _Outcome(message.id, status, error=str(exc), error_code=exc.code, send_after=again)
+    return Outcome(message.id, status, error=str(exc), error_code=exc.code, send_after=again)
 
 
 def retry_after(message: Message) -> datetime | None:
@@ -356,83 +420,3 @@ def _opt_out(contact: Contact, detail: str) -> None:
     from contacts.services import contact_opt_out
 
     contact_opt_out(contact=contact, reason=Contact.OptOutReason.BAD_RESPONSE, detail=detail)
-
-
-def _record(outcomes: list[_Outcome]) -> None:
-    """Write outcomes; only rows still `sending` change status (a webhook may be faster)."""
-    if not outcomes:
-        return
-    now = _now()
-    rows = [_outcome_fields(o, now) for o in outcomes]
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            changed = _record_pg(rows, now)
-        else:
-            changed = {
-                row["id"]
-                for row in rows
-                if Message.objects.filter(id=row["id"], status=S.SENDING).update(
-                    **{k: v for k, v in row.items() if k != "id" and v is not None},
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            }
-        for o in outcomes:
-            if o.id not in changed and o.provider_message_id:
-                # A status callback got here first: keep its status, add the provider id.
-                Message.objects.filter(id=o.id, provider_message_id="").update(
-                    provider_message_id=o.provider_message_id, lease_expires_at=None
-                )
-    hooks.statuses_changed((o.id, o.status) for o in outcomes if o.id in changed)
-
-
-RECORD_COLUMNS = (
-    ("id", "bigint"),
-    ("status", "varchar"),
-    ("provider_message_id", "varchar"),
-    ("skip_reason", "varchar"),
-    ("last_error", "text"),
-    ("error_code", "varchar"),
-    ("sent_at", "timestamptz"),
-    ("delivered_at", "timestamptz"),
-    ("failed_at", "timestamptz"),
-    ("send_after", "timestamptz"),
-)
-
-
-def _outcome_fields(o: _Outcome, now: datetime) -> dict:
-    """The columns an outcome sets; None means "leave as it is"."""
-    row = dict.fromkeys(name for name, _ in RECORD_COLUMNS)
-    row.update(id=o.id, status=o.status, provider_message_id=o.provider_message_id or None)
-    if o.status in TIMESTAMP:
-        row[TIMESTAMP[o.status]] = now
-    if o.status == S.SKIPPED:
-        row["skip_reason"] = o.error
-    elif o.status in (S.SENT, S.DELIVERED):
-        row.update(sent_at=now, last_error="")  # a send the provider delivered at once was sent
-    else:
-        row.update(last_error=o.error[:1000], error_code=(o.error_code or "")[:32])
-        row["send_after"] = o.send_after
-    return row
-
-
-def _record_pg(rows: list[dict], now: datetime) -> set[int]:
-    """One UPDATE … FROM (VALUES …) for the whole flush instead of one statement per row."""
-    one = "(" + ", ".join(f"%s::{kind}" for _, kind in RECORD_COLUMNS) + ")"
-    values = ", ".join([one] * len(rows))
-    names = ", ".join(name for name, _ in RECORD_COLUMNS)
-    sets = ", ".join(
-        f"{name} = COALESCE(v.{name}, m.{name})" for name, _ in RECORD_COLUMNS if name != "id"
-    )
-    sql = (
-        f"UPDATE messaging_message AS m SET {sets}, lease_expires_at = NULL, updated_at = %s "
-        f"FROM (VALUES {values}) AS v({names}) "
-        "WHERE m.id = v.id AND m.status = %s RETURNING m.id"
-    )
-    params: list = [now]  # the SET clause's placeholder comes first, then the VALUES
-    for row in rows:
-        params.extend(row[name] for name, _ in RECORD_COLUMNS)
-    params.append(S.SENDING)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}

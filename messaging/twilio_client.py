@@ -8,21 +8,48 @@ import threading
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 _last = threading.local()
 
 
+class _Session(requests.Session):
+    """requests reads the environment's proxy settings (and ~/.netrc) again for every request,
+    a fifth of a Twilio call's CPU here; they do not change while Herald runs, so they are
+    read once per host."""
+
+    def __init__(self):
+        super().__init__()
+        self._merged: dict[tuple, dict] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        key = (urlsplit(url).netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._merged[key] = merged
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+
 class HeraldHttpClient(TwilioHttpClient):
     """Twilio's HTTP client that remembers the last answer's Retry-After (per thread: the
-    twilio library's exceptions do not carry headers) and, given a `base_url`, sends every
-    request there instead of https://*.twilio.com, path unchanged."""
+    twilio library's exceptions do not carry headers, and send tasks make calls on several
+    threads) and, given a `base_url`, sends every request there instead of
+    https://*.twilio.com, path unchanged."""
 
     def __init__(self, base_url: str = "", **kwargs):
         super().__init__(**kwargs)
+        self.session = _Session()
+        # A connection kept for each provider call a send task has in flight at once (the
+        # library's default keeps cpu_count + 4 and opens and drops the rest every time).
+        adapter = HTTPAdapter(pool_maxsize=max(settings.HERALD_SEND_CONCURRENCY, 10))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         parts = urlsplit(base_url)
         self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
 

@@ -58,15 +58,24 @@ class ReconcileResult:
 class SendError(Exception):
     """`account`: the error is the sending account's or number's (credentials, a suspended
     account, a number it does not own), not the message's: every message would meet it, so a
-    campaign pauses with the reason instead of failing each one."""
+    campaign pauses with the reason instead of failing each one. `contact_code`: a provider
+    error code that says something about the contact (messaging/provider_errors.py), applied
+    by the engine after the call, on its own thread."""
 
     def __init__(
-        self, message: str, *, code: str = "", opt_out: bool = False, account: bool = False
+        self,
+        message: str,
+        *,
+        code: str = "",
+        opt_out: bool = False,
+        account: bool = False,
+        contact_code: int | None = None,
     ):
         super().__init__(message)
         self.code = code
         self.opt_out = opt_out
         self.account = account
+        self.contact_code = contact_code
 
 
 class RetryableError(SendError):
@@ -92,9 +101,15 @@ class UnknownOutcome(SendError):
 
 
 class Backend:
-    """Base class: subclasses set `name` and implement send(); reconcile() when they can."""
+    """Base class: subclasses set `name` and implement send(); reconcile() when they can.
+
+    `concurrent`: send() waits on the network and touches no database, so the engine makes
+    several calls at once on threads (messaging/provider_calls.py); else one at a time, on
+    the send loop's thread (a call that takes microseconds gains nothing from a thread).
+    """
 
     name = "base"
+    concurrent = False
 
     def send(self, message: Message) -> SendResult:
         raise NotImplementedError

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from messaging.provider_errors import contact_apply_error, contact_reason_for_error
+from messaging.provider_errors import contact_reason_for_error
 from messaging.twilio_client import last_retry_after, twilio_client
 
 from . import Backend, PermanentError, RateLimited, ReconcileResult, SendResult, UnknownOutcome
@@ -47,22 +47,17 @@ def twilio_send_error(exc: Exception) -> Exception:
             return RateLimited(text, code=str(code), retry_after=last_retry_after())
         if exc.status >= 500:
             return UnknownOutcome(text, code=str(code))
-        # The contact is opted out here with the code's own reason (not the engine's default).
-        return PermanentError(text, code=str(code), account=code in ACCOUNT_ERROR_CODES)
+        # The engine opts the contact out with the code's own reason (not its default).
+        contact_code = code if isinstance(code, int) and contact_reason_for_error(code) else None
+        return PermanentError(
+            text, code=str(code), account=code in ACCOUNT_ERROR_CODES, contact_code=contact_code
+        )
     if isinstance(exc, requests.ConnectTimeout):
         return RateLimited(f"Twilio unreachable: {exc}", code="connect_timeout")
     if isinstance(exc, requests.ConnectionError) and "NewConnectionError" in repr(exc):
         return RateLimited(f"Twilio unreachable: {exc}", code="connect_error")
     # A read timeout or a dropped connection: the request may have been processed.
     return UnknownOutcome(f"No answer from Twilio: {exc}", code="timeout")
-
-
-def twilio_contact_error(message, exc: Exception) -> None:
-    """Opt the contact out when Twilio refused the number itself (21610, 21211, 21614)."""
-    code = getattr(exc, "code", None)
-    is_twilio = isinstance(exc, TwilioRestException) and isinstance(code, int)
-    if is_twilio and contact_reason_for_error(code):
-        contact_apply_error(contact_id=message.contact_id, code=code)
 
 
 def twilio_reconcile(resources, message, kind: str) -> ReconcileResult:
@@ -116,6 +111,7 @@ LIST_ERRORS = (TwilioException, requests.RequestException)
 
 class TwilioSmsBackend(Backend):
     name = "twilio_sms"
+    concurrent = True  # one HTTP request; what an error means for the contact is the engine's
 
     def send(self, message) -> SendResult:
         if not message.sender_id or not message.sender:
@@ -128,7 +124,6 @@ class TwilioSmsBackend(Backend):
                 status_callback=status_callback_url(message),
             )
         except (TwilioRestException, requests.RequestException) as exc:
-            twilio_contact_error(message, exc)
             raise twilio_send_error(exc) from exc
         status = "failed" if created.status == "failed" else "sent"
         return SendResult(provider_message_id=created.sid, status=status)

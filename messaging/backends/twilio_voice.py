@@ -23,7 +23,6 @@ from .twilio_sms import (
     LIST_ERRORS,
     RECONCILE_PAGE,
     status_callback_url,
-    twilio_contact_error,
     twilio_reconcile,
     twilio_send_error,
 )
@@ -64,7 +63,6 @@ class TwilioVoiceBackend(Backend):
                 **params,
             )
         except (TwilioRestException, requests.RequestException) as exc:
-            twilio_contact_error(message, exc)
             raise twilio_send_error(exc) from exc
         return SendResult(provider_message_id=call.sid, status="sent")
 

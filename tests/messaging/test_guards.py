@@ -8,12 +8,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.forms import WorkspaceSettingsForm
+from campaigns import fanout, lifecycle
 from campaigns import tick as engine
 from campaigns.lifecycle import campaign_launch, campaign_resume
 from campaigns.models import Campaign
 from campaigns.services import campaign_test_send
 from contacts.models import Contact, GroupMembership
 from core.ratelimit import rate_limit_reset
+from messaging.backends import PermanentError, RateLimited, RetryableError
 from messaging.guards import destination, destination_refusal
 from messaging.models import DailySendCount, Message
 from messaging.outbox import message_enqueue
@@ -163,3 +165,33 @@ def test_test_send_to_a_blocked_destination_is_refused_before_anything(workspace
         with pytest.raises(ValidationError, match=words):
             campaign_test_send(campaign=campaign, to=number)
     assert not Message.objects.exists() and scripted.calls == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        RateLimited("Twilio 429", code="20429", retry_after=30),  # back to the queue
+        RetryableError("Twilio busy", code="20500"),  # retried later, as an attempt
+        PermanentError("Wrong credentials", code="20003", account=True),  # the run pauses
+        PermanentError("Not a mobile number", code="21614"),  # refused: it never went
+        "opted out",  # skipped at send time: no provider call at all
+    ],
+)
+def test_the_daily_count_gives_back_what_did_not_go(workspace, scripted, answer):
+    """The day's count is of messages that went (or may have): one put back in the queue
+    or refused would otherwise be counted again when it goes, and the limit reached early."""
+    workspace.daily_send_limit = 10
+    workspace.save()
+    campaign = make_campaign(workspace, make_group(workspace, 3), max_retries=3)
+    campaign_launch(campaign=campaign)
+    fanout.run_fan_out(run_id=lifecycle.runs_start_due()[0])
+    first = Contact.objects.order_by("id").first()
+    if answer == "opted out":  # after the fan-out, before the send
+        Contact.objects.filter(pk=first.pk).update(
+            status=Contact.Status.OPTED_OUT, opt_out_reason=Contact.OptOutReason.MESSAGE
+        )
+    else:
+        scripted.errors[first.phone] = answer
+    engine.tick(send_inline=True)
+    went = Message.objects.filter(status__in=[S.SENT, S.DELIVERED, S.UNKNOWN]).count()
+    assert went == len(scripted.calls) and DailySendCount.objects.get().sent == went

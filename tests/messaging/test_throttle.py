@@ -64,7 +64,10 @@ def _sms_campaign(workspace, n: int, *, rate: float = 0.0, max_retries: int = 0)
     return campaign
 
 
-def test_a_429_uses_no_attempt_backs_the_sender_off_and_fails_nothing(workspace, fake_twilio):
+def test_a_429_uses_no_attempt_backs_the_sender_off_and_fails_nothing(
+    workspace, fake_twilio, settings
+):
+    settings.HERALD_SEND_CONCURRENCY = 1  # one call at a time: none in flight beside the 429
     campaign = _sms_campaign(workspace, 3, max_retries=0)
     fake_twilio.fail_next(429, retry_after=30)
     before = timezone.now()
@@ -135,6 +138,7 @@ def test_wrong_credentials_pause_the_campaign_with_the_reason_and_fail_nothing(
     from messaging.twilio_client import _client
     from tests.fakes.twilio import AUTH_TOKEN
 
+    settings.HERALD_SEND_CONCURRENCY = 1  # one call at a time: the first stops the rest
     campaign = _sms_campaign(workspace, 3, max_retries=0)
     settings.TWILIO_AUTH_TOKEN = "not-the-token"
     _client.cache_clear()
