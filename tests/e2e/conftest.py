@@ -37,7 +37,10 @@ def page(browser):
     """A fresh page; at the end, the console must show no Content-Security-Policy violation."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Ceilings, not waits (every wait polls for its condition): high enough that a shared
+    # machine at a load of 30 on two cores (seen here) is slow, not failing.
+    page.set_default_timeout(30_000)
+    page.set_default_navigation_timeout(60_000)
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     page.console_messages = console
