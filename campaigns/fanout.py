@@ -75,7 +75,7 @@ class _FanoutPlan:
     cap: Cap | None = None  # the workspace's frequency cap (H3)
     capped: set = field(default_factory=set)  # contacts of the batch at the cap
     links: MessageLinks | None = None  # tracked links (E1): the templates' links as slots
-    made_links: list = field(default_factory=list)  # (contact id, code, url) of the batch
+    made_links: list = field(default_factory=list)  # (contact id, [(code, url)...]) of the batch
 
     def send_after(self, recipient_tz: str) -> datetime:
         cached = self.send_after_by_zone.get(recipient_tz)
@@ -176,8 +176,8 @@ def _message_row(plan: _FanoutPlan, row: tuple, now: datetime) -> tuple:
             metadata=_decode_json(metadata)[0] if metadata else None,
             agent_name=plan.agent_name,
         )
-        if plan.links is not None:
-            plan.made_links += [(contact_id, *link) for link in plan.links.fill(context)]
+        if plan.links is not None and (made := plan.links.fill(context)):
+            plan.made_links.append((contact_id, made))
         body = templating.render_compiled(plan.body, context)
         if plan.subject:  # SMS and voice have neither subject nor HTML: no rendering
             subject = templating.render_compiled(plan.subject, context)[:255]

@@ -48,6 +48,13 @@ class MessageLinks:
         # Worked out once, not per recipient: the slots' names and the short links' prefix.
         self._slots = [SLOT.format(index) for index in range(len(urls))]
         self._short = short_url("")
+        # (slot, destination) of every URL when none has variables or an hc= code (what most
+        # campaigns have): filled without working anything out per recipient.
+        self._plain = (
+            None
+            if click_code or any(fixed is None or fixed[0] is None for fixed in self.fixed)
+            else [(slot, fixed[0]) for slot, fixed in zip(self._slots, self.fixed, strict=True)]
+        )
 
     def __bool__(self) -> bool:
         return bool(self.urls)
@@ -56,6 +63,12 @@ class MessageLinks:
         """Put this recipient's short links in `context` (the slots' values); returns the
         (code, destination) of each."""
         made = []
+        if self._plain is not None:
+            for slot, target in self._plain:
+                code = self._codes.pop() if self._codes else self._code()
+                made.append((code, target))
+                context[slot] = self._short + code
+            return made
         for parts, fixed, slot in zip(self.urls, self.fixed, self._slots, strict=True):
             if fixed is None:
                 written = templating.render_compiled(parts, context)
@@ -126,14 +139,15 @@ def links_save(*, message_id: int, links: list[tuple[str, str]]) -> None:
     )
 
 
-def run_links_save(*, run_id: int, links: list[tuple[int, str, str]]) -> None:
-    """Store the links of a fan-out batch, (contact id, code, destination) each, once its
+def run_links_save(*, run_id: int, links: list[tuple[int, list[tuple[str, str]]]]) -> None:
+    """Store the links of a fan-out batch, (contact id, [(code, destination)...]) for each
+    message with links (what MessageLinks.fill made for it), once its
     messages are written (in the same transaction): each finds its message by (run, contact),
     the outbox's unique key. A code already taken is an IntegrityError, and the batch is made
     again (see codes.py for how seldom)."""
     if not links:
         return
-    contact_ids = [contact_id for contact_id, _, _ in links]
+    contact_ids = [contact_id for contact_id, _ in links]
     with connection.cursor() as cursor:  # plain rows: the ORM's cost a microsecond each
         cursor.execute(
             f"SELECT contact_id, id FROM {Message._meta.db_table} "
@@ -144,7 +158,8 @@ def run_links_save(*, run_id: int, links: list[tuple[int, str, str]]) -> None:
     if connection.vendor != "postgresql":
         TrackedLink.objects.bulk_create(
             TrackedLink(code=code, message_id=messages[contact_id], url=url)
-            for contact_id, code, url in links
+            for contact_id, made in links
+            for code, url in made
         )
         return
     # One text COPY of the whole batch, composed here: a code is base62, a destination
@@ -152,8 +167,12 @@ def run_links_save(*, run_id: int, links: list[tuple[int, str, str]]) -> None:
     # need escaping in COPY's text format. psycopg's write_row per link cost more than the
     # rest of the link's work together.
     data = "".join(
-        f"{code}\t{messages[contact_id]}\t{url.replace(BACKSLASH, BACKSLASH * 2)}\n"
-        for contact_id, code, url in links
+        [
+            f"{code}\t{message_id}\t{url.replace(BACKSLASH, BACKSLASH * 2)}\n"
+            for contact_id, made in links
+            for message_id in (messages[contact_id],)
+            for code, url in made
+        ]
     ).encode("ascii")
     sql = f"COPY {TrackedLink._meta.db_table} (code, message_id, url) FROM STDIN"
     # Errors as Django's (a taken code is an IntegrityError): the COPY is psycopg's own.
