@@ -144,3 +144,17 @@ def test_deleting_a_campaign_takes_its_links_and_clicks_and_keeps_the_revenue(ca
     assert set(credited.values_list("campaign_id", "run_id", "message_id")) == {(None, None, None)}
     contact.refresh_from_db()
     assert (contact.click_count, contact.conversion_count) == (2, 1)  # the contact keeps them
+
+
+def test_deleting_a_campaign_keeps_the_links_of_messages_made_between_its_own(workspace):
+    mine, other = (
+        RunFactory(campaign__workspace=workspace),
+        RunFactory(campaign__workspace=workspace),
+    )
+    # Message ids interleaved: the other campaign's message is inside this one's id span.
+    messages = [CampaignMessageFactory(workspace=workspace, run=run) for run in (mine, other, mine)]
+    links = [TrackedLinkFactory(message=message) for message in messages]
+    mine.campaign.state = "completed"
+    mine.campaign.save()
+    campaign_delete(campaign=mine.campaign)
+    assert list(TrackedLink.objects.values_list("code", flat=True)) == [links[1].code]
