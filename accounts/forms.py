@@ -3,7 +3,7 @@ from django import forms
 
 from core.forms import RegionField, TimeZoneField
 
-from .models import Workspace
+from .models import Membership, Workspace
 
 
 class WorkspaceSettingsForm(forms.ModelForm):
@@ -77,3 +77,33 @@ class WorkspaceSettingsForm(forms.ModelForm):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “CRM sync”.")
+
+
+def role_choices(by: Membership) -> list[tuple[str, str]]:
+    """The roles `by` may give: an owner any, an admin admin or member."""
+    roles = Membership.Role.choices
+    return roles if by.role == Membership.Role.OWNER else roles[1:]
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+    def __init__(self, *args, by: Membership, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(by)
+
+
+class InvitationSignupForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="What you log in with.")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password_again = forms.CharField(
+        label="Password (again)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return data

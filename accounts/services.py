@@ -83,6 +83,42 @@ def membership_remove(
     return target, revoked
 
 
+@transaction.atomic
+def membership_set_role(
+    *, workspace: Workspace, membership_id: int, role: str, by: Membership
+) -> Membership:
+    """Give a member another role.
+
+    Owners and admins change roles; only an owner makes an owner or changes an owner's role,
+    and the last owner stays one (as removal keeps them), so a workspace always has someone
+    who can manage it.
+    """
+    if not by.is_manager:
+        raise PermissionDenied("Only owners and admins can change roles.")
+    if role not in Membership.Role.values:
+        raise ValidationError("Choose a role.")
+    target = Membership.objects.select_for_update().get(workspace=workspace, pk=membership_id)
+    owner_involved = Membership.Role.OWNER in (target.role, role)
+    if owner_involved and by.role != Membership.Role.OWNER:
+        raise PermissionDenied("Only an owner can make an owner or change an owner's role.")
+    if target.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(
+            workspace=workspace, role=Membership.Role.OWNER
+        )
+        if len(owners) <= 1:
+            raise ValidationError(
+                "The workspace's last owner cannot be demoted: make someone else an owner first."
+            )
+    managers = Membership.objects.filter(
+        workspace=workspace, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+    )
+    if role == Membership.Role.MEMBER and not managers.exclude(pk=target.pk).exists():
+        raise ValidationError("The workspace's last admin cannot be demoted.")
+    target.role = role
+    target.save(update_fields=["role"])
+    return target
+
+
 def member_api_keys(*, workspace: Workspace, user) -> "QuerySet[ApiKey]":
     """The workspace's active API keys that this user created."""
     return ApiKey.objects.for_workspace(workspace).active().filter(created_by=user)

@@ -168,6 +168,8 @@ HERALD_IMPORT_READ_WALL_SECONDS = int(os.environ.get("HERALD_IMPORT_READ_WALL_SE
 HERALD_EXPORT_SYNC_LIMIT = int(os.environ.get("HERALD_EXPORT_SYNC_LIMIT", 5_000))
 # Unconfirmed import drafts and finished exports (and their files) are deleted after this.
 HERALD_RETENTION_DAYS = int(os.environ.get("HERALD_RETENTION_DAYS", "7"))
+# A workspace invitation's link works once, for this many days (accounts/invitations.py).
+HERALD_INVITATION_DAYS = int(os.environ.get("HERALD_INVITATION_DAYS", "7"))
 # Request body limits per path, checked before anything reads the body (config/guard.py):
 # import uploads may carry a whole file (plus 1 MB of form fields), the login forms and
 # Twilio's webhooks are small, anything else gets DATA_UPLOAD_MAX_MEMORY_SIZE. The nginx
@@ -369,6 +371,13 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")
+# Herald's own emails (workspace invitations) go the way campaign email does: printed on the
+# console under HERALD_EMAIL_BACKEND=console (make run), through the SMTP server above under smtp.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if HERALD_EMAIL_BACKEND == "smtp"
+    else "django.core.mail.backends.console.EmailBackend"
+)
 
 # AI agents (V3-V5): any OpenAI-compatible Chat Completions server. Without a base URL and a
 # model, agents answer their keyword rules only and every other reply waits for a person.

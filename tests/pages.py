@@ -62,6 +62,7 @@ def dashboard_urls(world: World) -> tuple[list[str], list[str]]:
 
 def build_world(workspace, user) -> World:
     """One of everything a page can show, with long values where layouts tend to break."""
+    from accounts.invitations import invitation_create
     from accounts.models import Membership
     from accounts.services import api_key_create
     from audiences.services import smart_group_create
@@ -92,6 +93,12 @@ def build_world(workspace, user) -> World:
         role=Membership.Role.MEMBER,
     )
     key, _ = api_key_create(workspace=workspace, name="CRM synchronisation (nightly)")
+    invitation, _ = invitation_create(
+        workspace=workspace,
+        email="a.new.colleague.with.a.long.address@very-long-company-domain.example.com",
+        role=Membership.Role.ADMIN,
+        by=Membership.objects.get(workspace=workspace, user=user),
+    )
     agent = AgentFactory(workspace=workspace)
     rule = AgentRule.objects.create(
         workspace=workspace, agent=agent, keyword="CONFIRM", reply="Thanks, confirmed!"
@@ -142,6 +149,7 @@ def build_world(workspace, user) -> World:
             "agent": [agent.pk],
             "rule": [rule.pk],
             "membership": [colleague.pk],
+            "invitation": [invitation.pk],
             "key": [key.pk],
             "import": [mapping_job.pk, preview_job.pk, done_job.pk],
             "export": [export.pk],
@@ -149,6 +157,7 @@ def build_world(workspace, user) -> World:
             "conversation": [conversation.pk],
             "token": [unsubscribe_token(contact_id=contact.pk, workspace_id=workspace.pk)],
             "code": ["no-such-link"],  # its 404 page: a real link would leave the site
+            "workspace": [workspace.pk],  # the inbound email webhook (POST only)
         }
     )
 
