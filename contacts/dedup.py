@@ -67,8 +67,23 @@ def _probe_pg(workspace_id: int, phones: set[str], emails: set[str]) -> list[Ref
     # planner may prefer scanning all of the workspace's contacts or, with bitmap scans
     # allowed, the trigram GIN index on phone; both are ~10x slower at scale.
     # OFFSET 0 keeps each probe a separate parameterised scan of (workspace_id, column).
+    # The workspace is compared through a scalar subquery: given the value itself, the
+    # planner estimates from that workspace's statistics, and for a workspace they do not
+    # know (a new tenant in a big table, before autoanalyze notices it) it expects one row,
+    # probes contact_ws_name by workspace alone and filters every contact of the workspace
+    # per key (20,000 rows into a new workspace beside 90,000 contacts: 189 s, not 5.5 s).
     # The keys travel as one newline-separated string (psycopg adapts a list item by
     # item, slowly); cleaned phones and emails never hold a newline.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")  # (needs the transaction)
+        cursor.execute(*probe_pg_query(workspace_id, phones, emails))
+        found = {row[0]: row for row in cursor.fetchall()}
+        cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
+    return [Ref(*found[pk]) for pk in sorted(found)]
+
+
+def probe_pg_query(workspace_id: int, phones: set[str], emails: set[str]) -> tuple[str, list]:
+    """The PostgreSQL probe's SQL and parameters (a contact found twice comes once)."""
     table, parts, params = Contact._meta.db_table, [], []
     for column, keys in (("phone", phones), ("email", emails)):
         if keys:
@@ -76,15 +91,10 @@ def _probe_pg(workspace_id: int, phones: set[str], emails: set[str]) -> list[Ref
                 "SELECT c.id, c.phone, c.email"
                 " FROM unnest(string_to_array(%s, E'\\n')) AS k(v) CROSS JOIN"
                 f" LATERAL (SELECT id, phone, email FROM {table}"  # noqa: S608
-                f" WHERE workspace_id = %s AND {column} = k.v OFFSET 0) AS c"
+                f" WHERE workspace_id = (SELECT %s::bigint) AND {column} = k.v OFFSET 0) AS c"
             )
             params += ["\n".join(keys), workspace_id]
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_bitmapscan = off")  # (needs the transaction)
-        cursor.execute(" UNION ".join(parts), params)  # a contact found twice comes once
-        found = {row[0]: row for row in cursor.fetchall()}
-        cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
-    return [Ref(*found[pk]) for pk in sorted(found)]
+    return " UNION ".join(parts), params
 
 
 class Matcher:
