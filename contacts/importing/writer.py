@@ -65,6 +65,10 @@ class ContactWriter:
         self.use_copy = connection.vendor == "postgresql"
         self._sequence: str | None = None  # the contacts id sequence, looked up once
         self._mostly_new = True  # did the last batch create most of its rows?
+        # Decided at the first batch: the workspace held no contacts, so only what this import
+        # wrote can match, and only keys it has seen are probed for (None: not decided yet).
+        self._seen: SeenKeys | None | bool = None
+        self._analyzed = False
 
     def clean(
         self, rows: list[Row]
@@ -127,6 +131,7 @@ class ContactWriter:
         result.created = len(new)
         self._mostly_new = 2 * len(new) >= len(valid)
         self._insert(new)
+        self._analyze_once(len(new))
         if changed:
             stamp = now()
             for contact in changed.values():
@@ -138,12 +143,28 @@ class ContactWriter:
         return result
 
     def _existing(self, valid) -> Matcher:
-        """Contacts sharing a phone or an email with the batch: looked up per batch, not per row."""
-        found = dedup.probe(
-            self.workspace,
-            phones=[v.get("phone") for _, v, _ in valid],
-            emails=[v.get("email") for _, v, _ in valid],
-        )
+        """Contacts sharing a phone or an email with the batch: looked up per batch, not per row.
+
+        Into a workspace that held no contacts when the import began (its first batch found
+        none), a stored match can only be a contact an earlier batch wrote: only the keys
+        SeenKeys says earlier rows had are probed, usually none. (A contact written into the
+        same workspace meanwhile by someone else is not looked for; the probe itself cannot
+        see one that is not committed yet either.)
+        """
+        phones = [v.get("phone") for _, v, _ in valid]
+        emails = [v.get("email") for _, v, _ in valid]
+        if self._seen is None:
+            empty = not Contact.objects.for_workspace(self.workspace).exists()
+            self._seen = SeenKeys() if empty else False
+        if self._seen:
+            seen = self._seen
+            keys = (phones, emails)
+            phones, emails = ([k for k in column if k and k in seen] for column in keys)
+            for column in keys:
+                seen.update(column)
+            if not phones and not emails:
+                return Matcher()
+        found = dedup.probe(self.workspace, phones=phones, emails=emails)
         if self.strategy == "update" and found:
             full = Contact.objects.for_workspace(self.workspace).in_bulk([r.pk for r in found])
             found = [full[r.pk] for r in found]
@@ -200,6 +221,19 @@ class ContactWriter:
         for pending, obj in zip(new, objs, strict=True):
             pending.contact_id = obj.pk
 
+    def _analyze_once(self, written: int) -> None:
+        """After the first batch that writes contacts: when the table's statistics know fewer
+        contacts than it just wrote (an empty or new table), ANALYZE it, so the probes of the
+        next batches are planned for a table that holds contacts (see dedup._probe_pg)."""
+        if self._analyzed or not written or not self.use_copy:
+            return
+        self._analyzed = True
+        table = Contact._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+            if cursor.fetchone()[0] < written:
+                cursor.execute(f"ANALYZE {table}")
+
     def _add_members(self, new: list[_Pending], matched: dict) -> None:
         stamp = now()
         source = GroupMembership.Source.IMPORT
@@ -252,6 +286,37 @@ class ContactWriter:
                 batch_size=500,
                 ignore_conflicts=True,
             )
+
+
+class SeenKeys:
+    """The phones and emails an import has written, in 8 MiB whatever the file's size (a
+    two-hash Bloom filter): a key it says is new is certainly new; one it says was seen may
+    not have been (about 0.3% of keys at two million), and is probed for as before."""
+
+    BITS = 1 << 26
+
+    __slots__ = ("bits",)
+
+    def __init__(self):
+        self.bits = bytearray(self.BITS >> 3)
+
+    @classmethod
+    def _slots(cls, key: str) -> tuple[int, int]:
+        h = hash(key)  # 64 bits, salted per process: this filter lives in one writer
+        return h & (cls.BITS - 1), (h >> 26) & (cls.BITS - 1)
+
+    def __contains__(self, key: str) -> bool:
+        a, b = self._slots(key)
+        bits = self.bits
+        return bool(bits[a >> 3] & (1 << (a & 7))) and bool(bits[b >> 3] & (1 << (b & 7)))
+
+    def update(self, keys) -> None:
+        bits = self.bits
+        for key in keys:
+            if key:
+                a, b = self._slots(key)
+                bits[a >> 3] |= 1 << (a & 7)
+                bits[b >> 3] |= 1 << (b & 7)
 
 
 _COPY_TEXT_FIELDS = (
