@@ -12,6 +12,13 @@ processes (read from /proc: the server must run on this machine), which compare 
 machines and loads better than wall time. Then imports the same file again (all duplicates,
 strategy skip).
 Targets: >= 15,000 rows/s first run, >= 20,000 rows/s re-import, peak RSS <= 400 MB.
+
+With --other-contacts M (the multi-tenant case, #12), the first import runs --rounds times
+into a fresh workspace of an empty table ("single tenant") and, alternating, into a fresh
+workspace of a table where another workspace holds M contacts, analysed before the import,
+with autovacuum off on the table (so nothing notices the new workspace's rows while it runs):
+the planner believes the new workspace holds no contacts. Target: within 20% of the single
+tenant's rows/s.
 The database is created and migrated if missing; earlier bench data in it is truncated.
 """
 
@@ -187,6 +194,97 @@ def run_import(workspace, path: Path, group_name: str):
     return job, seconds, cpu, backends.seconds
 
 
+def _truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE contacts_importrowerror, contacts_importjob, contacts_groupmembership, "
+            "contacts_contact_tags, contacts_contactevent, contacts_contact, "
+            "contacts_contactgroup CASCADE"
+        )
+
+
+def _other_tenant(count: int):
+    """Another workspace holding `count` contacts (numbers unlike the file's), then ANALYZE
+    and autovacuum off on the table: its statistics know only that workspace."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import Workspace
+
+    other, _ = Workspace.objects.get_or_create(
+        slug="import-bench-other", defaults={"name": "Import bench, another tenant"}
+    )
+    stamp = timezone.now().isoformat()
+    columns = "workspace_id, first_name, last_name, email, phone, company, timezone, carrier, "
+    columns += "line_type, is_valid, status, opt_out_reason, metadata, created_at, updated_at"
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY contacts_contact ({columns}) FROM STDIN") as copy:
+            copy.write(
+                "".join(
+                    f"{other.pk}\tOther\tTenant{i}\tother{i}@example.org\t+1415{2000000 + i:07d}"
+                    f"\tOther Co\t\t\t\tt\tactive\t\t{{}}\t{stamp}\t{stamp}\n"
+                    for i in range(count)
+                )
+            )
+        cursor.execute("ANALYZE contacts_contact")
+        cursor.execute("ALTER TABLE contacts_contact SET (autovacuum_enabled = off)")
+
+
+def _report(label: str, job, seconds: float, cpu: float, pg_cpu: float) -> None:
+    counts = {
+        k: getattr(job, k) for k in ("total_rows", "created", "updated", "duplicates", "invalid")
+    }
+    print(
+        f"{label}: {job.status} in {seconds:.1f}s = "
+        f"{job.total_rows / seconds:,.0f} rows/s; "
+        f"peak RSS so far {_peak_rss_mb():.0f} MB; {counts}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    print(
+        f"  CPU per row: this process {1e6 * cpu / job.total_rows:.0f} µs, "
+        f"PostgreSQL backends {1e6 * pg_cpu / job.total_rows:.0f} µs "
+        f"({cpu:.1f}s and {pg_cpu:.1f}s)",
+        flush=True,
+    )
+    if job.error_message:
+        print(f"  error: {job.error_message}")
+
+
+def multi_tenant(path: Path, rows: int, others: int, rounds: int) -> None:
+    """The first import into a new workspace, alone in the table and beside another tenant's
+    `others` contacts, alternating; the medians side by side."""
+    import statistics
+
+    from django.db import connection
+
+    from accounts.models import Workspace
+
+    rates: dict[str, list[float]] = {"single tenant": [], "multi-tenant": []}
+    try:
+        for i in range(rounds):
+            for label in rates:
+                _truncate()
+                if label == "multi-tenant":
+                    _other_tenant(others)
+                workspace = Workspace.objects.create(
+                    slug=f"import-bench-{label[:5]}-{i}-{time.time_ns()}", name="Import bench"
+                )
+                job, seconds, cpu, pg_cpu = run_import(workspace, path, "Bench")
+                _report(f"{label} first import (round {i + 1})", job, seconds, cpu, pg_cpu)
+                rates[label].append(job.total_rows / seconds)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE contacts_contact RESET (autovacuum_enabled)")
+    single, multi = (statistics.median(r) for r in rates.values())
+    print(
+        f"median rows/s: single tenant {single:,.0f}, multi-tenant ({others:,} other contacts) "
+        f"{multi:,.0f} = {multi / single:.0%} of single (target >= 80%)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
@@ -196,18 +294,25 @@ def main() -> None:
             "HERALD_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald_bench_import"
         ),
     )
+    parser.add_argument(
+        "--other-contacts",
+        type=int,
+        default=0,
+        help="the multi-tenant case: first imports beside another workspace of this many "
+        "contacts, alternating with a single tenant's",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --other-contacts: pairs")
     args = parser.parse_args()
     _setup_django(args.database_url)
-    from django.db import connection
-
     from accounts.models import Workspace
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE contacts_importrowerror, contacts_importjob, contacts_groupmembership, "
-            "contacts_contact_tags, contacts_contactevent, contacts_contact, "
-            "contacts_contactgroup CASCADE"
-        )
+    _truncate()
+    if args.other_contacts:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "contacts.csv"
+            generate(path, args.rows)
+            multi_tenant(path, args.rows, args.other_contacts, args.rounds)
+        return
     workspace, _ = Workspace.objects.get_or_create(
         slug="import-bench", defaults={"name": "Import bench"}
     )
@@ -223,23 +328,7 @@ def main() -> None:
             ("re-import (all duplicates, skip)", "Bench"),
         ):
             job, seconds, cpu, pg_cpu = run_import(workspace, path, group)
-            counts = {
-                k: getattr(job, k)
-                for k in ("total_rows", "created", "updated", "duplicates", "invalid")
-            }
-            print(
-                f"{label}: {job.status} in {seconds:.1f}s = "
-                f"{job.total_rows / seconds:,.0f} rows/s; "
-                f"peak RSS so far {_peak_rss_mb():.0f} MB; {counts}; "
-                f"load average {os.getloadavg()[0]:.1f}"
-            )
-            print(
-                f"  CPU per row: this process {1e6 * cpu / job.total_rows:.0f} µs, "
-                f"PostgreSQL backends {1e6 * pg_cpu / job.total_rows:.0f} µs "
-                f"({cpu:.1f}s and {pg_cpu:.1f}s)"
-            )
-            if job.error_message:
-                print(f"  error: {job.error_message}")
+            _report(label, job, seconds, cpu, pg_cpu)
 
 
 if __name__ == "__main__":
