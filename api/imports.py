@@ -73,6 +73,12 @@ class UploadOut(Schema):
     sample_rows: list[dict[str, str]]
     mapping: dict[str, str] = Field(description="The guessed mapping: header -> field.")
     sheets: list[str] | None = None
+    has_header: bool = Field(
+        True,
+        description="Whether the first row is read as column names. False when it holds a "
+        "phone number or email (a headerless file): it is then read as a contact, and the "
+        'columns are "Column 1", "Column 2"…',
+    )
 
 
 class MappedIn(Schema):
@@ -84,7 +90,9 @@ class MappedIn(Schema):
     group_name: str = Field("", description="Create (or reuse) a group by name instead.")
     duplicate_strategy: str = "skip"
     default_region: str = ""
-    has_header: bool = True
+    has_header: bool | None = Field(
+        None, description="Default: as the upload read it (see the upload's has_header)."
+    )
     sheet: str = ""
 
 
@@ -134,7 +142,7 @@ def group_import(
     mapping: Form[str] = "",
     duplicate_strategy: Form[str] = "skip",
     default_region: Form[str] = "",
-    has_header: Form[bool] = True,
+    has_header: Form[bool | None] = None,
     sheet: Form[str] = "",
 ):
     """Upload a CSV/TSV/xlsx/vCard file; the import runs in the background. Poll
@@ -195,6 +203,7 @@ def upload_out(job: ImportJob) -> dict:
         "upload_id": job.pk, "status": state, "format": job.format, "headers": [],
         "sample_rows": [], "mapping": {}, "sheets": None,
         "error_message": job.error_message if state == "failed" else "",
+        "has_header": (job.options or {}).get("has_header", True),
     }  # fmt: skip
     if state == "ready":
         inspection = import_job_inspect(job=job)

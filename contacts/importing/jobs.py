@@ -26,7 +26,7 @@ from contacts.groups import group_get_or_create
 from contacts.models import ContactGroup, ImportJob, JobStatus
 
 from .errors import ImportFileError, ImportTooLarge
-from .mapping import Plan, mapping_guess, mapping_plan
+from .mapping import Plan, mapping_guess, mapping_plan, value_kind
 from .readers import VCARD_MAPPING, detect_format
 from .sandbox import Head, read_head
 from .validation import RowCleaner, RowInvalid
@@ -146,7 +146,8 @@ def import_job_read_state(job: ImportJob) -> str:
         if fresh is not None:
             # keep options changed on this object for this request (the header row, sheet)
             stored = fresh["options"] or {}
-            if _reading_key(stored) == _reading_key(job.options or {}):
+            mine = _reading_key(job.options or {})
+            if mine in (_reading_key(stored), stored.get("read_for")):
                 job.options, job.error_message = stored, fresh["error_message"]
             state = _state(job.options or {})
     return state
@@ -167,15 +168,38 @@ def import_job_read(*, job_id: int) -> ImportJob | None:
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or _state(job.options or {}) != READING:
         return job
-    key = _reading_key(job.options or {})
+    options = job.options or {}
+    key = _reading_key(options)
+    guessed = False
     try:
         head = _read_head(job, rows=INSPECT_ROWS)
+        if (
+            key[0]
+            and not options.get("has_header_chosen")
+            and job.format != ImportJob.Format.VCARD
+            and any(value_kind(cell) for cell in head.headers)
+        ):
+            # A headerless paste: its first row holds a phone or an email, so it is a
+            # contact, not column names. Read as data, and the page says so (#14).
+            job.options = {**options, "has_header": False}
+            head = _read_head(job, rows=INSPECT_ROWS)
+            guessed = True
+        if not head.rows:
+            raise ImportFileError(no_rows_message(head.headers))
     except ImportFileError as exc:
         _keep_reading(job, key, None, exc.message)
     else:
-        _keep_reading(job, key, head, "")
+        _keep_reading(job, key, head, "", guessed=guessed)
     job.refresh_from_db()
     return job
+
+
+def no_rows_message(headers: list[str]) -> str:
+    names = ", ".join(headers[:5]) + (", …" if len(headers) > 5 else "")
+    return (
+        f"The file has a header row ({names}) but no contacts under it: there is nothing to "
+        "import. Add the rows under the header, or choose the file that has them."
+    )
 
 
 def _read_head(job: ImportJob, rows: int = 0) -> Head:
@@ -190,9 +214,11 @@ def _read_head(job: ImportJob, rows: int = 0) -> Head:
     )  # fmt: skip
 
 
-def _keep_reading(job: ImportJob, key: list, head: Head | None, error: str) -> None:
+def _keep_reading(
+    job: ImportJob, key: list, head: Head | None, error: str, *, guessed: bool = False
+) -> None:
     """Store what reading found, unless the reading options changed meanwhile (that reading
-    is queued and stores its own)."""
+    is queued and stores its own). `guessed`: read with the first row as data."""
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().filter(pk=job.pk).first()
         if locked is None or _reading_key(locked.options or {}) != key:
@@ -204,7 +230,12 @@ def _keep_reading(job: ImportJob, key: list, head: Head | None, error: str) -> N
             if locked.file:
                 locked.file.delete(save=False)  # nothing is kept of a file that cannot be read
         else:
-            options.update(_kept(head), read=READY, headers_for=key)
+            if guessed:
+                options["has_header"] = False
+            options.update(
+                _kept(head), read=READY, headers_for=_reading_key(options), header_guessed=guessed,
+                read_for=key,  # the options it was asked to read with (before the guess)
+            )  # fmt: skip
             locked.error_message = ""
         locked.options = options
         locked.save(update_fields=["options", "error_message", "file"])
@@ -239,6 +270,7 @@ def import_job_set_options(*, job: ImportJob, has_header: bool, sheet: str) -> I
     if _reading_key(options) == [bool(has_header), sheet] and _state(options) != FAILED:
         return job
     options.update(has_header=bool(has_header), sheet=sheet, read=READING)
+    options["has_header_chosen"] = True
     options.pop("head", None)
     job.options = options
     job.save(update_fields=["options"])
@@ -278,7 +310,7 @@ def import_job_inspect(*, job: ImportJob) -> Inspection:
         mapping = dict(VCARD_MAPPING)
     else:
         saved = {k: v for k, v in (job.mapping or {}).items() if k in headers}
-        mapping = saved if len(saved) == len(headers) else mapping_guess(headers)
+        mapping = saved if len(saved) == len(headers) else mapping_guess(headers, samples)
     return Inspection(
         headers=headers,
         samples=samples,
@@ -352,6 +384,7 @@ def import_job_set_mapping(
     options = dict(job.options or {})
     if has_header is not None:
         options["has_header"] = bool(has_header)
+        options["has_header_chosen"] = True
     if sheet is not None:
         options["sheet"] = sheet
     if _reading_key(options) != _reading_key(job.options or {}):
@@ -364,6 +397,8 @@ def import_job_set_mapping(
     if state == FAILED:
         raise ImportFileError(job.error_message or "This file could not be read.")
     if state == READY:
+        if mapping is None:  # the guess, from the values too (a headerless file's columns)
+            mapping = import_job_inspect(job=job).mapping
         job.mapping = mapping_plan(mapping, job_headers(job)).mapping
     else:
         if mapping is not None and not (

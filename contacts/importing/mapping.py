@@ -96,8 +96,29 @@ def metadata_key(header: str) -> str:
     return key or "field"
 
 
-def mapping_guess(headers: list[str]) -> dict[str, str]:
-    """The guessed mapping: known synonyms, then every other column as metadata."""
+_EMAIL_LIKE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]{7,24}$")
+
+
+def value_kind(value: str) -> str:
+    """ "email" or "phone" when a cell looks like one (to tell a row of data from a header
+    row, and to guess a headerless column), else ""."""
+    value = value.strip()
+    if _EMAIL_LIKE.match(value):
+        return "email"
+    if _PHONE_LIKE.match(value) and sum(c.isdigit() for c in value) >= 7:
+        return "phone"
+    return ""
+
+
+def mapping_guess(headers: list[str], samples: list[list[str]] | None = None) -> dict[str, str]:
+    """The guessed mapping: known synonyms; then a column whose sample values are all emails
+    or all phone numbers (a headerless file's "Column 2"); every other column as metadata."""
+    by_values = {}
+    for header, values in zip(headers, samples or [], strict=False):
+        kinds = {value_kind(v) for v in values}
+        if len(kinds) == 1 and "" not in kinds:
+            by_values[header] = kinds.pop()
     keys = {h: header_key(h) for h in headers}
     has_last = any(_GUESS.get(k) == "last_name" for k in keys.values())
     mapping: dict[str, str] = {}
@@ -107,6 +128,12 @@ def mapping_guess(headers: list[str]) -> dict[str, str]:
         field = _GUESS.get(keys[header])
         if field == "full_name" and has_last:
             field = "first_name"
+        if (
+            field is None
+            and header in by_values
+            and not any(_GUESS.get(k) == by_values[header] for k in keys.values())
+        ):
+            field = by_values[header]
         if field and field not in used:
             mapping[header] = field
             used.add(field)

@@ -26,7 +26,14 @@ from django.utils.timezone import now
 from contacts.models import ImportJob, ImportRowError, JobStatus
 
 from .errors import ImportFileError, ImportTooLarge
-from .jobs import READY, import_job_read, import_job_read_state, job_headers
+from .jobs import (
+    READY,
+    import_job_inspect,
+    import_job_read,
+    import_job_read_state,
+    job_headers,
+    no_rows_message,
+)
 from .mapping import mapping_plan
 from .readers import open_table
 from .validation import RowCleaner
@@ -121,6 +128,8 @@ def _run(job: ImportJob) -> None:
         import_job_read(job_id=job.pk)
         job.refresh_from_db(fields=["options", "error_message"])
         job_headers(job)  # the reason it could not be read, as the job's error
+    if not job.mapping:  # the guess, from the values too (a headerless file's columns)
+        job.mapping = import_job_inspect(job=job).mapping
     max_rows = settings.HERALD_IMPORT_MAX_ROWS
     total = 0
     with open_job_table(job) as table:
@@ -131,7 +140,7 @@ def _run(job: ImportJob) -> None:
                     f"The file has more than {max_rows:,} rows, the most an import can take."
                 )
     if total == 0 and job.rows_done == 0:
-        raise ImportFileError("The file has a header but no data rows.")
+        raise ImportFileError(no_rows_message(table.headers))
     ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
     job.total_rows = total
     with open_job_table(job) as table:

@@ -1,5 +1,6 @@
 """The import wizard (I2, I5): upload/paste -> map -> preview + confirm -> progress -> summary."""
 
+import phonenumbers
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -234,6 +235,7 @@ def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
         "rows": _mapping_rows(inspection, posted),
         "fields": FIELDS,
         "has_header": options.get("has_header", True),
+        "header_guessed": options.get("header_guessed") and not options.get("has_header", True),
         "error": error,
     }
     return render(request, "contacts/imports/map.html", context)
@@ -269,8 +271,18 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("contacts:import-detail", job.pk)
-    region = form.data.get("default_region") if form.is_bound else None
-    if region and len(region.strip()) == 2:
+    # the country for numbers without +code: the preview follows the select as it changes
+    form.fields["default_region"].widget.attrs.update(
+        {
+            "hx-get": reverse("contacts:import-preview", args=[job.pk]),
+            "hx-trigger": "change",
+            "hx-target": "#preview-rows",
+            "hx-swap": "outerHTML",
+        }
+    )
+    region = form.data.get("default_region") if form.is_bound else request.GET.get("default_region")
+    if region and region.strip().upper() in phonenumbers.SUPPORTED_REGIONS:
+        form.initial["default_region"] = region.strip().upper()
         job.options = {**(job.options or {}), "default_region": region.strip().upper()}
     try:
         plan, preview = import_job_preview(job=job)
@@ -293,7 +305,9 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         "labels": FIELDS,
         "span": len(columns) + len(meta_keys),
     }
-    return render(request, "contacts/imports/preview.html", context)
+    return render_htmx(
+        request, "contacts/imports/preview.html", context, fragments={"preview-rows": "rows"}
+    )
 
 
 @workspace_required

@@ -117,3 +117,105 @@ def test_upload_of_a_pdf_named_csv_keeps_nothing(workspace, media):
     with pytest.raises(ImportFileError, match="PDF"):
         import_job_create(workspace=workspace, user=None, file=ContentFile(PDF), filename="a.csv")
     assert not ImportJob.objects.exists()
+
+
+# --- header-only files, headerless pastes, the default country ------------------------------
+
+
+def test_header_only_file_is_a_clear_message_and_cannot_start(
+    client_logged_in, api_client, workspace
+):
+    response = client_logged_in.post(
+        "/contacts/import/",
+        {"file": SimpleUploadedFile("h.csv", b"Name,Phone,Email\n")},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "The file has a header row (Name, Phone, Email) but no contacts under it" in page
+    job = ImportJob.objects.get()
+    with pytest.raises(ImportFileError, match="no contacts under it"):
+        import_job_confirm(job=job, group_name="Empty")
+    body = api_client.post(
+        "/api/v1/contacts/upload", {"file": SimpleUploadedFile("h.csv", b"Name,Phone\n")}
+    ).json()
+    assert body["status"] == "failed" and "no contacts under it" in body["error_message"]
+    group = ContactGroupFactory(workspace=workspace)
+    response = api_client.post(
+        f"/api/v1/campaigns/contact-groups/{group.pk}/import",
+        {"file": SimpleUploadedFile("h.csv", b"Name,Phone\n")},
+    )
+    job = import_job_run(job_id=response.json()["id"])
+    assert job.status == "failed" and "no contacts under it" in job.error_message
+    assert not Contact.objects.exists()
+
+
+PASTE = "Ada Lovelace,+14155550132,ada@example.com\nGrace Hopper,(212) 555-0199,grace@example.com\n"
+
+
+def test_headerless_paste_reads_the_first_row_as_data_and_says_so(client_logged_in, workspace):
+    response = client_logged_in.post("/contacts/import/", {"text": PASTE}, follow=True)
+    page = response.content.decode()
+    assert "The first row holds a phone number or an email address" in page
+    assert '<option value="0" selected>is data (no header)</option>' in page
+    job = ImportJob.objects.get()
+    assert job.options["has_header"] is False and job.options["header_guessed"] is True
+    # its phone and email columns are guessed from their values
+    assert 'aria-label="Import “Column 2” as"' in page
+    import_job_set_mapping(job=job, mapping=None)
+    assert (job.mapping["Column 2"], job.mapping["Column 3"]) == ("phone", "email")
+    import_job_confirm(job=job, group_name="Pasted", enqueue=False)
+    job = import_job_run(job_id=job.pk)
+    assert (job.created, job.invalid) == (2, 0)
+    assert Contact.objects.get(email="ada@example.com").phone == "+14155550132"
+
+
+def test_a_real_header_row_is_kept_and_a_chosen_header_is_never_overridden(
+    client_logged_in, workspace
+):
+    client_logged_in.post("/contacts/import/", {"text": "Name,Phone\nAda,+14155550132\n"})
+    job = ImportJob.objects.get()
+    assert job.options["has_header"] is True and not job.options["header_guessed"]
+    client_logged_in.post("/contacts/import/", {"text": PASTE})
+    pasted = ImportJob.objects.latest("pk")
+    client_logged_in.post(
+        f"/contacts/import/{pasted.pk}/map/", {"action": "options", "has_header": "1"}
+    )
+    pasted.refresh_from_db()
+    assert pasted.options["has_header"] is True and pasted.options["headers"][1] == "+14155550132"
+
+
+def test_api_headerless_upload_says_has_header_false(api_client, workspace):
+    body = api_client.post(
+        "/api/v1/contacts/upload", {"file": SimpleUploadedFile("p.csv", PASTE.encode())}
+    ).json()
+    assert body["status"] == "ready" and body["has_header"] is False
+    assert body["mapping"]["Column 2"] == "phone" and body["mapping"]["Column 3"] == "email"
+    response = api_client.post(
+        "/api/v1/contacts/mapped/file",
+        {"upload_id": body["upload_id"], "group_name": "API"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    assert import_job_run(job_id=body["upload_id"]).created == 2
+
+
+def test_changing_the_default_country_reruns_the_preview(client_logged_in, workspace):
+    client_logged_in.post("/contacts/import/", {"text": "Name,Phone\nAda,07911 123456\n"})
+    job = ImportJob.objects.get()
+    client_logged_in.post(
+        f"/contacts/import/{job.pk}/map/", {"map-0": "full_name", "map-1": "phone"}
+    )
+    page = client_logged_in.get(f"/contacts/import/{job.pk}/preview/").content.decode()
+    assert 'hx-get="/contacts/import/' in page and 'hx-target="#preview-rows"' in page
+    assert "+447911123456" not in page  # read as a US number: not valid
+    fragment = client_logged_in.get(
+        f"/contacts/import/{job.pk}/preview/?default_region=GB",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="preview-rows",
+    ).content.decode()
+    assert "<html" not in fragment and 'id="preview-rows"' in fragment
+    assert "+447911123456" in fragment and "Skipped" not in fragment
+    job.refresh_from_db()
+    assert job.options["default_region"] == "US"  # a preview changes nothing stored
+    page = client_logged_in.get(f"/contacts/import/{job.pk}/preview/?default_region=ZZ")
+    assert page.status_code == 200  # an unknown country is ignored

@@ -104,3 +104,21 @@ def test_upload_page_waits_for_the_worker_then_moves_on(logged_in_page, uploads_
     expect(page.locator("#import-reading-status")).to_be_visible()
     import_job_read(job_id=uploads_held[-1])
     expect(page.get_by_label("Import “Column 2” as")).to_be_visible()
+
+
+def test_headerless_paste_and_the_default_country_rerun_the_preview(logged_in_page):
+    # #14: a paste without a header row is read as data (and the page says so); choosing
+    # another default country redraws the preview with numbers read for that country.
+    page = logged_in_page
+    page.goto(f"{page.base_url}/contacts/import/")
+    page.get_by_label("…or paste rows").fill("Ada Lovelace,07911 123456,ada@example.com\n")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#header-guessed")).to_contain_text("read as a contact")
+    expect(page.get_by_label("Import “Column 2” as")).to_have_value("phone")
+    expect(page.get_by_label("Import “Column 3” as")).to_have_value("email")
+    page.get_by_role("button", name="Preview").click()
+    table = page.locator("#preview-rows")
+    expect(table).to_contain_text("is not a valid phone number")  # read as a US number
+    page.get_by_label("Find a country").fill("united kingdom")
+    expect(table).to_contain_text("+447911123456")
+    expect(table).not_to_contain_text("is not a valid phone number")

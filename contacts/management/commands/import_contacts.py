@@ -56,7 +56,10 @@ class Command(BaseCommand):
                 job = import_job_create(
                     workspace=workspace, user=None, file=File(handle), filename=path.name,
                     size=path.stat().st_size, queue=False,
-                    options={"has_header": not options["no_header"], "sheet": options["sheet"]},
+                    options={
+                        "has_header": not options["no_header"], "sheet": options["sheet"],
+                        "has_header_chosen": options["no_header"],
+                    },
                 )  # fmt: skip
             job = import_job_read(job_id=job.pk)  # here, in the limited child, as a worker would
             import_job_set_mapping(job=job, mapping=mapping)
