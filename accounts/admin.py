@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ApiKey, Membership, Workspace
+from .models import ApiKey, Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,3 +48,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix", "workspace__name", "created_by__username"]
     readonly_fields = ["prefix", "key_hash", "created_by", "created_at", "last_used_at"]
     list_select_related = ["workspace", "created_by"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are made, re-sent and revoked on the members page (the link's
+    secret exists only in the email)."""
+
+    list_display = ["email", "workspace", "role", "invited_by", "sent_at", "expires_at"]
+    list_filter = ["workspace", "role"]
+    search_fields = ["email", "workspace__name"]
+    list_select_related = ["workspace", "invited_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

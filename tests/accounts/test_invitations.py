@@ -307,3 +307,15 @@ def test_role_change_refuses_a_bad_role_and_another_workspaces_member(
     assert _role(client_logged_in, theirs, "admin").status_code == 404
     theirs.refresh_from_db()
     assert theirs.role == "member"
+
+
+def test_admin_lists_invitations_read_only(invited):
+    invitation, _ = invited
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    page = client.get(reverse("admin:accounts_invitation_changelist"), {"q": "new"})
+    assert page.status_code == 200 and "new.person@example.com" in page.content.decode()
+    assert client.get(reverse("admin:accounts_invitation_add")).status_code == 403
+    change = client.get(reverse("admin:accounts_invitation_change", args=[invitation.pk]))
+    assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
