@@ -1,4 +1,5 @@
-"""The engine's heartbeat (K7, M2): one pass starts due runs, fans them out, and pumps the outbox.
+"""The engine's heartbeat (K7, M2): one pass starts due runs, fans them out, and pumps the outbox
+(and adds the clicks since the last pass to their contacts' counts).
 
 The beat runs it every HERALD_TICK_SECONDS (campaigns.tasks.tick); `manage.py tick` and tests
 run it with the sending inline.
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from engagement.clicks import contact_clicks_count
 from messaging.outbox import outbox_pump, outbox_reconcile, outbox_sweep
 
 from .fanout import run_fan_out
@@ -52,6 +54,11 @@ def tick(*, dispatch=None, fanout_budget: float = 10.0, send_inline: bool = Fals
             report["reconciled"] = 0
         report["sent"] = outbox_pump(dispatch=dispatch, send_inline=send_inline)
         report["completed"] = runs_complete_finished()
+        try:  # the people's clicks since the last tick, on their contacts' counts
+            report["clicks_counted"] = contact_clicks_count()
+        except Exception:
+            logger.exception("counting clicks on contacts failed; they wait for the next tick")
+            report["clicks_counted"] = 0
     return report
 
 

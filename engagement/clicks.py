@@ -1,8 +1,9 @@
 """Storing clicks (E2): each request for a tracked link, classified, and the contact's counts.
 
 The redirect answers first; its click is stored after the response is sent (see ClickQueue),
-with the clicks of the other requests answered meanwhile, in one transaction: one read of
-their messages, one INSERT, one UPDATE of their contacts.
+with the clicks of the other requests answered meanwhile: one read of their messages, one
+INSERT. The contacts' counts are added by the tick, a few thousand clicks at a time
+(contact_clicks_count).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from messaging.models import Message
 
 from . import pgstore
 from .bots import click_kind
-from .models import Click
+from .models import Click, ClickToCount
 
 logger = logging.getLogger("herald.engagement")
 
@@ -73,11 +74,6 @@ COLUMNS = (
     "user_agent",
     "ip_hash",
 )
-_KIND, _AT, _CONTACT = (
-    COLUMNS.index("kind"),
-    COLUMNS.index("clicked_at"),
-    COLUMNS.index("contact_id"),
-)
 
 
 def _row(pending: PendingClick, message: tuple) -> tuple:
@@ -108,12 +104,12 @@ def _row(pending: PendingClick, message: tuple) -> tuple:
 
 
 def clicks_store(pending: Sequence[PendingClick]) -> int:
-    """Store the clicks and count the human ones on their contacts, in one transaction;
-    returns how many were stored.
+    """Store the clicks, in one transaction; returns how many were stored. Each human one is
+    also queued to count on its contact (contact_clicks_count), not counted here: inserts
+    only, so the redirect's clicks never wait on a contact's row lock or write its indexes.
 
     A click whose message is gone (its campaign was deleted since) has nothing to belong to
-    and is dropped. Two processes storing clicks of the same contacts at once may deadlock in
-    the contacts UPDATE; the database aborts one, which tries again.
+    and is dropped.
     """
     if not pending:
         return 0
@@ -121,17 +117,34 @@ def clicks_store(pending: Sequence[PendingClick]) -> int:
     ids = list({p.message_id for p in pending})
     messages = pgstore.messages_reached(ids) if pg else _messages_reached(ids)
     rows = [_row(p, messages[p.message_id]) for p in pending if p.message_id in messages]
+    if pg:
+        pgstore.clicks_insert(rows)
+    else:
+        _insert(rows)
+    return len(rows)
+
+
+def contact_clicks_count(*, batch: int = 5000) -> int:
+    """Add the people's clicks stored since the last call to their contacts' click_count and
+    last_clicked_at (the tick calls this); returns how many were added. Each is taken from
+    the queue in the transaction that counts it, so none is counted twice or lost. Two calls
+    at once may deadlock on the contacts; the database aborts one, which tries again."""
+    counted = 0
     for attempt in range(3):
         try:
-            if pg:
-                pgstore.clicks_insert_and_count(rows)
-            else:
-                _insert_and_count(rows)
-            return len(rows)
+            while True:
+                taken = (
+                    pgstore.clicks_count(batch)
+                    if connection.vendor == "postgresql"
+                    else (_count(batch))
+                )
+                counted += taken
+                if taken < batch:
+                    return counted
         except OperationalError:
             if attempt == 2:
                 raise
-    return 0
+    return counted
 
 
 def _messages_reached(ids: list[int]) -> dict[int, tuple]:
@@ -145,28 +158,34 @@ def _messages_reached(ids: list[int]) -> dict[int, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def human_counts(rows: list[tuple]) -> dict[int, tuple[int, datetime]]:
-    """contact id → (human clicks, latest of them) of these rows."""
-    counts: dict[int, tuple[int, datetime]] = {}
-    for row in rows:
-        contact_id, at = row[_CONTACT], row[_AT]
-        if row[_KIND] == Click.Kind.HUMAN and contact_id is not None:
-            n, last = counts.get(contact_id, (0, at))
-            counts[contact_id] = (n + 1, max(last, at))
-    return counts
-
-
-def _insert_and_count(rows: list[tuple]) -> None:
+def _insert(rows: list[tuple]) -> None:
     if not rows:
         return
+    clicks = [Click(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
     with transaction.atomic():
-        Click.objects.bulk_create(Click(**dict(zip(COLUMNS, row, strict=True))) for row in rows)
-        for pk, (n, last) in sorted(human_counts(rows).items()):
+        Click.objects.bulk_create(clicks)
+        ClickToCount.objects.bulk_create(
+            ClickToCount(contact_id=click.contact_id, clicked_at=click.clicked_at)
+            for click in clicks
+            if click.kind == Click.Kind.HUMAN and click.contact_id is not None
+        )
+
+
+def _count(batch: int) -> int:
+    with transaction.atomic():
+        taken = list(ClickToCount.objects.select_for_update().order_by("id")[:batch])
+        counts: dict[int, tuple[int, datetime]] = {}
+        for click in taken:
+            n, last = counts.get(click.contact_id, (0, click.clicked_at))
+            counts[click.contact_id] = (n + 1, max(last, click.clicked_at))
+        for pk, (n, last) in sorted(counts.items()):
             Contact.objects.filter(pk=pk).update(
                 click_count=F("click_count") + n,
                 # Greatest is NULL on SQLite when either side is: compare with the click.
                 last_clicked_at=Greatest(Coalesce("last_clicked_at", Value(last)), Value(last)),
             )
+        ClickToCount.objects.filter(id__in=[click.id for click in taken]).delete()
+    return len(taken)
 
 
 class ClickQueue:

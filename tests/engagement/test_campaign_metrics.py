@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.services import api_key_create
 from campaigns.lifecycle import campaign_delete
 from campaigns.selectors import campaign_chart, campaign_results
-from engagement.clicks import PendingClick, clicks_store
+from engagement.clicks import PendingClick, clicks_store, contact_clicks_count
 from engagement.conversions import conversion_create
 from engagement.models import Click, Conversion, TrackedLink
 from tests.factories import WorkspaceFactory
@@ -26,6 +26,7 @@ BROWSER = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/124.0 Mobil
 def click(link, agent=BROWSER):
     at = timezone.now()
     clicks_store([PendingClick(link.code, link.message_id, at, "GET", agent, "192.0.2.1")])
+    contact_clicks_count()  # as the tick does
 
 
 @pytest.fixture

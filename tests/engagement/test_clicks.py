@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-from engagement.clicks import ClickQueue, PendingClick, clicks_store
+from engagement.clicks import ClickQueue, PendingClick, clicks_store, contact_clicks_count
 from engagement.models import Click
 
 from .factories import CampaignMessageFactory, TrackedLinkFactory
@@ -41,6 +41,7 @@ def test_a_batch_counts_each_contacts_clicks_once_with_the_latest_time(workspace
     assert clicks_store(batch) == 4
     kinds = Click.objects.order_by("id").values_list("kind", flat=True)
     assert list(kinds) == ["human", "human", "bot", "human"]
+    assert contact_clicks_count() == 3
     one, two = first.message.contact, second.message.contact
     one.refresh_from_db()
     two.refresh_from_db()
@@ -54,6 +55,7 @@ def test_an_older_click_does_not_move_last_clicked_back(workspace):
     now = timezone.now()
     clicks_store([pending(link, at=now)])
     clicks_store([pending(link, at=now - timedelta(minutes=5))])
+    contact_clicks_count()
     link.message.contact.refresh_from_db()
     assert (link.message.contact.click_count, link.message.contact.last_clicked_at) == (2, now)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.export import export_to_file
 from contacts.models import Contact
-from engagement.clicks import PendingClick, clicks_store
+from engagement.clicks import PendingClick, clicks_store, contact_clicks_count
 from engagement.conversions import conversion_create
 from tests.factories import ContactFactory
 
@@ -23,6 +23,7 @@ BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Saf
 def clicked(link, *, ago=timedelta(0), agent=BROWSER):
     at = timezone.now() - ago
     clicks_store([PendingClick(link.code, link.message_id, at, "GET", agent, "192.0.2.7")])
+    contact_clicks_count()  # as the tick does
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from engagement.clicks import ip_hash
+from engagement.clicks import contact_clicks_count, ip_hash
 from engagement.models import Click, TrackedLink
 from tests.messaging.helpers import WsgiClient
 
@@ -51,6 +51,7 @@ def test_redirect_is_302_to_the_destination_and_counts_the_click(client, link, m
     assert click.workspace_id == message.workspace_id
     assert click.user_agent == BROWSER
     assert click.ip_hash == ip_hash("203.0.113.9") and "203.0.113.9" not in click.ip_hash
+    assert contact_clicks_count() == 1
     message.contact.refresh_from_db()
     assert message.contact.click_count == 1
     assert message.contact.last_clicked_at == click.clicked_at
@@ -59,6 +60,7 @@ def test_redirect_is_302_to_the_destination_and_counts_the_click(client, link, m
 def test_each_click_counts_again(client, link, message):
     for _ in range(3):
         assert get(client, f"/l/{link.code}").status_code == 302
+    assert contact_clicks_count() == 3
     message.contact.refresh_from_db()
     assert message.contact.click_count == 3
     assert Click.objects.filter(kind="human").count() == 3
@@ -81,6 +83,7 @@ def test_bots_and_previews_are_redirected_and_stored_but_not_counted(client, lin
     response = get(client, f"/l/{link.code}", HTTP_USER_AGENT=agent)
     assert (response.status_code, location(response)) == (302, link.url)
     assert Click.objects.get().kind == Click.Kind.BOT
+    assert contact_clicks_count() == 0
     message.contact.refresh_from_db()
     assert (message.contact.click_count, message.contact.last_clicked_at) == (0, None)
 
@@ -89,6 +92,7 @@ def test_head_is_a_prefetch_not_a_click(client, link, message):
     response = client.head(f"/l/{link.code}", HTTP_USER_AGENT=BROWSER)
     assert (response.status_code, location(response)) == (302, link.url)
     assert Click.objects.get().kind == Click.Kind.HEAD
+    assert contact_clicks_count() == 0
     message.contact.refresh_from_db()
     assert message.contact.click_count == 0
 
