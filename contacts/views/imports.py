@@ -169,8 +169,9 @@ def _reading(request: HttpRequest, job: ImportJob) -> HttpResponse | None:
     """While a worker reads the file, or when it could not: the waiting page (polled by htmx),
     or the reason. None once it is read."""
     state = import_job_read_state(job)
-    if state == "ready":
-        return None
+    polled = getattr(request, "htmx", None) and request.htmx.target == "import-reading"
+    if state == "ready" or (state == "failed" and polled):
+        return None  # the poll loads the next page (or the reason) whole
     context = {"job": job, "state": state, "retry": _start_url(job)}
     return render_htmx(
         request, "contacts/imports/reading.html", context, fragments={"import-reading": "reading"}
@@ -202,8 +203,8 @@ def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
     if waiting is not None:
         return waiting
     if getattr(request, "htmx", None) and request.htmx.target == "import-reading":
-        # the waiting page polled and the file is read: load the next step whole
-        if job.format == ImportJob.Format.VCARD:
+        # the waiting page polled and the file is read (or cannot be): load the page whole
+        if job.format == ImportJob.Format.VCARD and import_job_read_state(job) == "ready":
             return HttpResponseClientRedirect(reverse("contacts:import-preview", args=[job.pk]))
         return HttpResponseClientRedirect(reverse("contacts:import-map", args=[job.pk]))
     if job.format == ImportJob.Format.VCARD:
