@@ -160,7 +160,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HERALD_MAX_REQUEST_BODY", 10 *
 HERALD_IMPORT_MAX_BYTES = int(os.environ.get("HERALD_IMPORT_MAX_BYTES", 100 * 1024 * 1024))
 HERALD_IMPORT_MAX_ROWS = int(os.environ.get("HERALD_IMPORT_MAX_ROWS", 2_000_000))
 HERALD_IMPORT_BATCH_SIZE = int(os.environ.get("HERALD_IMPORT_BATCH_SIZE", 2_000))
-# An upload is read in the web request only by a child process with these limits
+# An upload is read by a worker task, only in a child process with these limits
 # (contacts/importing/sandbox.py): address space in bytes, CPU seconds, wall-clock seconds.
 HERALD_IMPORT_READ_MEMORY = int(os.environ.get("HERALD_IMPORT_READ_MEMORY", 2 * 1024**3))
 HERALD_IMPORT_READ_CPU_SECONDS = int(os.environ.get("HERALD_IMPORT_READ_CPU_SECONDS", 20))
