@@ -186,11 +186,18 @@ def one_run(args, run: int, twilio, pids: dict) -> None:
     first = time.time()
     responded = send_replies(args.port, phones, args.rate, run)
     deadline = time.time() + 300
+    decided = AgentAnswer.objects.filter(conversation__contact__phone__in=phones)
     while time.time() < deadline:
         got = {r.param("To"): r.at for r in twilio.creates("Messages")}
         if len(got) >= len(responded):
             break
-        time.sleep(0.2)
+        # Every reply decided and every "reply" sent: the rest were handed to a person (a
+        # model timeout on a loaded machine), and waiting longer would only add idle time.
+        replies = decided.filter(outcome="reply").count()
+        if decided.count() >= len(responded) and len(got) >= replies:
+            break
+        time.sleep(0.5)
+    handoffs = decided.exclude(outcome="reply").count()
     used = {name: cpu_seconds(children(pid) + [pid]) - cpu[name] for name, pid in pids.items()}
     # Backends that connected during the run started from nothing.
     cpu_db = sum(cpu_seconds([pid]) - cpu_db.get(pid, 0) for pid in database_backends())
@@ -204,7 +211,8 @@ def one_run(args, run: int, twilio, pids: dict) -> None:
     span = max(got.values(), default=first) - first
     print(
         f"run {run + 1}: {len(responded)} webhooks answered, {len(added)} answers at the fake "
-        f"Twilio in {span:.1f} s = {len(added) / max(span, 0.001):.1f} answers/s; "
+        f"Twilio in {span:.1f} s = {len(added) / max(span, 0.001):.1f} answers/s, "
+        f"{handoffs} handed to a person; "
         f"load {load:.1f} on {os.cpu_count()} cores at the start"
     )
     print(f"  added ms beyond the model  {_percentiles(added)}")
@@ -266,6 +274,9 @@ def main() -> None:
             for i in (1, 2)
         },
     }  # fmt: skip
+    # `timeout` and Ctrl-C end the bench through the finally below, which stops gunicorn and
+    # the workers (a SIGTERM's default action would leave them running, consuming the queue).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = {
         name: subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
         for name, command in processes.items()
