@@ -2,7 +2,8 @@
 
 `import_job_run` is what the Celery task, the command line and the tests all call. It holds a
 lock for the job (a PostgreSQL advisory lock, released by the server if the worker dies),
-counts the rows (limits are checked before anything is written), then writes batches; each
+counts the rows (limits are checked before anything is written; a delimited file's line
+breaks bound its rows, so one under the limit is read once), then writes batches; each
 batch commits together with the job's progress (`rows_done` and counts), so after a crash the
 job resumes at the first unwritten batch and nothing is written twice.
 """
@@ -130,7 +131,31 @@ def _run(job: ImportJob) -> None:
         job_headers(job)  # the reason it could not be read, as the job's error
     if not job.mapping:  # the guess, from the values too (a headerless file's columns)
         job.mapping = import_job_inspect(job=job).mapping
+    total, exact = _row_count(job)
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+    job.total_rows = total
+    headers = _write_rows(job)
+    if not exact:  # the rows read, now that they all were
+        if job.rows_done == 0:
+            raise ImportFileError(no_rows_message(headers))
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=job.rows_done)
+        job.total_rows = job.rows_done
+
+
+def _row_count(job: ImportJob) -> tuple[int, bool]:
+    """The file's data rows and True, or for delimited text that certainly fits the row limit,
+    an upper bound (its lines, counted in C at ~0.3 µs a row) and False: reading and parsing
+    the whole file only to count it cost ~4 µs a row, about 6% of a first import's CPU.
+
+    The limit is checked before anything is written either way.
+    """
     max_rows = settings.HERALD_IMPORT_MAX_ROWS
+    if job.format == "csv":
+        bound = _line_bound(job.file.path) - (
+            1 if (job.options or {}).get("has_header", True) else 0
+        )
+        if bound <= max_rows:
+            return max(bound, 0), False
     total = 0
     with open_job_table(job) as table:
         for _ in table.rows:
@@ -141,8 +166,25 @@ def _run(job: ImportJob) -> None:
                 )
     if total == 0 and job.rows_done == 0:
         raise ImportFileError(no_rows_message(table.headers))
-    ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
-    job.total_rows = total
+    return total, True
+
+
+def _line_bound(path: str) -> int:
+    """At least as many lines as the file has records: its line breaks (\\n, \\r and \\r\\n
+    each count once, the only ones the reader splits records at), plus an unterminated last
+    line. In UTF-16 a break's byte is counted too, with a few others: still a bound."""
+    breaks, last = 0, b""
+    with open(path, "rb") as raw:
+        while chunk := raw.read(1 << 20):
+            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if last == b"\r" and chunk[:1] == b"\n":
+                breaks -= 1  # a CR LF split between two chunks
+            last = chunk[-1:]
+    return breaks + (0 if last in (b"\n", b"\r", b"") else 1)
+
+
+def _write_rows(job: ImportJob) -> list[str]:
+    """Write the rows not written yet in batches; returns the file's headers."""
     with open_job_table(job) as table:
         plan = mapping_plan(job.mapping or None, table.headers)
         writer = ContactWriter(
@@ -161,6 +203,7 @@ def _run(job: ImportJob) -> None:
         else:
             for count, valid, invalid in batches:
                 _write_batch(job, writer, count, valid, invalid)
+    return table.headers
 
 
 def _write_pipelined(job: ImportJob, writer: ContactWriter, batches) -> None:

@@ -1,5 +1,6 @@
-"""The import writer's dedup probe (#12): a workspace that held no contacts probes only the keys
-earlier batches had, and the first batch into a table the statistics think empty analyses it."""
+"""The import run (#12): a workspace that held no contacts probes only the keys earlier batches
+had, the first batch into a table the statistics think empty analyses it, and a delimited file
+that certainly fits the row limit is read once (its lines bound the count)."""
 
 import pytest
 from django.core.files.base import ContentFile
@@ -12,6 +13,7 @@ from contacts.importing import (
     import_job_resume,
     import_job_run,
     import_job_set_mapping,
+    runner,
 )
 from contacts.importing import writer as writer_module
 from contacts.importing.writer import SeenKeys
@@ -120,3 +122,55 @@ def test_first_batch_into_a_table_thought_empty_analyses_it(workspace):
         job = _run(workspace, ROWS)
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'contacts_contact'::regclass")
         assert cursor.fetchone()[0] >= job.created == 4
+
+
+# --- the row count: one full read of a delimited file ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "records"),
+    [
+        (b"a\nb\nc\n", 3),
+        (b"a\nb\nc", 3),
+        (b"a\r\nb\r\nc\r\n", 3),
+        (b"a\rb\rc", 3),
+        (b"", 0),
+        (b"x" * ((1 << 20) - 1) + b"\r\nb\r\n", 2),  # CR LF across the 1 MiB read
+        ("a\r\nb\r\n".encode("utf-16"), 2),
+    ],
+)
+def test_line_bound_is_at_least_the_records(tmp_path, data, records):
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    bound = runner._line_bound(str(path))
+    assert records <= bound <= 2 * records + 1
+    if b"\x00" not in data:
+        assert bound == records
+
+
+def test_delimited_file_is_read_once_and_counted_exactly_at_the_end(workspace, monkeypatch):
+    opened = []
+    real = runner.open_job_table
+
+    def counting(job):
+        opened.append(job.pk)
+        return real(job)
+
+    monkeypatch.setattr(runner, "open_job_table", counting)
+    text = 'Name,Phone,Note\n\nAda,+14155550101,"two\nlines"\n\nBob,+14155550102,\n'
+    job = _run(workspace, text)
+    assert len(opened) == 1
+    assert (job.total_rows, job.rows_done, job.created) == (2, 2, 2)
+    job.refresh_from_db()
+    assert job.total_rows == 2
+
+
+def test_a_file_the_line_bound_cannot_clear_is_counted_before_writing(workspace, settings):
+    settings.HERALD_IMPORT_MAX_ROWS = 2
+    text = 'Name,Phone\nAda,+14155550101\n"Bob\nB",+14155550102\n'  # 4 lines, 2 rows
+    job = _run(workspace, text)
+    assert (job.status, job.total_rows, job.created) == (JobStatus.COMPLETED, 2, 2)
+    text += "Cy,+14155550103\n"
+    job = _run(workspace, text)
+    assert job.status == JobStatus.FAILED and "more than 2 rows" in job.error_message
+    assert Contact.objects.filter(workspace=workspace).count() == 2  # the first import's
