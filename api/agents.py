@@ -24,6 +24,12 @@ class AgentIn(Input):
     voice: str = "Polly.Joanna"
     max_call_seconds: int = 300
     language: str = Field("en-US", description="A call's language (BCP-47), e.g. es-MX.")
+    speech_hints: str = Field(
+        "",
+        description="Words and phrases callers may say (names, products, places), one per "
+        "line or comma-separated, each under 100 characters, at most 450: a call's speech "
+        "recognition expects them, and the contact's name.",
+    )
 
 
 class AgentPatch(Input):
@@ -41,6 +47,7 @@ class AgentPatch(Input):
     voice: str | None = None
     max_call_seconds: int | None = None
     language: str | None = None
+    speech_hints: str | None = None
 
 
 class AgentOut(Schema):
@@ -57,6 +64,7 @@ class AgentOut(Schema):
     voice: str
     max_call_seconds: int
     language: str
+    speech_hints: str
 
 
 class AgentListOut(Schema):

@@ -27,6 +27,9 @@ class Agent(models.Model):
     max_call_seconds = models.PositiveIntegerField(default=300)
     # What a call speaks and listens in (BCP-47): <Say> and <Gather>'s speech recognition.
     language = models.CharField(max_length=20, default="en-US")
+    # Words and phrases a caller may say (names, products, places), one per line: a call's
+    # <Gather hints>, with the contact's name, so speech recognition expects them.
+    speech_hints = models.TextField(blank=True)
     knowledge = models.TextField(blank=True, help_text="Facts, prices, dates the agent may use.")
     goal = models.CharField(max_length=1000, blank=True)
     handoff_rules = models.TextField(blank=True)

@@ -16,6 +16,29 @@ KEYWORD = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 MAX_REPLY = 640  # four SMS segments
 OPENING_LIMIT = 10_000  # a call's opening script
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")  # BCP-47: en-US, es-419, cmn-Hans-CN
+# Twilio's <Gather hints>: at most 500 entries of at most 100 characters (warning 13330); the
+# agent's leave room for the contact's and the agent's names, which a call adds.
+HINT_CHARS = 100
+AGENT_HINTS = 450
+
+
+def speech_hints_clean(text: str) -> list[str]:
+    """The words and phrases of `text` (one per line or comma-separated), each with single
+    spaces between its words, without repeats (ignoring case); ValueError saying what is wrong."""
+    hints, seen = [], set()
+    for part in re.split(r"[,\n]", text or ""):
+        hint = " ".join(part.split())
+        if not hint or hint.lower() in seen:
+            continue
+        if len(hint) > HINT_CHARS:
+            raise ValueError(
+                f"Keep each word or phrase under {HINT_CHARS} characters: {hint[:30]}…"
+            )
+        seen.add(hint.lower())
+        hints.append(hint)
+    if len(hints) > AGENT_HINTS:
+        raise ValueError(f"At most {AGENT_HINTS} words or phrases.")
+    return hints
 
 
 def agent_clean(*, data: dict) -> dict:
@@ -37,7 +60,7 @@ def agent_clean(*, data: dict) -> dict:
         texts[key] = str(data.get(key) or "").strip()
         if len(texts[key]) > limit:
             errors[key] = f"Keep it under {limit} characters."
-    for key in ("name", "opening_message", "voice", *TEXT_LIMITS):
+    for key in ("name", "opening_message", "voice", "speech_hints", *TEXT_LIMITS):
         if "\x00" in str(data.get(key) or ""):
             errors[key] = "Contains a NUL character, which cannot be stored."
     language = str(data.get("language") or "en-US").strip()
@@ -45,6 +68,11 @@ def agent_clean(*, data: dict) -> dict:
         errors["language"] = "Use a language tag such as en-US, en-GB or es-MX."
     if len(str(data.get("opening_message") or "")) > OPENING_LIMIT:
         errors["opening_message"] = f"Keep it under {OPENING_LIMIT:,} characters."
+    hints = []
+    try:
+        hints = speech_hints_clean(str(data.get("speech_hints") or ""))
+    except ValueError as exc:
+        errors["speech_hints"] = str(exc)
     if errors:
         raise ValidationError(errors)
     return {
@@ -53,6 +81,7 @@ def agent_clean(*, data: dict) -> dict:
         "voice": (data.get("voice") or "Polly.Joanna").strip()[:60],
         "max_call_seconds": seconds,
         "language": language,
+        "speech_hints": "\n".join(hints),
         "max_turns": turns,
         "max_reply_segments": segments,
         **texts,
@@ -73,6 +102,7 @@ AGENT_FIELDS = (
     "voice",
     "max_call_seconds",
     "language",
+    "speech_hints",
     "max_turns",
     "max_reply_segments",
     *TEXT_LIMITS,

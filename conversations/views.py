@@ -31,6 +31,7 @@ AGENT_DEFAULTS = {
     "voice": "Polly.Joanna",
     "max_call_seconds": 300,
     "language": "en-US",
+    "speech_hints": "",
 }
 
 

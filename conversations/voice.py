@@ -104,7 +104,31 @@ def _say(target, text: str, agent) -> None:
     )
 
 
-def _listen(message_id: int, number: int, text: str, agent) -> str:
+MAX_HINTS = 500  # Twilio's limit on <Gather hints> entries (warning 13330), 100 characters each
+
+
+def speech_hints(agent, contact) -> str:
+    """<Gather hints>: the agent's words callers may say, then the contact's and the agent's
+    names (speech recognition mishears names most), comma-separated, without repeats."""
+    names = []
+    if contact is not None:
+        names += [
+            contact.first_name,
+            contact.last_name,
+            f"{contact.first_name} {contact.last_name}",
+        ]
+    if agent is not None:
+        names.append(agent.name)
+    hints, seen = [], set()
+    for entry in [*(agent.speech_hints.splitlines() if agent else []), *names]:
+        hint = " ".join(entry.replace(",", " ").split())[:100]  # a comma would split it
+        if hint and hint.lower() not in seen and len(hints) < MAX_HINTS:
+            seen.add(hint.lower())
+            hints.append(hint)
+    return ", ".join(hints)
+
+
+def _listen(message_id: int, number: int, text: str, agent, contact=None) -> str:
     """Say `text`, then listen for the contact's answer, posted as turn `number`."""
     action = _webhook_url("voice:turn", m=message_id, t=number)
     response = VoiceResponse()
@@ -116,6 +140,7 @@ def _listen(message_id: int, number: int, text: str, agent) -> str:
         speech_timeout="auto",
         action_on_empty_result=True,
         language=(agent.language if agent and agent.language else "en-US"),
+        hints=speech_hints(agent, contact) or None,
     )
     _say(gather, text, agent)
     response.append(gather)
@@ -209,7 +234,11 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
     elif not agent_converses(agent):
         twiml, ending, outcome = _hang_up(message.body, agent), "done", "answered"
     else:
-        twiml, ending, outcome = _listen(message.pk, 1, message.body, agent), "", "answered"
+        twiml, ending, outcome = (
+            _listen(message.pk, 1, message.body, agent, contact),
+            "",
+            "answered",
+        )
     try:
         with transaction.atomic():
             VoiceTurn.objects.create(
@@ -290,7 +319,11 @@ def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
             turn.reply = NO_SPEECH_GOODBYE
             return _hang_up(NO_SPEECH_GOODBYE, agent), "no_speech", "no_speech"
         turn.reply = NO_SPEECH_AGAIN
-        return _listen(call.message_id, turn.number + 1, NO_SPEECH_AGAIN, agent), "no_speech", ""
+        return (
+            _listen(call.message_id, turn.number + 1, NO_SPEECH_AGAIN, agent, contact),
+            "no_speech",
+            "",
+        )
     if call.silent_turns:
         VoiceCall.objects.filter(pk=call.pk).update(silent_turns=0)
     if _near_limit(call, agent):
@@ -309,7 +342,11 @@ def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
     decision = result.decision
     if decision.action == "reply":
         turn.reply = decision.reply
-        return _listen(call.message_id, turn.number + 1, decision.reply, agent), "reply", ""
+        return (
+            _listen(call.message_id, turn.number + 1, decision.reply, agent, contact),
+            "reply",
+            "",
+        )
     if decision.action == "opt_out":
         contact_opt_out(contact=contact, reason="message", detail="Asked to stop on a call")
         turn.reply = OPT_OUT_LINE

@@ -106,17 +106,22 @@ def test_agent_crud_with_the_model_fields(api_client, other_api_client):
             "max_turns": 4,
             "max_reply_segments": 1,
             "model": "gpt-test",
+            "speech_hints": "Acme Dental, root canal",
         },
         content_type=JSON,
     )
     assert created.status_code == 201
     agent = created.json()
+    assert agent["speech_hints"] == "Acme Dental\nroot canal"
     assert (agent["knowledge"], agent["max_turns"], agent["model"]) == ("Open 9-5.", 4, "gpt-test")
     url = f"/api/v1/agents/{agent['id']}"
     changed = api_client.patch(url, {"max_turns": 6}, content_type=JSON).json()
     assert (changed["max_turns"], changed["knowledge"]) == (6, "Open 9-5.")
     bad = api_client.patch(url, {"max_reply_segments": 99}, content_type=JSON)
     assert bad.status_code in (400, 422)
+    long_hint = api_client.patch(url, {"speech_hints": "y" * 101}, content_type=JSON)
+    assert long_hint.status_code in (400, 422)
+    assert api_client.get(url).json()["speech_hints"] == "Acme Dental\nroot canal"
     assert other_api_client.get(url).status_code == 404
     assert other_api_client.delete(url).status_code == 404
     assert api_client.get(url).json()["max_reply_segments"] == 1

@@ -3,12 +3,14 @@ Twilio, then played by the fake (signed webhooks through Django's test client), 
 model answering from the fake OpenAI-compatible server through the real `openai` client."""
 
 import time
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from campaigns.models import Campaign
 from contacts.services import contact_opt_out
@@ -491,3 +493,53 @@ def test_the_call_speaks_and_listens_in_the_agents_language(
     first = played.exchanges[0].twiml
     assert '<Say language="es-MX" voice="Polly.Mia">' in first
     assert first.count('language="es-MX"') == 2  # the Gather's speech recognition too
+
+
+def _gather(twiml: str):
+    return ET.fromstring(twiml).find("Gather")
+
+
+def test_the_call_listens_with_the_agents_words_and_the_contacts_name(
+    fake_twilio, fake_llm, queued, player, client_logged_in
+):
+    agent = queued.campaign.agent
+    queued.contact.last_name = "O'Neil, Jr."  # a comma would split the hint in two
+    queued.contact.save()
+    form = {"name": "Ava", "voice": "Polly.Joanna", "max_call_seconds": "300"}
+    words = "Acme  Dental\nroot canal, Dr. Okafor\nacme dental\n\n"
+    response = client_logged_in.post(
+        f"/conversations/agents/{agent.pk}/", form | {"speech_hints": words}
+    )
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.speech_hints == "Acme Dental\nroot canal\nDr. Okafor"  # one each, no repeats
+    expected = "Acme Dental, root canal, Dr. Okafor, Ann, O'Neil Jr., Ann O'Neil Jr., Ava"
+    assert voice.speech_hints(agent, queued.contact) == expected
+
+    fake_llm.script(fake.decision("reply", "Great. Does 3 pm suit you?"))
+    played = player.play(_place(fake_twilio, queued), speech=["Yes", None, None])
+    # Every <Gather> of the call (the opening's, the reply's, the reprompt's) listens with
+    # them, written as the twilio library writes the attribute.
+    listening = [e.twiml for e in played.exchanges if "<Gather" in e.twiml]
+    assert len(listening) == 3
+    assert all(_gather(twiml).get("hints") == expected for twiml in listening)
+    reference = VoiceResponse()
+    reference.append(Gather(input="speech", hints=expected))
+    assert _gather(str(reference)).get("hints") == expected
+    assert 'hints="Acme Dental, root canal, Dr. Okafor, Ann, O' in listening[0]
+
+
+def test_speech_hints_refused_when_twilio_would_refuse_them(queued, client_logged_in):
+    agent = queued.campaign.agent
+    form = {"name": "Ava", "voice": "Polly.Joanna", "max_call_seconds": "300"}
+    url = f"/conversations/agents/{agent.pk}/"
+    long = client_logged_in.post(url, form | {"speech_hints": "ok\n" + "x" * 101})
+    assert "Keep each word or phrase under 100 characters" in long.content.decode()
+    many = ", ".join(f"word{i}" for i in range(451))
+    too_many = client_logged_in.post(url, form | {"speech_hints": many})
+    assert "At most 450 words or phrases" in too_many.content.decode()
+    nul = client_logged_in.post(url, form | {"speech_hints": "a\x00b"})
+    assert "NUL" in nul.content.decode()
+    agent.refresh_from_db()
+    assert agent.speech_hints == ""  # nothing half-written
+    assert 'hints="' not in voice._listen(1, 1, "Hello", None)  # nothing to hint: no attribute
