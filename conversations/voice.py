@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -39,7 +39,13 @@ from . import llm
 from .answering import agent_brief, budget_spent, model_available
 from .context import Turn, contact_fields, context_build
 from .models import Conversation, VoiceCall, VoiceTurn
-from .threads import conversation_close, conversation_for, conversation_handoff, turn_append
+from .threads import (
+    conversation_close,
+    conversation_for,
+    conversation_handoff,
+    turn_append,
+    turns_append,
+)
 
 logger = logging.getLogger("herald.voice")
 
@@ -240,15 +246,15 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
             "answered",
         )
     try:
-        with transaction.atomic():
-            VoiceTurn.objects.create(
-                call=call,
-                number=0,
-                reply=message.body if ending != "machine" else "",
-                action=ending or "opening",
-                twiml=twiml,
-                answered_at=timezone.now(),
-            )
+        _insert_once(
+            VoiceTurn,
+            call=call,
+            number=0,
+            reply=message.body if ending != "machine" else "",
+            action=ending or "opening",
+            twiml=twiml,
+            answered_at=timezone.now(),
+        )
     except IntegrityError:  # a replay won the race: answer what it stored
         return VoiceAnswer(call.turns.get(number=0).twiml)
     VoiceCall.objects.filter(pk=call.pk).update(outcome=outcome, answered_by=params.answered_by)
@@ -264,9 +270,9 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
 
 def voice_turn(*, message_id: str | None, number: str | None, params: CallParams) -> VoiceAnswer:
     """Turn n: the contact spoke (or did not); the TwiML that answers."""
-    call = (
+    call = (  # the workspace for its AI budget, in the same query
         VoiceCall.objects.filter(call_sid=params.call_sid)
-        .select_related("agent", "contact")
+        .select_related("agent", "contact", "workspace")
         .first()
     )
     if (
@@ -283,10 +289,9 @@ def voice_turn(*, message_id: str | None, number: str | None, params: CallParams
         stored = call.turns.filter(number=number).first()
         return VoiceAnswer(stored.twiml if stored and stored.twiml else _hang_up("", None))
     try:
-        with transaction.atomic():
-            turn = VoiceTurn.objects.create(
-                call=call, number=number, speech=params.speech, confidence=params.confidence
-            )
+        turn = _insert_once(
+            VoiceTurn, call=call, number=number, speech=params.speech, confidence=params.confidence
+        )
     except IntegrityError:  # a replayed turn: the same answer, no second model call
         stored = call.turns.get(number=number)
         return VoiceAnswer(
@@ -304,6 +309,17 @@ def voice_turn(*, message_id: str | None, number: str | None, params: CallParams
     if ending:
         _end(call, ending)
     return VoiceAnswer(twiml, lambda: _thread_turn(call, turn, action))
+
+
+def _insert_once(model, **fields):
+    """INSERT one row, IntegrityError when a unique constraint refuses it. In autocommit (a
+    webhook's request) the refused statement leaves nothing behind, so no transaction is
+    opened: a savepoint only inside an outer transaction (tests, a caller's atomic block).
+    That spares each turn a BEGIN and a COMMIT round trip."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    return model.objects.create(**fields)
 
 
 def _answer(call: VoiceCall, turn: VoiceTurn) -> tuple[str, str, str]:
@@ -370,11 +386,14 @@ def _near_limit(call: VoiceCall, agent) -> bool:
 
 def _decide(call: VoiceCall, agent, contact) -> llm.ModelResult:
     turns: list[Turn] = []
-    for past in call.turns.order_by("number"):
-        if past.speech:
-            turns.append(Turn("contact", past.speech, past.received_at))
-        if past.reply:
-            turns.append(Turn("agent", past.reply, past.answered_at or past.received_at))
+    said = call.turns.order_by("number").values_list(
+        "speech", "reply", "received_at", "answered_at"
+    )
+    for speech, reply, received_at, answered_at in said:
+        if speech:
+            turns.append(Turn("contact", speech, received_at))
+        if reply:
+            turns.append(Turn("agent", reply, answered_at or received_at))
     opening = turns[0].text if turns and turns[0].author == "agent" else ""
     context = context_build(
         agent=agent_brief(agent),
@@ -435,29 +454,26 @@ def _thread_open(call: VoiceCall, message: Message, contact, agent, *, voicemail
 
 
 def _thread_turn(call: VoiceCall, turn: VoiceTurn, action: str) -> None:
-    """The contact's words and the agent's answer join the thread; a handoff hands the thread
-    to a person, and an opt-out or the agent's end closes it (as for a text conversation)."""
-    conversation = Conversation.objects.filter(voice_calls=call.pk).first() if call.pk else None
+    """The contact's words and the agent's answer join the thread (one INSERT, one UPDATE:
+    this runs after every turn); a handoff hands the thread to a person, and an opt-out or
+    the agent's end closes it (as for a text conversation)."""
+    if call.conversation_id is not None:  # set once the opening joined the thread
+        conversation = Conversation(pk=call.conversation_id, workspace_id=call.workspace_id)
+    elif call.pk:
+        conversation = Conversation.objects.filter(voice_calls=call.pk).first()
+    else:
+        conversation = None
     if conversation is None:
         return
     try:
+        words = []
         if turn.speech:
-            turn_append(
-                conversation=conversation,
-                direction="in",
-                author="contact",
-                body=turn.speech,
-                channel="voice",
-                at=turn.received_at,
-            )
+            words.append(("in", "contact", turn.speech, turn.received_at))
         if turn.reply:
-            turn_append(
-                conversation=conversation,
-                direction="out",
-                author="agent",
-                body=turn.reply,
-                channel="voice",
-            )
+            words.append(("out", "agent", turn.reply, timezone.now()))
+        turns_append(conversation=conversation, channel="voice", turns=words)
+        if action in ("handoff", "fallback", "opt_out", "end"):
+            conversation = Conversation.objects.get(pk=conversation.pk)
         if call.handoff and action in ("handoff", "fallback"):
             conversation_handoff(conversation=conversation, reason=call.handoff_reason)
         elif action == "opt_out":

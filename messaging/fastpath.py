@@ -44,7 +44,7 @@ class _Form(dict):
         return values[-1] if values else default
 
 
-def _form(body: bytes) -> _Form:
+def form_parse(body: bytes) -> _Form:
     """The body parsed as Django parses a form body (UTF-8, else Latin-1); ValueError past
     DATA_UPLOAD_MAX_NUMBER_FIELDS."""
     try:
@@ -139,7 +139,7 @@ class StatusCallbackFastPath:
         environ["wsgi.input"] = io.BytesIO(body)
         close_old_connections()  # what Django does at the start and end of every request
         try:
-            params = _form(body)
+            params = form_parse(body)
             query = environ.get("QUERY_STRING", "")
             url = settings.PUBLIC_BASE_URL + self.path + ("?" + iri_to_uri(query) if query else "")
             signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")

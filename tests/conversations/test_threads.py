@@ -145,6 +145,39 @@ def test_turn_append_refuses_an_unknown_author(thread):
     assert ConversationMessage.objects.count() == 0
 
 
+def test_turns_append_moves_the_thread_as_turn_append_each_would(thread):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    conversation = threads.conversation_for(contact=thread.contact, channel="sms")
+    later = timezone.now() + timedelta(minutes=5)
+    Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=later, unread=False)
+    heard, said = later - timedelta(minutes=2), later - timedelta(minutes=1)
+    words = [("in", "contact", "Yes,\n  Friday", heard), ("out", "agent", "See you then", said)]
+    threads.turns_append(conversation=conversation, channel="voice", turns=words)
+    conversation.refresh_from_db()
+    assert _turns(conversation) == [
+        ("contact", "in", "Yes,\n  Friday"),
+        ("agent", "out", "See you then"),
+    ]
+    assert set(conversation.turns.values_list("channel", flat=True)) == {"voice"}
+    assert conversation.preview == "See you then" and conversation.unread
+    assert conversation.last_inbound_at == heard
+    assert conversation.last_activity_at == later  # never moved back
+    newest = later + timedelta(minutes=1)
+    threads.turns_append(
+        conversation=conversation, channel="voice", turns=[("in", "contact", "Bye", newest)]
+    )
+    conversation.refresh_from_db()
+    assert conversation.last_activity_at == newest and conversation.preview == "Bye"
+    with pytest.raises(ValueError):
+        threads.turns_append(
+            conversation=conversation, channel="voice", turns=[("in", "bot", "x", newest)]
+        )
+    assert conversation.turns.count() == 3  # nothing of the refused batch
+
+
 def test_conversation_for_is_one_per_contact_and_takes_the_newest_channel(thread):
     first = threads.conversation_for(contact=thread.contact, channel="sms")
     call = threads.conversation_for(contact=thread.contact, channel="voice", agent=thread.agent)

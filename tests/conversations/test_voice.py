@@ -23,8 +23,9 @@ from tests.conversations.factories import AgentFactory
 from tests.factories import ContactFactory, ContactGroupFactory
 from tests.fakes import openai as fake
 from tests.fakes.llm_fixtures import *  # noqa: F403
-from tests.fakes.twilio_calls import CallPlayer, django_transport
+from tests.fakes.twilio_calls import CallPlayer, django_transport, wsgi_transport
 from tests.messaging.factories import MessageFactory, SenderFactory
+from tests.messaging.helpers import WsgiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +69,13 @@ def queued(workspace):
     )
 
 
-@pytest.fixture
-def player(fake_twilio):
-    return CallPlayer(fake_twilio, django_transport(Client()))
+@pytest.fixture(params=["view", "wsgi"])
+def player(request, fake_twilio):
+    """The call's webhooks through Django's test client (the views), or through the WSGI
+    application gunicorn serves (the fast path in front of them): the same cases for both."""
+    if request.param == "view":
+        return CallPlayer(fake_twilio, django_transport(Client()))
+    return CallPlayer(fake_twilio, wsgi_transport(WsgiClient()))
 
 
 def _place(fake_twilio, message) -> str:

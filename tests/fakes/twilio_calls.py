@@ -74,6 +74,22 @@ def django_transport(client) -> Transport:
     return send
 
 
+def wsgi_transport(client) -> Transport:
+    """Deliver through config.wsgi's application (tests.messaging.helpers.WsgiClient), so the
+    voice webhooks' fast path answers what it answers, as under gunicorn."""
+
+    def send(path: str, params: dict, signature: str) -> tuple[int, str]:
+        response = client.post(
+            path,
+            urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_X_TWILIO_SIGNATURE=signature,
+        )
+        return response.status_code, response.content.decode()
+
+    return send
+
+
 def http_transport(base_url: str, timeout: float = 20.0) -> Transport:
     """Deliver over HTTP to a live server at `base_url` (e.g. http://127.0.0.1:8201)."""
     session = requests.Session()

@@ -52,9 +52,9 @@ def inbound_params(sid: str, *, body: str, from_: str, to: str, **more) -> dict:
 
 class WsgiClient:
     """Requests through config.wsgi's application, the one gunicorn serves, so that the status
-    callback's and the link redirect's fast paths (messaging.fastpath, engagement.fastpath) run
-    in front of Django. Like the test client, it keeps the test's database connection open
-    across the request."""
+    callback's, the link redirect's and the voice webhooks' fast paths (messaging.fastpath,
+    engagement.fastpath, conversations.fastpath) run in front of Django. Like the test client,
+    it keeps the test's database connection open across the request."""
 
     def __init__(self):
         from config.wsgi import application
@@ -84,6 +84,7 @@ class WsgiClient:
             with (
                 mock.patch("messaging.fastpath.close_old_connections"),
                 mock.patch("engagement.fastpath.close_old_connections"),
+                mock.patch("conversations.fastpath.close_old_connections"),
             ):
                 result = self.application(environ, start_response)
                 answer.content = b"".join(result)
