@@ -5,30 +5,37 @@
 
 It migrates the database, makes one workspace with a conversing agent, a voice campaign and
 one placed call (a sent voice message) per contact, starts the fake OpenAI-compatible server
-(answering every request after --model-ms) and gunicorn with deploy/gunicorn.conf.py as the
-README deploys it (HERALD_WEB_WORKERS 4 x HERALD_WEB_THREADS 16, gthread, connections closed
-after each request), bound to loopback. Then all calls at once, each on its own thread and
-keep-alive connection, play as Twilio would: the signed answer webhook (turn 0: the opening
-inside <Gather>), then --turns signed turns with speech, each after the previous answer and the
-contact's speaking (--speak-ms, 1,000 to 2,000 ms at random: Twilio posts a turn once the
-contact has finished speaking), the calls starting within --ramp-ms of each other (50 calls
-in progress at once, not 50 requests in the same millisecond).
+in its own process (answering every request after --model-ms) and gunicorn with
+deploy/gunicorn.conf.py as the README deploys it (HERALD_WEB_WORKERS 4 x HERALD_WEB_THREADS 16,
+gthread), bound to loopback, with DATABASE_CONN_MAX_AGE --conn-max-age (0 by default: a
+connection per request; 600 keeps each thread's). Then all calls at once, each on its own
+thread and keep-alive connection, play as Twilio would: the signed answer webhook (turn 0:
+the opening inside <Gather>), then --turns signed turns with speech, each after the previous
+answer and the contact's speaking (--speak-ms, 1,000 to 2,000 ms at random: Twilio posts a
+turn once the contact has finished speaking), the calls starting within --ramp-ms of each
+other (50 calls in progress at once, not 50 requests in the same millisecond).
 
 It reports, per turn with a model call, the time Herald adds beyond the model: the turn's wall
 time at the client minus the model call's own time as Herald measured it around the call
-(VoiceTurn.model_ms), and minus the fake's fixed delay (an upper bound that counts the openai
-client's own work as Herald's); turn 0 (no model) whole; p50/p95/p99 of each; the CPU of
-gunicorn and PostgreSQL per turn. Target: added p99 <= 150 ms.
+(VoiceTurn.model_ms); the same from gunicorn's access log (%(D)s: from the parsed request to
+the response written, so without the client's side, the connection's queue, or the work
+after the answer); and the wall time minus the fake's fixed delay (an upper bound that counts
+the openai client's own work as Herald's); turn 0 (no model) whole; p50/p95/p99 of each; the
+CPU of gunicorn (the work after each answer included) and PostgreSQL per request (its
+backends alive at the end of the run: with a connection per request most have exited, so
+only --conn-max-age gives PostgreSQL's figure). Target: added p99 <= 150 ms.
 """
 
 import argparse
 import http.client
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -49,7 +56,7 @@ SPEECH = [
 ]
 
 
-def configure(port: int, llm_port: int) -> dict:
+def configure(port: int, llm_port: int, conn_max_age: int, access_log: str) -> dict:
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
@@ -64,7 +71,8 @@ def configure(port: int, llm_port: int) -> dict:
         "HERALD_LLM_API_KEY": "fake-openai-key",
         "HERALD_LLM_TIMEOUT_SECONDS": "10",
         "HERALD_BIND": f"127.0.0.1:{port}",
-        "HERALD_ACCESS_LOG": "/dev/null",
+        "HERALD_ACCESS_LOG": access_log,
+        "DATABASE_CONN_MAX_AGE": str(conn_max_age),
     }
     os.environ.update(env)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -209,6 +217,27 @@ def warm_up(port: int, timeout: float = 120.0) -> None:
             connection.close()
 
 
+ACCESS_FORMAT = "%(r)s %(s)s %(D)s"  # request line, status, microseconds
+REQUEST = re.compile(
+    r"POST /webhooks/twilio/voice/(answer|turn)\?m=(\d+)(?:&t=(\d+))? \S+ 200 (\d+)"
+)
+
+
+def served_ms(access_log: str, offset: int) -> dict[tuple[str, int], float]:
+    """gunicorn's own time for each answer and turn logged past `offset`, (message id, turn)
+    → ms: from the parsed request to the response written (gthread logs it before closing
+    the body, so without the work after the answer), without the client's side of it."""
+    found = {}
+    with open(access_log, encoding="utf-8") as log:
+        log.seek(offset)
+        for line in log:
+            if match := REQUEST.search(line):
+                kind, message_id, turn, micros = match.groups()
+                number = 0 if kind == "answer" else int(turn)
+                found[(message_id, number)] = int(micros) / 1000
+    return found
+
+
 def one_run(args, run: int) -> dict:
     from twilio.request_validator import RequestValidator
 
@@ -222,6 +251,7 @@ def one_run(args, run: int) -> dict:
     ]
     for caller in callers:
         caller.start()
+    log_start = Path(args.access_log).stat().st_size
     workers, backends = children(args.gunicorn_pid), database_backends()
     cpu_app, cpu_db = cpu_seconds(workers), cpu_seconds(backends)
     load_before = os.getloadavg()[0]
@@ -241,6 +271,16 @@ def one_run(args, run: int) -> dict:
             call__call_sid__in=[sid for _, sid in calls]
         ).values_list("call__call_sid", "number", "model_ms")
     }
+    server_ms = served_ms(args.access_log, log_start)
+    message_sid = {str(m): sid for m, sid in calls}
+    server_beyond, server_opening = [], []
+    for (message_id, turn), ms in server_ms.items():
+        if (sid := message_sid.get(message_id)) is None:
+            continue
+        if turn == 0:
+            server_opening.append(ms)
+        elif (measured := model_ms.get((sid, turn))) is not None:
+            server_beyond.append(ms - measured)
     errors = [c.error for c in callers if c.error]
     statuses: dict[int, int] = {}
     opening, beyond_model, beyond_delay, model = [], [], [], []
@@ -264,12 +304,29 @@ def one_run(args, run: int) -> dict:
         "statuses": statuses,
         "opening": opening,
         "beyond_model": beyond_model,
+        "server_beyond": server_beyond,
+        "server_opening": server_opening,
         "beyond_delay": beyond_delay,
         "model": model,
         "cpu_app": cpu_app,
         "cpu_db": cpu_db,
         "load": load_before,
     }
+
+
+def serve_fake_model(port: int, delay: float) -> None:
+    """The fake OpenAI-compatible server, answering every request after `delay` s, until
+    SIGTERM."""
+    from tests.fakes.openai import FakeOpenAI, decision
+
+    llm = FakeOpenAI(port=port).start()
+    llm.set_default(
+        lambda body: decision("reply", "Sure. Anything else I can help with?", delay=delay)
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    llm.stop()
 
 
 def main() -> None:
@@ -282,22 +339,37 @@ def main() -> None:
     parser.add_argument("--ramp-ms", type=int, default=2000)
     parser.add_argument("--port", type=int, default=8201)
     parser.add_argument("--llm-port", type=int, default=8202)
-    args = parser.parse_args()
-
-    env = configure(args.port, args.llm_port)
-    migrate()
-    from tests.fakes.openai import FakeOpenAI, decision
-
-    llm = FakeOpenAI(port=args.llm_port).start()
-    delay = args.model_ms / 1000
-    llm.set_default(
-        lambda body: decision("reply", "Sure. Anything else I can help with?", delay=delay)
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=0,
+        help="DATABASE_CONN_MAX_AGE of gunicorn (0, the default: a connection per request)",
     )
+    parser.add_argument("--serve-fake-model", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake_model:
+        serve_fake_model(args.llm_port, args.model_ms / 1000)
+        return
+
+    args.access_log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (gunicorn writes it)
+        prefix="voice-bench-", suffix=".log", delete=False
+    ).name
+    env = configure(args.port, args.llm_port, args.conn_max_age, args.access_log)
+    migrate()
+    # The fake model in its own process: in this one it would wait for the callers' threads
+    # (the interpreter lock), and that wait would count as the model's time.
+    llm = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fake-model", "--llm-port", str(args.llm_port),
+         "--model-ms", str(args.model_ms)],
+        cwd=ROOT,
+    )  # fmt: skip
+    wait_for(args.llm_port)
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "deploy/gunicorn.conf.py"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "deploy/gunicorn.conf.py",
+         "--access-logformat", ACCESS_FORMAT],
         cwd=ROOT,
         env={**os.environ, **env},
-    )
+    )  # fmt: skip
     args.gunicorn_pid = gunicorn.pid
     ok = True
     try:
@@ -314,9 +386,13 @@ def main() -> None:
                   f"{result['load']:.1f} on {os.cpu_count()} cores at the start")  # fmt: skip
             print(f"  model call ms (Herald's clock)        {percentiles(result['model'])}")
             print(f"  added ms beyond the model call        {percentiles(result['beyond_model'])}")
+            print(f"    of which in gunicorn (its log)      {percentiles(result['server_beyond'])}")
             print(f"  added ms beyond the fake's {args.model_ms} ms     "
                   f"{percentiles(result['beyond_delay'])}")  # fmt: skip
             print(f"  turn 0 (opening, no model) ms         {percentiles(result['opening'])}")
+            print(
+                f"    of which in gunicorn (its log)      {percentiles(result['server_opening'])}"
+            )
             print(f"  cpu ms per request: gunicorn {1000 * result['cpu_app'] / n:.1f}, "
                   f"postgres {1000 * result['cpu_db'] / n:.1f}")  # fmt: skip
             added = sorted(result["beyond_model"]) or [float("inf")]
@@ -330,7 +406,9 @@ def main() -> None:
             gunicorn.wait(timeout=30)
         except subprocess.TimeoutExpired:
             gunicorn.kill()
-        llm.stop()
+        llm.terminate()
+        llm.wait(timeout=30)
+        os.unlink(args.access_log)
     print("result: OK" if ok else "result: FAILED REQUESTS")
     sys.exit(0 if ok else 1)
 
