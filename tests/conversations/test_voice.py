@@ -253,7 +253,9 @@ def test_slow_model_is_cut_off_inside_the_turn_budget(
     status, twiml = player.post(_turn_url(queued, 1), _params(sid, SpeechResult="Yes"))
     elapsed = time.monotonic() - started
     assert status == 200 and voice.FALLBACK_LINE in twiml and "<Hangup />" in twiml
-    assert elapsed < 3.0  # the model's 1 s, and Herald's work; Twilio allows 15 s
+    # The model's 4 s answer was cut at 1 s: far inside Twilio's 15 s even on a loaded machine
+    # (Herald's own time is the benchmark's business, not a test's).
+    assert elapsed < 4.0
     assert _call(sid).handoff
 
 
