@@ -412,3 +412,7 @@ HERALD_LLM_DAILY_TOKENS = int(os.environ.get("HERALD_LLM_DAILY_TOKENS", "500000"
 # gives up on the turn), and how long before the agent's max call duration it wraps up.
 HERALD_VOICE_MODEL_SECONDS = float(os.environ.get("HERALD_VOICE_MODEL_SECONDS", "9"))
 HERALD_VOICE_WRAP_UP_SECONDS = int(os.environ.get("HERALD_VOICE_WRAP_UP_SECONDS", "20"))
+# Conversing calls detect answering machines asynchronously (the opening plays at once; a
+# machine's verdict turns the call into a voicemail through the Calls API). 0: synchronously
+# (Twilio waits for the verdict before it fetches the opening).
+HERALD_VOICE_ASYNC_AMD = os.environ.get("HERALD_VOICE_ASYNC_AMD", "1") == "1"

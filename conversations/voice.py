@@ -89,7 +89,7 @@ def call_parameters(*, message: Message) -> dict | None:
         return None
     if not agent_converses(message.campaign.agent):
         return None
-    return {
+    parameters = {
         "url": _webhook_url("voice:answer", m=message.pk),
         "method": "POST",
         # DetectMessageEnd: a person is told at once; a machine once its greeting has ended,
@@ -97,6 +97,15 @@ def call_parameters(*, message: Message) -> dict | None:
         "machine_detection": "DetectMessageEnd",
         "status_callback": _webhook_url("voice:status", m=message.pk),
     }
+    if settings.HERALD_VOICE_ASYNC_AMD:
+        # The opening plays as soon as the call is answered; the verdict comes to its own
+        # webhook, which turns a machine's call into a voicemail (voice_machines.py).
+        parameters |= {
+            "async_amd": "true",
+            "async_amd_status_callback": _webhook_url("voice:machine", m=message.pk),
+            "async_amd_status_callback_method": "POST",
+        }
+    return parameters
 
 
 # TwiML ----------------------------------------------------------------------------------------
@@ -214,26 +223,18 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
         logger.warning("Voice answer for a call that is not ours: %s", params.call_sid)
         return VoiceAnswer(_hang_up("", None))
     agent = message.campaign.agent if message.campaign_id and message.campaign else None
-    call, created = VoiceCall.objects.get_or_create(
-        call_sid=params.call_sid,
-        defaults={
-            "workspace_id": message.workspace_id,
-            "campaign_id": message.campaign_id,
-            "message": message,
-            "contact_id": message.contact_id,
-            "agent": agent,
-            "answered_by": params.answered_by,
-        },
-    )
-    if call.message_id != message.pk:
-        logger.warning("Voice answer for call %s under another message", params.call_sid)
+    found = voice_call_for(message, params)
+    if found is None:
         return VoiceAnswer(_hang_up("", None))
+    call, created = found
     if not created and (turn := call.turns.filter(number=0).first()) is not None:
         return VoiceAnswer(turn.twiml)
+    # Asynchronous detection posts no AnsweredBy here, but its verdict may have come first.
+    answered_by = params.answered_by or call.answered_by
     contact = Contact.objects.filter(pk=message.contact_id).first()
-    if params.answered_by in MACHINE_END:
+    if answered_by in MACHINE_END:
         twiml, ending, outcome = _hang_up(message.body, agent), "voicemail", "voicemail"
-    elif params.answered_by in MACHINE_HANG_UP:
+    elif answered_by in MACHINE_HANG_UP:
         twiml, ending, outcome = _hang_up("", agent), "machine", "machine"
     elif contact is not None and contact.is_opted_out:
         twiml, ending, outcome = _hang_up(OPTED_OUT_LINE, agent), "opted_out", "answered"
@@ -257,7 +258,7 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
         )
     except IntegrityError:  # a replay won the race: answer what it stored
         return VoiceAnswer(call.turns.get(number=0).twiml)
-    VoiceCall.objects.filter(pk=call.pk).update(outcome=outcome, answered_by=params.answered_by)
+    VoiceCall.objects.filter(pk=call.pk).update(outcome=outcome, answered_by=answered_by)
     if ending:
         _end(call, ending)
     if ending == "machine":
@@ -266,6 +267,28 @@ def voice_answer(*, message_id: str | None, params: CallParams) -> VoiceAnswer:
     return VoiceAnswer(
         twiml, lambda: _thread_open(call, message, contact, agent, voicemail=voicemail)
     )
+
+
+def voice_call_for(message: Message, params: CallParams) -> tuple[VoiceCall, bool] | None:
+    """(The call's row, whether this created it) on the call's first webhook (its answer, or
+    the machine detection's verdict when that comes first); None when the sid is another
+    message's."""
+    agent = message.campaign.agent if message.campaign_id and message.campaign else None
+    call, created = VoiceCall.objects.get_or_create(
+        call_sid=params.call_sid,
+        defaults={
+            "workspace_id": message.workspace_id,
+            "campaign_id": message.campaign_id,
+            "message": message,
+            "contact_id": message.contact_id,
+            "agent": agent,
+            "answered_by": params.answered_by,
+        },
+    )
+    if call.message_id != message.pk:
+        logger.warning("Webhook for call %s under another message", params.call_sid)
+        return None
+    return call, created
 
 
 def voice_turn(*, message_id: str | None, number: str | None, params: CallParams) -> VoiceAnswer:

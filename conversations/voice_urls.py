@@ -11,4 +11,5 @@ urlpatterns = [
     path("webhooks/twilio/voice/answer", voice_views.voice_answer_view, name="answer"),
     path("webhooks/twilio/voice/turn", voice_views.voice_turn_view, name="turn"),
     path("webhooks/twilio/voice/status", voice_views.voice_status_view, name="status"),
+    path("webhooks/twilio/voice/machine", voice_views.voice_machine_view, name="machine"),
 ]

@@ -1,4 +1,5 @@
-"""Twilio's voice webhooks of a conversing call (V6): answer, each turn, the call's status.
+"""Twilio's voice webhooks of a conversing call (V6): answer, each turn, the call's status,
+and the asynchronous machine detection's verdict.
 
 Each is checked as messaging's webhooks are (body size 413, signature over PUBLIC_BASE_URL +
 path and query + every posted field 403, nothing changes); the call's own TwiML is in
@@ -17,6 +18,7 @@ from messaging.delivery import callback_apply
 from messaging.webhooks import status_fields, webhook_refusal
 
 from .voice import CallParams, VoiceAnswer, voice_answer, voice_call_status, voice_turn
+from .voice_machines import voice_machine_verdict
 
 logger = logging.getLogger("herald.voice")
 
@@ -98,3 +100,18 @@ def voice_status_view(request: HttpRequest) -> HttpResponse:
     except DatabaseError as exc:
         return _unavailable(exc)
     return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def voice_machine_view(request: HttpRequest) -> HttpResponse:
+    """Asynchronous answering-machine detection's verdict (AsyncAmdStatusCallback)."""
+    if (refused := webhook_refusal(request)) is not None:
+        return refused
+    if (params := _call_params(request)) is None:
+        return HttpResponse("CallSid is required.", status=400)
+    try:
+        answer = voice_machine_verdict(message_id=request.GET.get("m"), params=params)
+    except DatabaseError as exc:
+        return _unavailable(exc)
+    return TwimlResponse(answer)  # empty: Twilio reads only the status

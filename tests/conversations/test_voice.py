@@ -99,6 +99,11 @@ def test_conversing_call_is_placed_with_herald_url_and_machine_detection(
     )
     assert request.param("Twiml") is None
     assert request.param("MachineDetection") == "DetectMessageEnd"
+    assert request.param("AsyncAmd") == "true"  # the opening does not wait for the verdict
+    assert request.param("AsyncAmdStatusCallback") == (
+        f"https://herald.example.com/webhooks/twilio/voice/machine?m={queued.pk}"
+    )
+    assert request.param("AsyncAmdStatusCallbackMethod") == "POST"
     assert request.param("TimeLimit") == "300"
     assert request.param("StatusCallback") == (
         f"https://herald.example.com/webhooks/twilio/voice/status?m={queued.pk}"
@@ -180,9 +185,17 @@ def test_handoff_says_someone_calls_back(fake_twilio, fake_llm, queued, player):
     )
 
 
+@pytest.fixture(params=["async", "sync"])
+def detection(request, settings):
+    """Machine detection beside the call (the verdict to its own webhook, a machine's call
+    updated through the Calls API), or before it (AnsweredBy on the answer webhook)."""
+    settings.HERALD_VOICE_ASYNC_AMD = request.param == "async"
+    return request.param
+
+
 @pytest.mark.parametrize("answered_by", ["machine_end_beep", "machine_end_silence"])
 def test_answering_machine_gets_the_opening_as_voicemail(
-    fake_twilio, fake_llm, queued, player, answered_by
+    fake_twilio, fake_llm, queued, player, answered_by, detection
 ):
     sid = _place(fake_twilio, queued)
     played = player.play(sid, answered_by=answered_by)
@@ -190,13 +203,132 @@ def test_answering_machine_gets_the_opening_as_voicemail(
     call = _call(sid)
     assert (call.outcome, call.ending, call.answered_by) == ("voicemail", "voicemail", answered_by)
     assert fake_llm.requests == []
+    if detection == "async":  # the call already ran its opening: it was redirected
+        assert played.verdict == 200
+        (update,) = fake_twilio.calls[sid]["_updates"]
+        assert OPENING in update["Twiml"] and "<Hangup />" in update["Twiml"]
+        assert "<Gather" not in update["Twiml"]
+    else:
+        assert played.verdict is None and "_updates" not in fake_twilio.calls[sid]
+    turn = call.turns.get(number=0)
+    assert (turn.action, turn.reply) == ("voicemail", OPENING)
+    thread = Conversation.objects.get(voice_calls=call)
+    assert thread.turns.filter(body__startswith="An answering machine took the call").exists()
 
 
-def test_machine_at_the_start_or_a_fax_is_hung_up_on(fake_twilio, fake_llm, queued, player):
+@pytest.mark.parametrize("answered_by", ["fax", "machine_start"])
+def test_machine_at_the_start_or_a_fax_is_hung_up_on(
+    fake_twilio, fake_llm, queued, player, answered_by, detection
+):
     sid = _place(fake_twilio, queued)
-    played = player.play(sid, answered_by="fax")
+    played = player.play(sid, answered_by=answered_by)
     assert played.said == []
     assert (_call(sid).outcome, _call(sid).ending) == ("machine", "machine")
+    if detection == "async":
+        (update,) = fake_twilio.calls[sid]["_updates"]
+        assert update["Twiml"].endswith("<Response><Hangup /></Response>")
+
+
+def test_a_machine_verdict_before_the_answer_leaves_the_voicemail_at_once(
+    fake_twilio, fake_llm, queued, player
+):
+    sid = _place(fake_twilio, queued)
+    played = player.play(sid, answered_by="machine_end_beep", verdict_first=True)
+    assert played.verdict == 200 and played.said == [OPENING]
+    assert "<Gather" not in played.exchanges[0].twiml  # the answer read the stored verdict
+    assert "_updates" not in fake_twilio.calls[sid]  # nothing to redirect
+    call = _call(sid)
+    assert (call.outcome, call.ending, call.answered_by) == (
+        "voicemail",
+        "voicemail",
+        "machine_end_beep",
+    )
+
+
+@pytest.mark.parametrize("answered_by", ["human", "unknown"])
+def test_a_person_or_no_verdict_lets_the_call_go_on(
+    fake_twilio, fake_llm, queued, player, answered_by
+):
+    fake_llm.script(fake.decision("end", "Great, see you Friday!"))
+    sid = _place(fake_twilio, queued)
+    played = player.play(sid, answered_by=answered_by, speech=["Yes"])
+    assert played.verdict == 200
+    assert played.said == [OPENING, "Great, see you Friday!"]
+    assert "_updates" not in fake_twilio.calls[sid]
+    call = _call(sid)
+    assert (call.outcome, call.ending, call.answered_by) == ("answered", "done", answered_by)
+
+
+def _machine_url(message):
+    return f"https://herald.example.com/webhooks/twilio/voice/machine?m={message.pk}"
+
+
+def _verdict(sid, answered_by):
+    return {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 31 + "1",
+        "AnsweredBy": answered_by,
+        "MachineDetectionDuration": "2400",
+    }
+
+
+@pytest.mark.parametrize("signature", ["", "forged"])
+def test_a_forged_or_missing_verdict_signature_is_refused_and_changes_nothing(
+    fake_twilio, fake_llm, queued, player, signature
+):
+    sid = _answered(fake_twilio, queued, player)
+    path = urlsplit(_machine_url(queued))
+    status, _ = player.transport(
+        f"{path.path}?{path.query}", _verdict(sid, "machine_end_beep"), signature
+    )
+    assert status == 403
+    call = _call(sid)
+    assert (call.outcome, call.ended_at, call.answered_by) == ("answered", None, "human")
+    assert "_updates" not in fake_twilio.calls[sid]
+
+
+def test_a_verdict_for_a_call_that_is_not_ours_is_acknowledged_and_ignored(
+    fake_twilio, fake_llm, queued, player, other_workspace
+):
+    sid = _answered(fake_twilio, queued, player)
+    other = MessageFactory(workspace=other_workspace, channel="voice", provider_message_id="")
+    for url, params in (
+        (_machine_url(queued), _verdict("CA" + "f" * 32, "machine_end_beep")),  # unknown sid
+        (_machine_url(other), _verdict(sid, "machine_end_beep")),  # another workspace's call
+        (_machine_url(queued).replace("?m=", "?m=x"), _verdict(sid, "machine_end_beep")),
+    ):
+        status, _ = player.post(url, params)
+        assert status == 200
+    assert VoiceCall.objects.count() == 1
+    call = _call(sid)
+    assert (call.outcome, call.ended_at, call.answered_by) == ("answered", None, "human")
+    assert "_updates" not in fake_twilio.calls[sid]
+
+
+def test_a_repeated_verdict_redirects_the_call_once(fake_twilio, fake_llm, queued, player):
+    sid = _answered(fake_twilio, queued, player)
+    for _ in range(2):
+        assert player.post(_machine_url(queued), _verdict(sid, "machine_end_beep"))[0] == 200
+    assert len(fake_twilio.calls[sid]["_updates"]) == 1
+    assert _call(sid).ending == "voicemail"
+    thread = Conversation.objects.get(voice_calls=_call(sid))
+    events = thread.turns.filter(body__startswith="An answering machine took the call")
+    assert events.count() == 1
+
+
+def test_when_the_call_cannot_be_redirected_it_goes_on(
+    fake_twilio, fake_llm, queued, player, caplog
+):
+    sid = _answered(fake_twilio, queued, player)
+    fake_twilio.fail_next(404, code=21220, message="Call is not in-progress")
+    status, _ = player.post(_machine_url(queued), _verdict(sid, "machine_end_beep"))
+    assert status == 200 and "Could not redirect call" in caplog.text
+    call = _call(sid)
+    assert (call.outcome, call.ended_at, call.answered_by) == (
+        "answered",
+        None,
+        "machine_end_beep",
+    )
 
 
 def test_no_speech_twice_in_a_row_says_goodbye(fake_twilio, fake_llm, queued, player):

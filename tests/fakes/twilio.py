@@ -157,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
         base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/"
+        if recorded.path.startswith(base + "Calls/"):  # a call's update
+            return self._call_update(recorded, recorded.path[len(base + "Calls/") :])
         if recorded.path not in (base + "Messages.json", base + "Calls.json"):
             return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
         with self.state.lock:
@@ -181,6 +183,23 @@ class _Handler(BaseHTTPRequestHandler):
         if failure:
             return self._error(failure)
         return self._json(201, _public(resource))
+
+    def _call_update(self, recorded: Recorded, name: str) -> None:
+        """POST /Calls/{sid}.json: the running call gets new TwiML (or a URL, or a status);
+        CallPlayer runs it in place of what it was running."""
+        sid = name.removesuffix(".json")
+        with self.state.lock:
+            failure = self.state.failures.pop(0) if self.state.failures else None
+            call = self.state.calls.get(sid)
+            if failure is None and call is not None:
+                call.setdefault("_updates", []).append(
+                    {key: recorded.param(key) for key in ("Twiml", "Url", "Status")}
+                )
+        if failure:
+            return self._error(failure)
+        if call is None:
+            return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
+        return self._json(200, _public(call))
 
     def _error(self, failure: Failure) -> None:
         code = failure.code or (20429 if failure.status == 429 else 20500)
@@ -279,6 +298,8 @@ def _call(recorded: Recorded) -> dict:
         "_url": recorded.param("Url"),
         "_twiml": recorded.param("Twiml"),
         "_machine_detection": recorded.param("MachineDetection"),
+        "_async_amd": recorded.param("AsyncAmd") == "true",
+        "_amd_callback": recorded.param("AsyncAmdStatusCallback"),
         "account_sid": ACCOUNT_SID,
         "api_version": "2010-04-01",
         "date_created": _rfc2822(now),

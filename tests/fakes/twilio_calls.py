@@ -51,6 +51,7 @@ class PlayedCall:
     sid: str
     exchanges: list[Exchange] = field(default_factory=list)
     hung_up_by: str = ""  # "agent", "contact" or "" when never answered
+    verdict: int | None = None  # the AMD callback's HTTP status (asynchronous detection)
     callbacks: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -133,10 +134,16 @@ class CallPlayer:
         speech: list[str | tuple[str, float] | None] = (),
         answered_by: str = "human",
         outcome: str = "completed",
+        verdict_first: bool = False,
     ) -> PlayedCall:
         """Play the call to its end. `answered_by`: human, machine_end_beep, machine_start,
         fax, unknown…; `outcome` other than completed (busy, no-answer, failed): nobody
-        answers and only the status callbacks are sent."""
+        answers and only the status callbacks are sent.
+
+        With asynchronous machine detection (AsyncAmd=true), the TwiML request carries no
+        AnsweredBy; the verdict is posted to the AMD callback once the first TwiML has come
+        (before it, with `verdict_first`), and a call the application updated meanwhile
+        (POST /Calls/{sid}.json with Twiml) runs the new TwiML instead."""
         call = self.fake.calls[sid]
         played = PlayedCall(sid)
         script = list(speech)
@@ -155,13 +162,21 @@ class CallPlayer:
             self._callback(played, call, "completed", base | {"CallStatus": outcome}, final=True)
             return played
         self._callback(played, call, "answered", base | {"CallStatus": "in-progress"})
-        answered = {"AnsweredBy": answered_by} if call.get("_machine_detection") else {}
+        detected = {"AnsweredBy": answered_by} if call.get("_machine_detection") else {}
+        asynchronous = bool(detected and call.get("_async_amd") and call.get("_amd_callback"))
+        answered = {} if asynchronous else detected
         params = base | {"CallStatus": "in-progress"} | answered
+        if asynchronous and verdict_first:
+            self._verdict(played, call, base, answered_by)
         if call.get("_url"):
             status, twiml = self.post(call["_url"], params)
             url = call["_url"]
         else:
             status, twiml, url = 200, call.get("_twiml") or "", "(inline)"
+        if asynchronous and not verdict_first:
+            self._verdict(played, call, base, answered_by)
+        if asynchronous and call.get("_updates"):
+            status, twiml, url = 200, call["_updates"][-1]["Twiml"] or "", "(updated)"
         for _ in range(MAX_STEPS):
             exchange = Exchange(url, status, twiml)
             played.exchanges.append(exchange)
@@ -178,7 +193,7 @@ class CallPlayer:
             url, extra = following
             status, twiml = self.post(url, params | extra)
         duration = str(max(int(time.monotonic() - started), 1))
-        final = base | {"CallStatus": "completed", "CallDuration": duration} | answered
+        final = base | {"CallStatus": "completed", "CallDuration": duration} | detected
         self._callback(played, call, "completed", final, final=True)
         return played
 
@@ -206,6 +221,16 @@ class CallPlayer:
             elif verb.tag == "Hangup":
                 return None
         return None
+
+    def _verdict(self, played, call, base: dict, answered_by: str) -> None:
+        """Asynchronous machine detection's verdict, posted to the AMD callback."""
+        params = {
+            "CallSid": base["CallSid"],
+            "AccountSid": base["AccountSid"],
+            "AnsweredBy": answered_by,
+            "MachineDetectionDuration": "2400",
+        }
+        played.verdict, _ = self.post(call["_amd_callback"], params)
 
     def _callback(self, played, call, event, params, *, final=False) -> None:
         url = call.get("_status_callback")
