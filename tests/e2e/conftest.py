@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 # Playwright's sync API runs an event loop in this thread; the tests still use the ORM.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -40,6 +41,7 @@ def page(browser):
     # Ceilings, not waits (every wait polls for its condition): high enough that a shared
     # machine at a load of 30 on two cores (seen here) is slow, not failing.
     page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)  # 5 s by default
     page.set_default_navigation_timeout(60_000)
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
