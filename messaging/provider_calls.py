@@ -74,6 +74,14 @@ class ProviderCalls:
     def free(self) -> bool:
         return len(self._running) < self.size
 
+    def on_threads(self, message: Message) -> bool:
+        """Whether the message's call runs on a thread (else here, when it starts)."""
+        return self._pool is not None and get_backend(message.channel).concurrent
+
+    def room(self) -> int:
+        """How many calls may start now."""
+        return self.size - len(self._running)
+
     def start(self, message: Message) -> None:
         """Make the message's provider call now: on a free thread, or here when its backend
         must not run on one. Call only when `free()`."""

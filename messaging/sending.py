@@ -114,7 +114,8 @@ class _Batch:
         self.counts: dict[str, int] = {}
         self.pending: list[Outcome] = []
         self.settled: set[int] = set()
-        self.next = 0  # the first message not yet handled
+        self.next = 0  # the first message not yet looked at
+        self.ready: list[Message] = []  # checked and paced, waiting for their fence together
         self.lost = False
         self.run_ids = {m.run_id for m in messages if m.run_id}
         self.caps = SendCaps(messages, now)
@@ -124,30 +125,41 @@ class _Batch:
         self.last_flush = self.last_pause_check = time_module.monotonic()
 
     def unsent(self) -> list[Message]:
-        return [m for m in self.messages[self.next :] if m.id not in self.settled]
+        """Messages still waiting under the batch's token: those ready for their fence, then
+        those not yet looked at."""
+        rest = [m for m in self.messages[self.next :] if m.id not in self.settled]
+        return [*self.ready, *rest]
 
     def send(self, calls: ProviderCalls) -> None:
+        last = len(self.messages) - 1
         for index, message in enumerate(self.messages):
             self.next = index
-            self._answers(calls.finished(wait=not calls.free()))
-            if (
-                self.run_ids
-                and time_module.monotonic() - self.last_pause_check > PAUSE_CHECK_SECONDS
-            ):
-                self.last_pause_check = time_module.monotonic()
-                self.settled |= _release_if_paused(self.unsent(), self.run_ids, self.token)
-            if message.id in self.settled:
-                continue
-            self._start(message, calls)
+            if not self.ready:  # answers and pauses are looked at between groups
+                self._answers(calls.finished(wait=not calls.free()))
+                if (
+                    self.run_ids
+                    and time_module.monotonic() - self.last_pause_check > PAUSE_CHECK_SECONDS
+                ):
+                    self.last_pause_check = time_module.monotonic()
+                    self.settled |= _release_if_paused(self.unsent(), self.run_ids, self.token)
+            self.next = index + 1
+            if message.id not in self.settled:
+                self._prepare(message)
+            # A limited sender's call starts at its slot, and a call made here right after its
+            # own fence: each closes its group.
+            limited = message.sender is not None and message.sender.rate_limit_per_second > 0
+            alone = limited or not calls.on_threads(message)
+            if self.ready and (len(self.ready) >= calls.room() or alone or index == last):
+                self._launch(calls)
             if self.lost:
                 _lease_lost(self.unsent())
                 break
-        self.next = len(self.messages)  # nothing is left to extend the lease of
+        self.next, self.ready = len(self.messages), []  # nothing is left to extend the lease of
         self._answers(calls.all_finished())
         self._flush()
 
-    def _start(self, message: Message, calls: ProviderCalls) -> None:
-        """Check, pace and fence the message, then start its provider call; or settle it."""
+    def _prepare(self, message: Message) -> None:
+        """Check and pace the message: ready for its fence and call, or settled."""
         if not self.caps.allows(message):  # no provider call: nothing to fence
             return self._add(Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED))
         if self.guard.refusal(message):
@@ -159,14 +171,22 @@ class _Batch:
         if (busy := _pace(message, self.token)) is not None:
             self.guard.release(message)  # not sent: the day's count gets it back
             return self._sender_busy(busy)
-        if not _fence(message.id, self.token):
-            self.guard.release(message)
-            self.lost = True
-            return None
-        self.settled.add(message.id)
-        self.caps.start(message)
-        calls.start(message)
+        self.caps.start(message)  # counted from now: a second message to the contact waits
+        self.ready.append(message)
         return None
+
+    def _launch(self, calls: ProviderCalls) -> None:
+        """Fence the ready messages in one statement, then start their calls at once."""
+        ready, self.ready = self.ready, []
+        ours = _fence([m.id for m in ready], self.token)
+        for message in ready:
+            if message.id in ours:
+                self.settled.add(message.id)
+                calls.start(message)
+            else:  # taken from the batch (the worker stalled past its lease): stop
+                self.caps.finish(message, S.QUEUED)
+                self.guard.release(message)
+                self.lost = True
 
     def _over_limit(self, message: Message) -> None:
         workspace = self.guard.workspaces[message.workspace_id]
@@ -193,6 +213,10 @@ class _Batch:
 
     def _sender_busy(self, busy: Outcome) -> None:
         self.settled |= _release_sender(self.unsent(), busy, self.token, self.messages)
+        for message in [m for m in self.ready if m.id in self.settled]:  # put back with it
+            self.caps.finish(message, S.QUEUED)
+            self.guard.release(message)
+        self.ready = [m for m in self.ready if m.id not in self.settled]
 
     def _account_error(self, message: Message, outcome: Outcome) -> None:
         same_run = [message.id, *(m.id for m in self.unsent() if m.run_id == message.run_id)]
@@ -223,13 +247,14 @@ class _Batch:
             hooks.fire("limit_reached", run_ids=sorted(held_runs), reason=reason)
 
 
-def _fence(message_id: int, token: datetime) -> bool:
-    """Right before the provider call: is the row still ours (`sending` under this batch's
-    token, lease not run out)? If so its lease is renewed for the call."""
+def _fence(ids: list[int], token: datetime) -> set[int]:
+    """Right before their provider calls: which of these rows are still ours (`sending`
+    under this batch's token, lease not run out)? Their leases are renewed for the calls.
+    One statement for a group of calls about to start together."""
     now = _now()
     lease = now + timedelta(seconds=settings.HERALD_LEASE_SECONDS)
     ours = Message.objects.filter(
-        id=message_id, status=S.SENDING, lease_expires_at=token, lease_expires_at__gt=now
+        id__in=ids, status=S.SENDING, lease_expires_at=token, lease_expires_at__gt=now
     )
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -239,7 +264,10 @@ def _fence(message_id: int, token: datetime) -> bool:
             # already handle as for any worker that died mid-call.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        return ours.update(lease_expires_at=lease) == 1
+        if ours.update(lease_expires_at=lease) == len(ids):
+            return set(ids)
+        renewed = Message.objects.filter(id__in=ids, status=S.SENDING, lease_expires_at=lease)
+        return set(renewed.values_list("id", flat=True))
 
 
 def _lease_lost(unsent: list[Message]) -> None:

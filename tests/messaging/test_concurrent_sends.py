@@ -98,32 +98,31 @@ def test_the_fake_twilio_sees_the_calls_overlap_and_each_message_once(
 def test_each_call_follows_its_own_fence_and_a_lost_lease_stops_the_rest(
     workspace, gathering, settings, monkeypatch
 ):
-    """The sweeper takes the batch after three calls started (the worker stalled past its
-    lease): the fence of the fourth fails, no call is made after it, and the answers of the
-    three calls are still recorded (their provider ids; unknown when the sweeper got there
+    """The sweeper takes the batch after the first four calls started (the worker stalled
+    past its lease): the next fence fails, no call is made after it, and the answers of the
+    four calls are still recorded (their provider ids; unknown when the sweeper got there
     first, which reconciliation then settles without sending again)."""
     settings.HERALD_SEND_CONCURRENCY = 4
-    ids = _claimed(workspace, 8)
+    ids = _claimed(workspace, 10)
     fenced: list[int] = []
     real_fence = sending._fence
 
-    def fence(message_id, token):
-        if len(fenced) == 3:
+    def fence(message_ids, token):
+        if fenced:
             later = timezone.now() + timedelta(seconds=settings.HERALD_LEASE_SECONDS + 5)
             outbox.outbox_sweep(now=later)
-        ours = real_fence(message_id, token)
-        if ours:
-            assert message_id not in gathering.calls  # the fence comes before the call
-            fenced.append(message_id)
+        ours = real_fence(message_ids, token)
+        assert not ours & set(gathering.calls)  # the fence comes before the call
+        fenced.extend(ours)
         return ours
 
     monkeypatch.setattr(sending, "_fence", fence)
     sending.outbox_send(message_ids=ids)
-    assert sorted(gathering.calls) == sorted(fenced) == sorted(ids[:3])
+    assert sorted(gathering.calls) == sorted(fenced) == sorted(ids[:4])
     rows = {m.id: m for m in Message.objects.filter(id__in=ids)}
-    assert {rows[i].provider_message_id for i in ids[:3]} == {f"p-{i}" for i in ids[:3]}
-    assert {rows[i].status for i in ids[:3]} <= {S.SENT, S.UNKNOWN}
-    assert {(rows[i].status, rows[i].provider_message_id) for i in ids[3:]} == {(S.UNKNOWN, "")}
+    assert {rows[i].provider_message_id for i in ids[:4]} == {f"p-{i}" for i in ids[:4]}
+    assert {rows[i].status for i in ids[:4]} <= {S.SENT, S.UNKNOWN}
+    assert {(rows[i].status, rows[i].provider_message_id) for i in ids[4:]} == {(S.UNKNOWN, "")}
 
 
 def test_a_limited_sender_is_paced_before_each_fence(workspace, gathering, settings, monkeypatch):
@@ -140,9 +139,10 @@ def test_a_limited_sender_is_paced_before_each_fence(workspace, gathering, setti
     fenced_at = []
     real_fence = sending._fence
 
-    def fence(message_id, token):
+    def fence(message_ids, token):
+        assert len(message_ids) == 1  # a limited sender's call starts alone, at its slot
         fenced_at.append(clock["now"])
-        return real_fence(message_id, token)
+        return real_fence(message_ids, token)
 
     monkeypatch.setattr(sending, "_fence", fence)
     sender = make_sender(workspace, rate=4.0, address="+14155559999")
