@@ -127,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(failure)
             store = self.state.messages if "Messages" in path else self.state.calls
             key = "messages" if "Messages" in path else "calls"
-            rows = [r for r in store.values() if _matches(r, recorded.query)]
+            with self.state.lock:  # creates add to the store while this reads it
+                stored = list(store.values())
+            rows = [r for r in stored if _matches(r, recorded.query)]
             rows.sort(key=lambda r: r["_created"], reverse=True)
             return self._json(200, _page(key, path, [_public(r) for r in rows]))
         for store, prefix in ((self.state.messages, "Messages/"), (self.state.calls, "Calls/")):
