@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Click, Conversion, TrackedLink
+from .models import Click, ClickToCount, Conversion, TrackedLink
 
 
 @admin.register(TrackedLink)
@@ -38,3 +38,18 @@ class ConversionAdmin(admin.ModelAdmin):
     raw_id_fields = ("workspace", "contact", "campaign", "run", "message")
     list_select_related = ("workspace", "campaign", "contact")
     readonly_fields = ("request_hash", "created_at")
+
+
+@admin.register(ClickToCount)
+class ClickToCountAdmin(admin.ModelAdmin):
+    """The clicks the tick has yet to add to their contacts' counts: read-only (the tick
+    empties it every few seconds)."""
+
+    list_display = ("clicked_at", "contact_id")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -82,11 +82,11 @@ class ProviderCalls:
         """How many calls may start now."""
         return self.size - len(self._running)
 
-    def start(self, message: Message) -> None:
+    def start(self, message: Message, *, here: bool = False) -> None:
         """Make the message's provider call now: on a free thread, or here when its backend
-        must not run on one. Call only when `free()`."""
+        must not run on one or the caller says so. Call only when `free()`."""
         backend = get_backend(message.channel)
-        if self._pool is None or not backend.concurrent:
+        if here or self._pool is None or not backend.concurrent:
             self._answered.append((message, _call(backend, message)))
             return
         if not self.free():

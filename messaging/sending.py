@@ -147,8 +147,7 @@ class _Batch:
                 self._prepare(message)
             # A limited sender's call starts at its slot, and a call made here right after its
             # own fence: each closes its group.
-            limited = message.sender is not None and message.sender.rate_limit_per_second > 0
-            alone = limited or not calls.on_threads(message)
+            alone = _limited(message) or not calls.on_threads(message)
             if self.ready and (len(self.ready) >= calls.room() or alone or index == last):
                 self._launch(calls)
             if self.lost:
@@ -182,7 +181,9 @@ class _Batch:
         for message in ready:
             if message.id in ours:
                 self.settled.add(message.id)
-                calls.start(message)
+                # A limited sender's call is made here, at its slot: on a thread it could
+                # start late under load and bunch with the next (the rate is per second).
+                calls.start(message, here=_limited(message))
             else:  # taken from the batch (the worker stalled past its lease): stop
                 self.caps.finish(message, S.QUEUED)
                 self.guard.release(message)
@@ -448,3 +449,7 @@ def _opt_out(contact: Contact, detail: str) -> None:
     from contacts.services import contact_opt_out
 
     contact_opt_out(contact=contact, reason=Contact.OptOutReason.BAD_RESPONSE, detail=detail)
+
+
+def _limited(message: Message) -> bool:
+    return message.sender is not None and message.sender.rate_limit_per_second > 0
