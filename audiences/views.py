@@ -44,11 +44,15 @@ def smartgroup_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @workspace_required
 def smartgroup_count(request: HttpRequest, pk: int) -> HttpResponse:
-    """One smart group's count now, the list's cell (htmx)."""
+    """One smart group's count now (htmx): the list's cell, or with ?in=panel the contacts'
+    group panel's count."""
     smart_group = _smart_group(request, pk)
     smart_group.size = smart_group_members(smart_group=smart_group).order_by().count()
     context = {"smart_group": smart_group, "counted": True}
-    response = render(request, "audiences/smartgroup_list.html#smart-count", context)
+    template = "smartgroup_list.html#smart-count"
+    if request.GET.get("in") == "panel":
+        template = "_group_panel.html#panel-count"
+    response = render(request, f"audiences/{template}", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

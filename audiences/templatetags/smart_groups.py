@@ -1,6 +1,7 @@
 """The smart groups part of the contacts page's group panel (G1): each opens the contacts list
-filtered by it. A tag, so the contacts views need not import the app above them. No counts
-here: one can take a second at a million contacts (the smart groups page loads them)."""
+filtered by it. A tag, so the contacts views need not import the app above them. On the
+panel's lazy load each row loads its own count after it (one htmx request each: a count can
+take a second at a million contacts, and the panel should not wait for all of them)."""
 
 from django import template
 
@@ -19,5 +20,6 @@ def smart_group_panel(context) -> dict:
     return {
         "smart_groups": smart_groups,
         "more": more,
+        "with_counts": bool(context.get("with_counts")),
         "current": int(current) if current.isdigit() else None,
     }

@@ -297,14 +297,25 @@ def test_deleting_a_smart_group_a_campaign_still_sends_to_asks_first(
     assert api_client.delete(f"/api/v1/smart-groups/{again.pk}?force=true").status_code == 204
 
 
-def test_the_group_panel_lists_smart_groups(client_logged_in, people, workspace, other_workspace):
+def test_the_group_panel_lists_smart_groups_with_their_counts(
+    client_logged_in, people, workspace, other_workspace
+):
     smart_group = smart_group_create(workspace=workspace, name="Pros <3", definition=PRO)
-    smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
+    theirs = smart_group_create(workspace=other_workspace, name="Theirs", definition=PRO)
     page = client_logged_in.get(reverse("contacts:contact-list"), {"smart_group": smart_group.pk})
     html = page.content.decode()
     assert "Pros &lt;3" in html and "Theirs" not in html
     assert f"smart_group={smart_group.pk}" in html
+    count_url = reverse("audiences:smartgroup-count", args=[smart_group.pk]) + "?in=panel"
+    assert count_url not in html  # the page's first panel has no counts; its lazy load has
     panel = client_logged_in.get(
         reverse("contacts:group-panel"), {"current": "", "smart_group": smart_group.pk}
     ).content.decode()
     assert 'aria-current="page"' in panel and "<span>Pros &lt;3</span>" in panel
+    # Each smart group's count comes after the panel, one request each (a count can take a
+    # second at a million contacts).
+    assert f'hx-get="{count_url}"' in panel
+    cell = client_logged_in.get(count_url, HTTP_HX_REQUEST="true")
+    assert cell.content.decode().strip() == '<span class="count">2</span>'
+    other = reverse("audiences:smartgroup-count", args=[theirs.pk]) + "?in=panel"
+    assert client_logged_in.get(other, HTTP_HX_REQUEST="true").status_code == 404
