@@ -49,6 +49,9 @@ PAUSE_CHECK_SECONDS = 0.5  # how often a sending batch looks for a pause
 # Outcomes that are not written as a status: the row's sender is not free before the lease
 # would run out, or the provider refused the account (both: put back in the queue).
 _BUSY, _HELD = "sender_busy", "account_error"
+# A message the frequency cap holds back while another worker's message to the contact is in
+# flight waits about this long in the queue (then the other has gone out, or not).
+CAP_WAIT_SECONDS = 2.0
 
 
 def _now() -> datetime:
@@ -175,11 +178,28 @@ class _Batch:
         return None
 
     def _launch(self, calls: ProviderCalls) -> None:
-        """Fence the ready messages in one statement, then start their calls at once."""
+        """Fence the ready messages in one statement, then start their calls at once. The
+        frequency cap is checked again first, in the fence's transaction (messaging/caps.py):
+        a message it stops is capped, or put back in the queue for a moment while another
+        worker's message to the contact is in flight."""
         ready, self.ready = self.ready, []
-        ours = _fence([m.id for m in ready], self.token)
+        capped, waiting = set(), set()
+        if not self.caps.checks(ready):
+            ours = _fence([m.id for m in ready], self.token)
+        else:
+            with transaction.atomic():
+                capped, waiting = self.caps.recheck(ready, _now())
+                if waiting:
+                    _release(list(waiting), self.token, delay=CAP_WAIT_SECONDS)
+                ours = _fence([m.id for m in ready if m.id not in capped | waiting], self.token)
         for message in ready:
-            if message.id in ours:
+            if message.id in capped or message.id in waiting:
+                self.guard.release(message)  # not sent: the day's count gets it back
+                if message.id in capped:
+                    self._add(Outcome(message.id, S.SKIPPED, error=Message.SkipReason.CAPPED))
+                else:
+                    self.settled.add(message.id)
+            elif message.id in ours:
                 self.settled.add(message.id)
                 # A limited sender's call is made here, at its slot: on a thread it could
                 # start late under load and bunch with the next (the rate is per second).
@@ -338,12 +358,15 @@ def _release_if_paused(unsent: list[Message], run_ids: set[int], token: datetime
     return set(ids)
 
 
-def _release(ids: list[int], token: datetime, *, also: int | None = None) -> None:
+def _release(ids: list[int], token: datetime, *, also: int | None = None, delay: float = 0) -> None:
     """Unsent messages of the batch back to the queue, untouched (the attempt is not one);
-    `also`: one more of them whose lease is its own (it was fenced for its provider call)."""
+    `also`: one more of them whose lease is its own (it was fenced for its provider call);
+    `delay`: not to be sent again before about that many seconds."""
     ours = Q(lease_expires_at=token) | Q(id=also) if also is not None else Q(lease_expires_at=token)
+    now = _now()
+    later = {"send_after": jittered(now + timedelta(seconds=delay), now=now)} if delay else {}
     Message.objects.filter(ours, id__in=ids, status=S.SENDING).update(
-        status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=_now()
+        status=S.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, updated_at=now, **later
     )
 
 

@@ -11,6 +11,7 @@ from campaigns import tick as engine
 from campaigns.lifecycle import campaign_launch
 from campaigns.selectors import campaign_results, group_audience
 from contacts.models import Contact
+from messaging import sending
 from messaging.models import Message
 from tests.campaigns.helpers import make_campaign, make_group
 from tests.messaging.test_outbox import scripted  # noqa: F401 (fixture)
@@ -155,3 +156,82 @@ def test_settings_form_saves_the_cap_and_refuses_zero(client_logged_in, workspac
     assert saved.status_code == 302
     workspace.refresh_from_db()
     assert (workspace.frequency_cap, workspace.frequency_cap_hours) == (2, 48)
+
+
+def _two_campaigns_queued(workspace, n: int) -> tuple[list[Contact], dict]:
+    """Campaigns One and Two fanned out to the same n contacts before the cap (1 a day) was
+    set: {(campaign name, contact id): message}."""
+    group = make_group(workspace, n)
+    campaigns = {
+        name: campaign_launch(campaign=make_campaign(workspace, group, name=name))
+        for name in ("One", "Two")
+    }
+    for run_id in lifecycle.runs_start_due():  # fan out, send nothing
+        fanout.run_fan_out(run_id=run_id)
+    _cap(workspace, 1)
+    messages = {
+        (name, m.contact_id): m
+        for name, campaign in campaigns.items()
+        for m in Message.objects.filter(campaign=campaign)
+    }
+    return _members(group), messages
+
+
+def test_send_time_check_sees_what_another_worker_sent_during_the_batch(
+    workspace,
+    scripted,  # noqa: F811
+    monkeypatch,
+):
+    """A batch reads its contacts' counts when it starts; another worker sending to one of
+    them meanwhile is seen again right before that contact's message is fenced."""
+    (first, second), messages = _two_campaigns_queued(workspace, 2)
+    theirs = messages[("Two", second.pk)]
+    ours = [messages[("One", first.pk)], messages[("One", second.pk)]]
+    send = scripted.send
+
+    def and_another_worker_sends(self, message):
+        if message.id == ours[0].id:  # meanwhile, another worker's message to `second` goes
+            Message.objects.filter(pk=theirs.pk).update(status=S.SENT, sent_at=timezone.now())
+        return send(self, message)
+
+    monkeypatch.setattr(scripted, "send", and_another_worker_sends)
+
+    counts = sending.outbox_send(message_ids=[m.id for m in ours])
+
+    assert counts == {S.SENT: 1, S.SKIPPED: 1}
+    assert scripted.calls == [ours[0].id]
+    ours[1].refresh_from_db()
+    assert (ours[1].status, ours[1].skip_reason) == (S.SKIPPED, "capped")
+
+
+def test_a_message_waits_while_another_workers_message_to_the_contact_is_in_flight(
+    workspace,
+    scripted,  # noqa: F811
+):
+    """Another worker's message to the contact is `sending` (its call in flight): ours goes
+    back to the queue for a moment without using an attempt, then is capped if that one went
+    out, or sent if it did not."""
+    (contact,), messages = _two_campaigns_queued(workspace, 1)
+    ours, theirs = messages[("One", contact.pk)], messages[("Two", contact.pk)]
+    live = timezone.now() + timedelta(minutes=5)
+    Message.objects.filter(pk=theirs.pk).update(status=S.SENDING, lease_expires_at=live)
+
+    assert sending.outbox_send(message_ids=[ours.id]) == {}
+    ours.refresh_from_db()
+    assert (ours.status, ours.attempts, ours.lease_expires_at) == (S.QUEUED, 0, None)
+    assert ours.send_after > timezone.now() and scripted.calls == []
+
+    Message.objects.filter(pk=ours.pk).update(send_after=timezone.now())
+    Message.objects.filter(pk=theirs.pk).update(status=S.FAILED, lease_expires_at=None)
+    assert sending.outbox_send(message_ids=[ours.id]) == {S.SENT: 1}
+    assert scripted.calls == [ours.id]
+
+    # The other way round: theirs in flight, then sent; ours is capped.
+    Message.objects.filter(pk=theirs.pk).update(status=S.QUEUED, send_after=timezone.now())
+    Message.objects.filter(pk=ours.pk).update(status=S.SENDING, lease_expires_at=live)
+    assert sending.outbox_send(message_ids=[theirs.id]) == {}
+    Message.objects.filter(pk=ours.pk).update(status=S.SENT, lease_expires_at=None)
+    Message.objects.filter(pk=theirs.pk).update(send_after=timezone.now())
+    assert sending.outbox_send(message_ids=[theirs.id]) == {S.SKIPPED: 1}
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.skip_reason) == (S.SKIPPED, "capped")
