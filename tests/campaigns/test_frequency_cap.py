@@ -1,6 +1,8 @@
 """The frequency cap (H3): at most N campaign messages per contact per period, across
 campaigns, checked at fan-out and again at send time; capped recipients are counted."""
 
+import io
+from csv import DictReader
 from datetime import timedelta
 
 from django.urls import reverse
@@ -115,7 +117,12 @@ def test_send_time_check_stops_the_messages_past_the_cap(workspace, scripted):  
     assert capped == 3
 
 
-def test_campaign_page_shows_the_capped_count(client_logged_in, workspace, scripted):  # noqa: F811
+def test_campaign_page_api_and_csv_show_the_capped_count(
+    client_logged_in,
+    api_client,
+    workspace,
+    scripted,  # noqa: F811
+):
     _cap(workspace, 1)
     group = make_group(workspace, 1)
     (contact,) = _members(group)
@@ -130,7 +137,12 @@ def test_campaign_page_shows_the_capped_count(client_logged_in, workspace, scrip
     page = client_logged_in.get(reverse("campaigns:campaign-detail", args=[campaign.pk]))
     assert 'title="Skipped: at the workspace\'s frequency cap">Capped' in page.content.decode()
     csv = client_logged_in.get(reverse("campaigns:campaign-csv", args=[campaign.pk]))
-    assert b"capped" in b"".join(csv.streaming_content)
+    rows = list(DictReader(io.StringIO(b"".join(csv.streaming_content).decode())))
+    assert [(r["contact_id"], r["status"], r["skip_reason"]) for r in rows] == [
+        (str(contact.pk), "skipped", "capped")
+    ]
+    results = api_client.get(f"/api/v1/campaigns/{campaign.pk}/results").json()
+    assert (results["skipped"], results["capped"], results["sent"]) == (1, 1, 0)
 
 
 def test_settings_form_saves_the_cap_and_refuses_zero(client_logged_in, workspace):
