@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Workspace
+from messaging.email_threading import subject_bare
 
 from .answering import token_budget, workspace_tokens_today
 from .models import AgentAnswer, Conversation, ConversationMessage
@@ -146,13 +147,29 @@ def conversation_get(*, workspace: Workspace, pk: int) -> Conversation | None:
 
 
 def conversation_turns(*, conversation: Conversation, limit: int = 200) -> list:
-    """The newest `limit` turns of the thread, oldest first."""
-    turns = (
+    """The newest `limit` turns of the thread, oldest first. An email turn whose subject
+    differs from the previous email's (Re: and Fwd: aside) carries it as `shown_subject`, as
+    a mail client shows a thread: the first email's subject, then only a new one."""
+    turns = list(
         ConversationMessage.objects.filter(conversation=conversation)
-        .select_related("user", "message")
+        .select_related("user", "message", "inbound")
+        .defer("inbound__body", "message__body", "message__html_body")
         .order_by("-created_at", "-id")[:limit]
-    )
-    return list(turns)[::-1]
+    )[::-1]
+    previous = None
+    for turn in turns:
+        turn.shown_subject = ""
+        if turn.channel != "email" or turn.direction == ConversationMessage.Direction.EVENT:
+            continue
+        row = turn.inbound if turn.inbound_id else turn.message
+        subject = " ".join((row.subject if row is not None else "").split())
+        if not subject:
+            continue
+        bare = subject_bare(subject).casefold()
+        if bare != previous:
+            turn.shown_subject = subject
+        previous = bare
+    return turns
 
 
 def conversation_agent_replies(*, conversation: Conversation) -> int:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from contacts.models import Contact
+from messaging.email_threading import subject_reply
 from messaging.models import InboundMessage, Message
 from messaging.outbox import message_enqueue
 
@@ -345,13 +346,23 @@ def reply_sender(conversation: Conversation, channel: str):
 
 
 def reply_subject(conversation: Conversation) -> str:
-    last = (
-        Message.objects.filter(contact_id=conversation.contact_id, channel="email")
+    """The subject of an email answer in this thread: "Re: " and the subject of its newest
+    email that has one, the contact's (a reply, or a new email with its own subject) or ours
+    (the campaign's, an earlier answer's); "Re: your message" when none has."""
+    contact_id = conversation.contact_id
+    ours = (
+        Message.objects.filter(contact_id=contact_id, channel="email")
         .exclude(subject="")
         .order_by("-created_at", "-id")
-        .values_list("subject", flat=True)
+        .values_list("created_at", "subject")
         .first()
     )
-    if not last:
-        return "Re: your message"
-    return last if last.lower().startswith("re:") else f"Re: {last}"[:255]
+    theirs = (
+        InboundMessage.objects.filter(contact_id=contact_id, channel="email")
+        .exclude(subject="")
+        .order_by("-received_at", "-id")
+        .values_list("received_at", "subject")
+        .first()
+    )
+    newest = max((s for s in (ours, theirs) if s is not None), key=lambda s: s[0], default=None)
+    return (subject_reply(newest[1]) if newest else "") or "Re: your message"

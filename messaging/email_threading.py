@@ -78,3 +78,23 @@ def message_ids_parse(header: str) -> list[tuple[int, int]]:
         for match in _MESSAGE_ID.finditer((header or "").lower())
         if (found := _verified("message", match)) is not None
     ]
+
+
+_PREFIXES = {"re", "fw", "fwd", "aw", "tr"}
+
+
+def subject_bare(subject: str) -> str:
+    """A subject without its Re: / Fwd: prefixes (and with its runs of spaces as one)."""
+    words = subject.split()
+    while words and words[0].lower().rstrip(":") in _PREFIXES:
+        words.pop(0)
+    return " ".join(words)
+
+
+def subject_reply(subject: str) -> str:
+    """The subject of an answer to an email titled `subject`: "Re: " before it once (a subject
+    that already starts with Re: is kept as it is), at most 255 characters; "" for none."""
+    subject = " ".join(subject.split())
+    if not subject:
+        return ""
+    return (subject if subject.lower().startswith("re:") else f"Re: {subject}")[:255]

@@ -29,7 +29,7 @@ from contacts.models import Contact
 from contacts.services import contact_opt_in, contact_opt_out
 
 from . import hooks
-from .email_threading import message_ids_parse, reply_address_parse
+from .email_threading import message_ids_parse, reply_address_parse, subject_bare
 from .keywords import Keyword, keyword_classify
 from .mailparse import InboundEmail
 from .models import InboundMessage, Message, Sender
@@ -132,7 +132,9 @@ def _answered(workspace: Workspace, mail: InboundEmail, contact: Contact | None)
 
 def _store(workspace: Workspace, mail: InboundEmail, route: _Route) -> InboundMessage:
     now = timezone.now()
-    keyword = keyword_classify(mail.text) if mail.text else keyword_classify(_bare(mail.subject))
+    keyword = (
+        keyword_classify(mail.text) if mail.text else keyword_classify(subject_bare(mail.subject))
+    )
     last = route.answered
     inbound = InboundMessage.objects.create(
         workspace=workspace,
@@ -158,14 +160,6 @@ def _store(workspace: Workspace, mail: InboundEmail, route: _Route) -> InboundMe
     return inbound
 
 
-def _bare(subject: str) -> str:
-    """A subject without its Re: / Fwd: prefixes."""
-    words = subject.split()
-    while words and words[0].lower().rstrip(":") in {"re", "fw", "fwd", "aw", "tr"}:
-        words.pop(0)
-    return " ".join(words)
-
-
 def _apply_keyword(inbound: InboundMessage, keyword: Keyword | None) -> None:
     contact = inbound.contact
     if keyword == Keyword.OPT_OUT:
@@ -178,7 +172,7 @@ def _apply_keyword(inbound: InboundMessage, keyword: Keyword | None) -> None:
             contact=contact,
             channel=Sender.Channel.EMAIL,
             to_address=contact.email or inbound.from_address,
-            subject=f"Re: {_bare(inbound.subject) or 'Help'}"[:255],
+            subject=f"Re: {subject_bare(inbound.subject) or 'Help'}"[:255],
             body=settings.HERALD_HELP_REPLY,
             sender=inbound.sender,
         )

@@ -5,9 +5,10 @@ the model; keyword rules answer by email too."""
 import pytest
 
 from campaigns.models import Campaign
+from conversations import threads
 from conversations.answering import conversation_answer
 from conversations.models import AgentRule, Conversation
-from messaging.email_threading import reply_address
+from messaging.email_threading import reply_address, subject_bare, subject_reply
 from messaging.models import Message
 from tests.factories import ContactFactory, ContactGroupFactory
 from tests.fakes.openai import decision
@@ -109,3 +110,92 @@ def test_the_thread_page_offers_the_reply_subject_of_an_email_thread(mail_thread
     conversation = Conversation.objects.get(contact=mail_thread["ann"])
     page = client_logged_in.get(f"/conversations/{conversation.pk}/").content.decode()
     assert 'placeholder="Re: Your visit"' in page and "Which room?" in page
+
+
+def _thread_page(client, contact) -> str:
+    conversation = Conversation.objects.get(contact=contact)
+    return client.get(f"/conversations/{conversation.pk}/").content.decode()
+
+
+def test_the_thread_shows_an_emails_subject_when_it_changes(mail_thread, client_logged_in):
+    to = mail_thread["to"]
+    post_email(mail_thread["ws"], raw_email(to=to, text="Which room?", message_id="<a@x>"))
+    post_email(
+        mail_thread["ws"],
+        raw_email(to=to, subject="RE: your visit", text="And parking?", message_id="<b@x>"),
+    )
+    post_email(
+        mail_thread["ws"],
+        raw_email(to=to, subject="Invoice 42", text="Please send it.", message_id="<c@x>"),
+    )
+    page = _thread_page(client_logged_in, mail_thread["ann"])
+    shown = page.count('<div class="turn-subject')
+    # The campaign email's subject; not the replies' (Re: the same subject); the new one.
+    assert shown == 2, page
+    assert "Subject:</span> Your visit</div>" in page
+    assert "Re: Your visit</div>" not in page and "RE: your visit</div>" not in page
+    assert "Subject:</span> Invoice 42</div>" in page
+    assert page.index("Your visit</div>") < page.index("Shall we book") < page.index("Which room?")
+    assert page.index("And parking?") < page.index("Invoice 42</div>") < page.index("Please send")
+
+
+def test_a_hostile_subject_is_escaped_in_the_thread(mail_thread, client_logged_in):
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    post_email(mail_thread["ws"], raw_email(to=mail_thread["to"], subject=hostile, text="Hi"))
+    page = _thread_page(client_logged_in, mail_thread["ann"])
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;"
+        in page
+    )
+    # The reply's subject box offers it escaped too.
+    assert 'placeholder="Re: &lt;script&gt;alert(1)' in page
+
+
+def test_an_sms_thread_shows_no_subject(thread, client, client_logged_in):
+    thread.reply(client, "Hello there")
+    page = _thread_page(client_logged_in, thread.contact)
+    assert "Hello there" in page and "turn-subject" not in page
+
+
+def test_answers_take_the_subject_of_the_contacts_newest_email(mail_thread, fake_llm, queued, user):
+    body = raw_email(to=mail_thread["to"], subject="Parking at the venue", text="Is there any?")
+    assert post_email(mail_thread["ws"], body).status_code == 200
+    conversation = Conversation.objects.get(contact=mail_thread["ann"])
+    fake_llm.script(decision("reply", "Yes, 20 places."))
+    conversation_answer(conversation_id=conversation.pk, generation=conversation.generation)
+    answer = Message.objects.get(status="queued", body="Yes, 20 places.")
+    assert answer.subject == "Re: Parking at the venue"
+    # A person's reply after the agent's keeps the thread's subject (ours is the newest now).
+    conversation.refresh_from_db()
+    threads.conversation_reply(conversation=conversation, user=user, body="See you there.")
+    person = Message.objects.get(body="See you there.")
+    assert person.subject == "Re: Parking at the venue"
+
+
+def test_a_person_reply_to_a_new_subject_says_re_once(mail_thread, user):
+    body = raw_email(to=mail_thread["to"], subject="re:  Re: Your visit", text="Fine.")
+    post_email(mail_thread["ws"], body)
+    conversation = Conversation.objects.get(contact=mail_thread["ann"])
+    threads.conversation_reply(conversation=conversation, user=user, body="Noted.")
+    assert Message.objects.get(body="Noted.").subject == "re: Re: Your visit"
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        ("Your visit", "Re: Your visit"),
+        ("RE: Your visit", "RE: Your visit"),
+        ("Fwd: Prices", "Re: Fwd: Prices"),
+        ("  Two\r\n  lines ", "Re: Two lines"),
+        ("   ", ""),
+        ("x" * 300, "Re: " + "x" * 251),
+    ],
+)
+def test_subject_reply(subject, reply):
+    assert subject_reply(subject) == reply
+
+
+def test_subject_bare():
+    assert subject_bare("Re: FWD: re:  Your visit") == "Your visit"
+    assert subject_bare("Regarding: it") == "Regarding: it"
