@@ -107,8 +107,13 @@ def _inbound_email(request: HttpRequest) -> dict:
     only: it lets anyone who holds it write into the workspace's conversations)."""
     workspace = request.workspace
     path = reverse("messaging:email-inbound", args=[workspace.pk])
+    if settings.PUBLIC_BASE_URL_SET:
+        url = settings.PUBLIC_BASE_URL + path
+    else:  # the address this page was reached at, port included
+        url = request.build_absolute_uri(path)
     return {
-        "url": settings.PUBLIC_BASE_URL + path,
+        "url": url,
+        "url_configured": settings.PUBLIC_BASE_URL_SET,
         "reply_to": settings.HERALD_REPLY_TO_EMAIL,
         "secret": workspace.inbound_email_secret if request.membership.is_manager else "",
         "enabled": bool(workspace.inbound_email_secret),

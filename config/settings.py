@@ -28,7 +28,14 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# Whether PUBLIC_BASE_URL was set: if not (or empty), pages that show a webhook address to
+# paste into a provider build it from the request (the default is only right on port 8000).
+PUBLIC_BASE_URL_SET = bool(os.environ.get("PUBLIC_BASE_URL", "").strip())
+PUBLIC_BASE_URL = (
+    os.environ["PUBLIC_BASE_URL"].strip().rstrip("/")
+    if PUBLIC_BASE_URL_SET
+    else "http://localhost:8000"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

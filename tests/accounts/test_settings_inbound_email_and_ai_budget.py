@@ -12,8 +12,11 @@ NEW_SECRET = reverse("accounts:inbound-email-secret")
 
 def test_owner_makes_a_secret_and_sees_the_webhook(client_logged_in, workspace, settings):
     settings.PUBLIC_BASE_URL = "https://herald.example.com"
+    settings.PUBLIC_BASE_URL_SET = True
     page = client_logged_in.get(SETTINGS).content.decode()
-    assert f"https://herald.example.com/webhooks/email/inbound/{workspace.pk}" in page
+    url = f"https://herald.example.com/webhooks/email/inbound/{workspace.pk}"
+    assert f'<code id="inbound-email-url">{url}</code>' in page
+    assert "this page's address" not in page
     assert "this workspace takes no inbound email" in page
     response = client_logged_in.post(NEW_SECRET)
     assert response.status_code == 302
@@ -66,3 +69,47 @@ def test_owner_sets_the_daily_ai_budget_and_bad_values_are_refused(client_logged
     client_logged_in.post(SETTINGS, {**data, "ai_daily_tokens": ""})
     workspace.refresh_from_db()
     assert workspace.ai_daily_tokens is None
+
+
+@pytest.mark.parametrize(
+    ("host", "secure", "expected"),
+    [
+        ("127.0.0.1:8457", False, "http://127.0.0.1:8457"),
+        ("localhost:9000", False, "http://localhost:9000"),
+        ("herald.example.com", True, "https://herald.example.com"),
+    ],
+)
+def test_without_public_base_url_the_webhook_is_this_pages_address(
+    client_logged_in, workspace, settings, host, secure, expected
+):
+    """Unset, PUBLIC_BASE_URL's default names port 8000 whatever port the server runs on:
+    the page shows the address it was reached at instead, and says where to set it."""
+    settings.PUBLIC_BASE_URL = "http://localhost:8000"
+    settings.PUBLIC_BASE_URL_SET = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "herald.example.com"]
+    page = client_logged_in.get(SETTINGS, HTTP_HOST=host, secure=secure).content.decode()
+    url = f"{expected}/webhooks/email/inbound/{workspace.pk}"
+    assert f'<code id="inbound-email-url">{url}</code>' in page
+    assert "localhost:8000" not in page and "set <code>PUBLIC_BASE_URL</code>" in page
+
+
+def test_public_base_url_set_from_the_environment():
+    """The settings know whether the variable was given (an empty one counts as unset)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import config.settings as s; print(s.PUBLIC_BASE_URL, s.PUBLIC_BASE_URL_SET)"
+    env = {k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"}
+    env.update(DJANGO_SECRET_KEY="x" * 50, DJANGO_DEBUG="0")
+
+    def run(**extra):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert run(PUBLIC_BASE_URL="https://h.example.com/") == ["https://h.example.com", "True"]
+    assert run(PUBLIC_BASE_URL="") == ["http://localhost:8000", "False"]
+    assert run() == ["http://localhost:8000", "False"]
