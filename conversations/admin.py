@@ -4,6 +4,7 @@ from .models import (
     Agent,
     AgentAnswer,
     AgentRule,
+    ConsoleAnswer,
     Conversation,
     ConversationMessage,
     VoiceCall,
@@ -75,6 +76,23 @@ class AgentAnswerAdmin(admin.ModelAdmin):
     raw_id_fields = ("workspace", "conversation", "agent")
     list_select_related = ("agent",)
     date_hierarchy = "created_at"
+
+
+@admin.register(ConsoleAnswer)
+class ConsoleAnswerAdmin(admin.ModelAdmin):
+    """What the agents' test consoles spent (read-only: it counts toward the daily budget)."""
+
+    list_display = ("created_at", "agent", "total_tokens", "workspace")
+    list_filter = ("workspace",)
+    raw_id_fields = ("workspace", "agent")
+    list_select_related = ("agent", "workspace")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class VoiceTurnInline(admin.TabularInline):

@@ -34,7 +34,15 @@ from messaging.outbox import message_enqueue
 from . import threads
 from .context import AgentBrief, Turn, contact_fields, context_build
 from .llm import ModelResult, ReplyLimit, model_decide, model_name
-from .models import Agent, AgentAnswer, Conversation, ConversationMessage, VoiceCall, VoiceTurn
+from .models import (
+    Agent,
+    AgentAnswer,
+    ConsoleAnswer,
+    Conversation,
+    ConversationMessage,
+    VoiceCall,
+    VoiceTurn,
+)
 
 logger = logging.getLogger("herald.conversations")
 
@@ -183,13 +191,16 @@ SELECT (SELECT COALESCE(SUM(total_tokens), 0) FROM {AgentAnswer._meta.db_table}
      + (SELECT COALESCE(SUM(t.tokens), 0)
         FROM {VoiceTurn._meta.db_table} t JOIN {VoiceCall._meta.db_table} c ON c.id = t.call_id
         WHERE c.workspace_id = %s AND t.received_at >= %s AND t.tokens > 0)
+     + (SELECT COALESCE(SUM(total_tokens), 0) FROM {ConsoleAnswer._meta.db_table}
+        WHERE workspace_id = %s AND created_at >= %s)
 """
 
 
 def workspace_tokens_today(
     workspace_id: int, now: datetime | None = None, *, tz: str = "UTC"
 ) -> int:
-    """Tokens the workspace's agents spent since midnight in time zone `tz`."""
+    """Tokens the workspace's agents spent since midnight in time zone `tz`: answers, call
+    turns and test consoles."""
     now = now or timezone.now()
     try:
         zone = ZoneInfo(tz)
@@ -200,7 +211,7 @@ def workspace_tokens_today(
     # and the ORM took longer to build the query than the database took to answer it.
     since = connection.ops.adapt_datetimefield_value(midnight)
     with connection.cursor() as cursor:
-        cursor.execute(_TOKENS_TODAY, [workspace_id, since, workspace_id, since])
+        cursor.execute(_TOKENS_TODAY, [workspace_id, since] * 3)
         (total,) = cursor.fetchone()
     return int(total or 0)
 
@@ -359,7 +370,8 @@ SAMPLE_CONTACT = {"first_name": "Sam", "last_name": "Sample", "company": "Exampl
 
 def console_answer(*, agent: Agent, turns: list[Turn], channel: str = "sms") -> ModelResult:
     """The agent's answer in its test console (V3): the real model call with a sample contact
-    and the typed thread; nothing is stored or sent."""
+    and the typed thread. Nothing is sent and only the tokens are stored (ConsoleAnswer): they
+    count toward the workspace's daily AI budget, which the view checks first."""
     context = context_build(
         agent=agent_brief(agent),
         channel=channel,
@@ -374,4 +386,9 @@ def console_answer(*, agent: Agent, turns: list[Turn], channel: str = "sms") -> 
         max_segments=max(agent.max_reply_segments, 1) if channel == "sms" else None,
         known_text=context.known_text,
     )
-    return model_decide(messages=context.messages, limit=limit, model=agent.model)
+    result = model_decide(messages=context.messages, limit=limit, model=agent.model)
+    if result.total_tokens:
+        ConsoleAnswer.objects.create(
+            workspace_id=agent.workspace_id, agent=agent, total_tokens=result.total_tokens
+        )
+    return result

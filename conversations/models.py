@@ -243,6 +243,27 @@ class AgentAnswer(models.Model):
         return f"{self.outcome} ({self.total_tokens} tokens)"
 
 
+class ConsoleAnswer(models.Model):
+    """A model call of an agent's test console (V3). The chat itself is not kept; what it cost
+    is, so the console spends the workspace's daily AI budget as real answers do."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    total_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "created_at"], name="consoleanswer_ws_day")]
+
+    def __str__(self) -> str:
+        return f"console ({self.total_tokens} tokens)"
+
+
 class VoiceCall(models.Model):
     """One answered call of a conversing agent (V6): who, how it went, and its turns.
 

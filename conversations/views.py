@@ -13,7 +13,7 @@ from accounts.decorators import workspace_required
 from core.htmx import render_htmx
 
 from . import services
-from .answering import CONSOLE_TURNS, console_answer, model_available
+from .answering import CONSOLE_TURNS, budget_spent, console_answer, model_available
 from .context import Turn
 from .models import Agent, AgentRule
 from .selectors import agent_stats
@@ -121,6 +121,11 @@ def agent_console(request: HttpRequest, pk: int) -> HttpResponse:
     elif request.method == "POST":
         if not model_available(agent):
             error = "No AI model is connected: see the agent page."
+        elif (spent := budget_spent(request.workspace)) is not None:
+            error = (
+                f"{spent} The console, like the agents, asks the model again tomorrow; "
+                "an owner or admin can raise the budget in the workspace settings."
+            )
         else:
             history.append({"author": "contact", "text": text})
             turns = [Turn(author=t["author"], text=t["text"]) for t in history]

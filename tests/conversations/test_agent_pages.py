@@ -1,12 +1,14 @@
 """The agent page (V3): the fields the model reads, what it did, how to connect a model, and
-the test console (a real model call with a sample contact; nothing stored or sent)."""
+the test console (a real model call with a sample contact; nothing sent, its tokens counted)."""
 
 import json
 
 import pytest
 
-from conversations.models import Agent, AgentAnswer, Conversation
+from conversations.answering import workspace_tokens_today
+from conversations.models import Agent, AgentAnswer, ConsoleAnswer, Conversation
 from messaging.models import Message
+from tests.factories import ContactFactory
 from tests.fakes.openai import decision
 
 from .factories import AgentFactory
@@ -101,3 +103,49 @@ def test_console_asks_the_model_and_sends_nothing(client_logged_in, workspace, f
 def test_console_of_another_workspaces_agent_is_a_404(client_logged_in, other_workspace):
     agent = AgentFactory(workspace=other_workspace)
     assert client_logged_in.get(f"/conversations/agents/{agent.pk}/console/").status_code == 404
+
+
+def test_console_refuses_once_the_daily_ai_budget_is_spent(client_logged_in, workspace, fake_llm):
+    """As the agents' real answers: the model is not asked, and the page says why."""
+    workspace.ai_daily_tokens = 1000
+    workspace.save()
+    agent = AgentFactory(workspace=workspace)
+    conversation = Conversation.objects.create(
+        workspace=workspace, contact=ContactFactory(workspace=workspace)
+    )
+    AgentAnswer.objects.create(
+        workspace=workspace,
+        conversation=conversation,
+        generation=1,
+        outcome="reply",
+        total_tokens=1000,
+    )
+    url = f"/conversations/agents/{agent.pk}/console/"
+    response = client_logged_in.post(url, {"message": "Hello?", "history": "[]"})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "The workspace used its daily AI budget of 1000 tokens." in text
+    assert "asks the model again tomorrow" in text
+    assert fake_llm.requests == [] and not ConsoleAnswer.objects.exists()
+
+
+def test_console_tokens_count_toward_the_daily_budget(client_logged_in, workspace, fake_llm):
+    """The console's calls spend the budget as answers do: with 150 tokens a call and a budget
+    of 200, the second call is made (150 < 200) and the third is refused."""
+    workspace.ai_daily_tokens = 200
+    workspace.save()
+    agent = AgentFactory(workspace=workspace)
+    url = f"/conversations/agents/{agent.pk}/console/"
+    fake_llm.script(decision("reply", "One"), decision("reply", "Two"), decision("reply", "Three"))
+    texts = [
+        client_logged_in.post(url, {"message": f"Hi {n}", "history": "[]"}).content.decode()
+        for n in range(3)
+    ]
+    assert len(fake_llm.requests) == 2
+    assert "Decision:</strong> reply" in texts[1] and "daily AI budget of 200 tokens" in texts[2]
+    assert workspace_tokens_today(workspace.pk, tz=workspace.timezone) == 300
+    assert list(ConsoleAnswer.objects.values_list("agent", "total_tokens")) == [
+        (agent.pk, 150),
+        (agent.pk, 150),
+    ]
+    assert not Message.objects.exists() and not Conversation.objects.exists()
