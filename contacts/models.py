@@ -86,7 +86,8 @@ class Contact(models.Model):
             models.Index(fields=["workspace", "phone"], name="contact_ws_phone"),
             models.Index(fields=["workspace", "email"], name="contact_ws_email"),
             models.Index(fields=["workspace", "-created_at", "-id"], name="contact_ws_created"),
-            models.Index(fields=["workspace", "last_name", "first_name"], name="contact_ws_name"),
+            # The table's other sorts (name, phone, email, status, each way) walk expression
+            # indexes of their own on PostgreSQL: contacts/migrations/0008_sort_indexes.py.
             # The opted-out filter (alone or with a group) in list order, without scanning
             # everyone. Active contacts, nearly all of them, are left out: "active" is served by
             # contact_ws_created, and an import (which only adds active contacts) skips this index.

@@ -58,8 +58,9 @@ class ContactTable(tables.Table):
     Each sort is chosen here (only these columns' names are accepted from ?sort=; tables2
     ignores any other) and ends on the id, so pages never share or skip a row. Missing
     values (no name, no phone, no email) come last in both directions; names ignore case
-    and accents. A sort other than the default "Added" order reads and sorts the matching
-    rows rather than walking an index.
+    and accents. On PostgreSQL each sort, each way, walks an index holding exactly these
+    expressions (contacts/migrations/0008_sort_indexes.py): change one here, change its
+    index there (tests/contacts/test_sort_plans.py fails until both agree).
     """
 
     ids = tables.CheckBoxColumn(
