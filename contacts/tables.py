@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.core.paginator import EmptyPage, Page
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Collate, NullIf
+from django_tables2.rows import BoundRows
 
 from core.collation import NAME_COLLATION
 
@@ -26,12 +27,14 @@ class DeepPageLazyPaginator(tables.LazyPaginator):
     def page(self, number):
         number = self.validate_number(number or 1)
         bottom = (number - 1) * self.per_page
-        queryset = self.object_list
-        if bottom < self.deep or not isinstance(queryset, QuerySet):
+        queryset = _queryset(self.object_list)
+        if bottom < self.deep or queryset is None:
             return super().page(number)
         top = bottom + self.per_page + self.orphans + 1  # one more: is there a next page?
         ids = list(queryset.values_list("pk", flat=True)[bottom:top])
         objects = list(queryset.filter(pk__in=ids)) if ids else []
+        if isinstance(self.object_list, BoundRows):  # what the table's template iterates
+            objects = BoundRows(objects, table=self.object_list.table)
         if len(objects) > self.per_page + self.orphans:
             self._num_pages = number + 1
             objects = objects[: self.per_page]
@@ -40,6 +43,13 @@ class DeepPageLazyPaginator(tables.LazyPaginator):
         else:
             self._num_pages = self._final_num_pages = number
         return Page(objects, number, self)
+
+
+def _queryset(rows) -> QuerySet | None:
+    """The QuerySet under a table's rows (BoundRows of TableQuerysetData), or under nothing."""
+    data = getattr(rows, "data", rows)
+    data = getattr(data, "data", data)
+    return data if isinstance(data, QuerySet) else None
 
 
 def _empty(q: Q) -> ExpressionWrapper:

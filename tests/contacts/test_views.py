@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from django.test import Client
@@ -62,6 +63,27 @@ def test_list_sorts_and_paginates_without_counting(client_logged_in, workspace, 
     assert "L29" in page2 and "L00" not in page2
     desc = client_logged_in.get(LIST, {"sort": "-name"}, **HTMX).content.decode()
     assert desc.index("L29") < desc.index("L28")
+
+
+@pytest.mark.parametrize("sort", ["", "name", "-email"])
+def test_a_deep_page_reads_its_ids_first(client_logged_in, workspace, monkeypatch, sort):
+    """Past DeepPageLazyPaginator.deep rows, the OFFSET runs over the ids alone (an
+    index-only scan at a million contacts) and then only the page's rows are read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts.tables import DeepPageLazyPaginator
+
+    monkeypatch.setattr(DeepPageLazyPaginator, "deep", 25)
+    made = [ContactFactory(workspace=workspace, last_name=f"L{i:02d}") for i in range(30)]
+    whole = client_logged_in.get(LIST, {"sort": sort, "per_page": 50}, **HTMX).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        page2 = client_logged_in.get(LIST, {"sort": sort, "page": 2}, **HTMX).content.decode()
+    ids_only = re.compile(r'^SELECT "contacts_contact"\."id"( AS "pk")? FROM .* OFFSET 25$')
+    assert any(ids_only.match(q["sql"]) for q in queries)
+    rows = [int(pk) for pk in re.findall(r'name="ids" value="(\d+)"', page2)]
+    assert rows == [int(pk) for pk in re.findall(r'name="ids" value="(\d+)"', whole)][25:]
+    assert len(rows) == 5 and set(rows) <= {c.pk for c in made}
 
 
 def test_list_empty_states(client_logged_in, workspace, group):
