@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -75,15 +76,28 @@ def answer_schedule(*, conversation: Conversation) -> None:
             "keyword rule matched.",
         )
         return
-    now = timezone.now()
-    with transaction.atomic():
-        Conversation.objects.filter(pk=conversation.pk).update(generation=F("generation") + 1)
-        Conversation.objects.filter(pk=conversation.pk, waiting_since__isnull=True).update(
-            waiting_since=now
-        )
-        conversation.refresh_from_db(fields=["generation", "waiting_since"])
-        key = (conversation.pk, conversation.generation)
-        transaction.on_commit(lambda: _queue(*key))
+    conversation.generation = _generation_bump(conversation.pk, timezone.now())
+    key = (conversation.pk, conversation.generation)
+    transaction.on_commit(lambda: _queue(*key))
+
+
+_BUMP = (
+    f"UPDATE {Conversation._meta.db_table} SET generation = generation + 1, "
+    "waiting_since = COALESCE(waiting_since, %s) WHERE id = %s RETURNING generation"
+)
+
+
+def _generation_bump(conversation_id: int, now: datetime) -> int:
+    """A new burst generation (and the wait's start, unless one is running), in one statement
+    where the database returns the new number (PostgreSQL), else an UPDATE and a read."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_BUMP, [now, conversation_id])
+            return cursor.fetchone()[0]
+    Conversation.objects.filter(pk=conversation_id).update(
+        generation=F("generation") + 1, waiting_since=Coalesce("waiting_since", Value(now))
+    )
+    return Conversation.objects.filter(pk=conversation_id).values_list("generation", flat=True)[0]
 
 
 LOST_AFTER = timedelta(minutes=5)
@@ -128,12 +142,20 @@ def conversation_answer(
     if conversation is None or not _due(conversation, generation, now):
         return None
     current = conversation.generation
-    if AgentAnswer.objects.filter(conversation=conversation, generation=current).exists():
+    # Whether this burst is answered, and the agent's replies in the last hour (a guard): one
+    # query.
+    answers = AgentAnswer.objects.filter(conversation=conversation).aggregate(
+        done=Count("id", filter=Q(generation=current)),
+        recent=Count(
+            "id", filter=Q(outcome=Outcome.REPLY, created_at__gte=now - timedelta(hours=1))
+        ),
+    )
+    if answers["done"]:
         return None
     agent = conversation.agent
     if agent is None or not model_available(agent):
         return _apply(conversation, current, ModelResult(decision=None), now, "No model or agent.")
-    if (reason := _guard(conversation, agent, now)) is not None:
+    if (reason := _guard(conversation, agent, now, answers["recent"])) is not None:
         return _apply(conversation, current, ModelResult(decision=None), now, reason)
     context = _context(conversation, agent, now)
     result = model_decide(
@@ -155,14 +177,12 @@ def _due(conversation: Conversation, generation: int, now: datetime) -> bool:
     )
 
 
-def _guard(conversation: Conversation, agent: Agent, now: datetime) -> str | None:
-    """Why the agent must not answer now (a person must), or None."""
+def _guard(conversation: Conversation, agent: Agent, now: datetime, recent: int) -> str | None:
+    """Why the agent must not answer now (a person must), or None; `recent`: its replies in
+    this conversation in the last hour."""
     if conversation.agent_replies >= agent.max_turns:
         return f"The agent reached its limit of {agent.max_turns} replies in this conversation."
     hourly = settings.HERALD_AGENT_REPLIES_PER_HOUR
-    recent = AgentAnswer.objects.filter(
-        conversation=conversation, outcome=Outcome.REPLY, created_at__gte=now - timedelta(hours=1)
-    ).count()
     if hourly and recent >= hourly:
         return f"The agent already replied {recent} times in the last hour (a loop?)."
     return budget_spent(conversation.workspace, now)
@@ -274,7 +294,13 @@ def _apply(
     )
     try:
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            # Locked, with what the action needs read fresh in the same query: the contact
+            # (opted out while the model thought?), the workspace and the sender.
+            locked = (
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("contact", "workspace", "sender")
+                .get(pk=conversation.pk)
+            )
             if locked.status != Status.AGENT:
                 return None  # a person took over while the model was thinking
             if locked.generation != generation and not _due(locked, -1, now):
@@ -295,10 +321,13 @@ def _apply(
                 error=result.error[:500],
                 created_at=now,
             )
-            answer.message_ids = _act(
+            answer.message_ids, replied = _act(
                 locked, outcome, decision.reply if decision is not None else "", why
             )
-            Conversation.objects.filter(pk=conversation.pk).update(waiting_since=None)
+            done = {"waiting_since": None}
+            if replied:  # the max-turns guard counts the agent's replies to the contact
+                done["agent_replies"] = F("agent_replies") + 1
+            Conversation.objects.filter(pk=conversation.pk).update(**done)
     except IntegrityError:
         return None  # answered by another task
     logger.info(
@@ -312,26 +341,29 @@ def _apply(
     return answer
 
 
-def _act(conversation: Conversation, outcome: str, reply: str, reason: str) -> list[int]:
-    """Apply the decision; the ids of the messages it queued."""
-    contact = Contact.objects.get(pk=conversation.contact_id)
+def _act(
+    conversation: Conversation, outcome: str, reply: str, reason: str
+) -> tuple[list[int], bool]:
+    """Apply the decision; the ids of the messages it queued, and whether the agent wrote to
+    the contact (not the opt-out confirmation)."""
+    contact = conversation.contact
     if outcome == Outcome.OPT_OUT:
         contact_opt_out(contact=contact, reason="message", detail="Asked the agent to stop")
         sent = _send(conversation, contact, STOP_REPLY, confirmation=True)
         threads.conversation_close(
             conversation=conversation, reason="The contact asked the agent to stop: opted out."
         )
-        return sent
+        return sent, False
     sent = _send(conversation, contact, reply) if reply else []
     if outcome == Outcome.REPLY:
-        return sent
+        return sent, bool(sent)
     if outcome == Outcome.END:
         threads.conversation_close(
             conversation=conversation, reason=f"The agent ended the conversation: {reason}"
         )
     else:
         threads.conversation_handoff(conversation=conversation, reason=reason)
-    return sent
+    return sent, bool(sent)
 
 
 def _send(conversation: Conversation, contact: Contact, text: str, confirmation=False) -> list:
@@ -358,9 +390,8 @@ def _send(conversation: Conversation, contact: Contact, text: str, confirmation=
         body=text,
         channel=channel,
         message=message,
+        new_row=True,
     )
-    if not confirmation:
-        Conversation.objects.filter(pk=conversation.pk).update(agent_replies=F("agent_replies") + 1)
     return [message.pk]
 
 

@@ -34,17 +34,17 @@ def inbound_handle(*, inbound: InboundMessage) -> Conversation | None:
     if contact is None:
         return None
     answered = inbound.in_reply_to
-    campaign = answered.campaign if answered is not None and answered.campaign_id else None
+    campaign_id = answered.campaign_id if answered is not None else None
     channel = inbound.channel or "sms"
     conversation = threads.conversation_for(
         contact=contact,
         channel=channel,
         agent=inbound_agent(inbound),
-        campaign=campaign,
+        campaign_id=campaign_id,
         sender=inbound.sender,
         at=inbound.received_at,
     )
-    if campaign is not None:
+    if campaign_id is not None:
         threads.turn_append(
             conversation=conversation,
             direction=Direction.OUTBOUND,
@@ -127,6 +127,7 @@ def _rule_reply(conversation: Conversation, inbound: InboundMessage) -> bool:
         body=text,
         channel=inbound.channel or "sms",
         message=message,
+        new_row=True,
     )
     InboundMessage.objects.filter(pk=inbound.pk).update(action=Action.AGENT_REPLY)
     return True

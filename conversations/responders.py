@@ -16,7 +16,7 @@ from messaging.keywords import normalize_keyword
 from messaging.models import InboundMessage
 from messaging.templating import contact_context, render
 
-from .models import AgentRule
+from .models import Agent, AgentRule
 
 DEFAULT_RESPONDER = "conversations.responders.KeywordRuleResponder"
 
@@ -25,12 +25,23 @@ class Responder(Protocol):
     def reply(self, inbound: InboundMessage) -> str | None: ...
 
 
+_UNSET = object()
+
+
 def inbound_agent(inbound: InboundMessage):
-    """The agent of the campaign whose message this inbound answers, if any."""
-    message = inbound.in_reply_to
-    if message is None or message.campaign is None:
-        return None
-    return message.campaign.agent
+    """The agent of the campaign whose message this inbound answers, if any: one query, once
+    per inbound (the thread and the keyword rules both ask)."""
+    agent = getattr(inbound, "_campaign_agent", _UNSET)
+    if agent is _UNSET:
+        message = inbound.in_reply_to
+        campaign_id = message.campaign_id if message is not None else None
+        agent = (
+            Agent.objects.filter(campaigns__id=campaign_id).first()
+            if campaign_id is not None
+            else None
+        )
+        inbound._campaign_agent = agent
+    return agent
 
 
 class KeywordRuleResponder:

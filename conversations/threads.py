@@ -46,28 +46,39 @@ def conversation_for(
     channel: str,
     agent: Agent | None = None,
     campaign=None,
+    campaign_id: int | None = None,
     sender=None,
     at: datetime | None = None,
 ) -> Conversation:
     """The contact's conversation, created on first use; `channel` becomes the thread's reply
     channel when it is SMS or email (a call adds turns, replies still go by text), and the
-    agent, campaign and sender given (the newest campaign's) replace the old ones. A new
-    thread's last activity is `at` (the first turn's time) or now."""
-    conversation = _get_or_create(contact, channel, at or timezone.now())
+    agent, campaign (or campaign_id) and sender given (the newest campaign's) replace the old
+    ones. A new thread's last activity is `at` (the first turn's time) or now."""
+    if campaign is not None:
+        campaign_id = campaign.pk
+    links = {"agent": agent, "sender": sender}
+    conversation = _get_or_create(contact, channel, at or timezone.now(), links, campaign_id)
     changes = {}
     if channel in REPLY_CHANNELS and conversation.channel != channel:
         changes["channel"] = channel
-    for name, value in (("agent", agent), ("campaign", campaign), ("sender", sender)):
+    for name, value in links.items():
         if value is not None and getattr(conversation, f"{name}_id") != value.pk:
             changes[name] = value
+    if campaign_id is not None and conversation.campaign_id != campaign_id:
+        changes["campaign_id"] = campaign_id
+    for name, value in changes.items():
+        setattr(conversation, name, value)
     if changes:
-        for name, value in changes.items():
+        conversation.save(update_fields=[name.removesuffix("_id") for name in changes])
+    for name, value in links.items():  # kept on the object: no query to read them again
+        if value is not None:
             setattr(conversation, name, value)
-        conversation.save(update_fields=list(changes))
     return conversation
 
 
-def _get_or_create(contact: Contact, channel: str, at: datetime) -> Conversation:
+def _get_or_create(
+    contact: Contact, channel: str, at: datetime, links: dict, campaign_id: int | None
+) -> Conversation:
     existing = Conversation.objects.filter(workspace_id=contact.workspace_id, contact=contact)
     if (found := existing.first()) is not None:
         return found
@@ -77,8 +88,10 @@ def _get_or_create(contact: Contact, channel: str, at: datetime) -> Conversation
                 workspace_id=contact.workspace_id,
                 contact=contact,
                 channel=channel if channel in REPLY_CHANNELS else "sms",
+                campaign_id=campaign_id,
                 last_activity_at=at,
                 created_at=at,
+                **{name: value for name, value in links.items() if value is not None},
             )
     except IntegrityError:  # created by a concurrent inbound
         return existing.get()
@@ -95,15 +108,17 @@ def turn_append(
     inbound: InboundMessage | None = None,
     user=None,
     at: datetime | None = None,
+    new_row: bool = False,
 ) -> ConversationMessage:
     """Append one turn; a turn for the same outbound or inbound row is returned, not doubled.
 
-    An inbound turn marks the thread unread; any turn moves its last activity (never back)."""
+    An inbound turn marks the thread unread; any turn moves its last activity (never back).
+    An inbound row, or an outbound one the caller has just made (`new_row`), is most likely
+    linked for the first time: its turn is inserted at once, and only a failed insert looks
+    for the turn already there (one query instead of two)."""
     if direction not in Direction.values or author not in Author.values:
         raise ValueError(f"Unknown turn direction {direction!r} or author {author!r}.")
-    if message is not None and (found := _linked(message=message)) is not None:
-        return found
-    if inbound is not None and (found := _linked(inbound=inbound)) is not None:
+    if message is not None and not new_row and (found := _linked(message=message)) is not None:
         return found
     at = at or timezone.now()
     try:
@@ -120,7 +135,7 @@ def turn_append(
                 user=user,
                 created_at=at,
             )
-    except IntegrityError:  # the same row linked by a concurrent call
+    except IntegrityError:  # the same row linked before, or by a concurrent call
         return _linked(message=message) if message is not None else _linked(inbound=inbound)
     _touch(conversation, turn)
     return turn
@@ -163,14 +178,14 @@ def _linked(**row) -> ConversationMessage | None:
 
 
 def _touch(conversation: Conversation, turn: ConversationMessage) -> None:
-    fields = {} if turn.direction == Direction.EVENT else {"preview": _preview(turn)}
+    """The thread after a turn, in one UPDATE: preview, unread, last activity (never back)."""
+    fields = {"last_activity_at": Greatest("last_activity_at", Value(turn.created_at))}
+    if turn.direction != Direction.EVENT:
+        fields["preview"] = _preview(turn)
     if turn.direction == Direction.INBOUND:
         fields.update(unread=True, last_inbound_at=turn.created_at)
-    if fields:
-        Conversation.objects.filter(pk=conversation.pk).update(**fields)
-    Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=turn.created_at).update(
-        last_activity_at=turn.created_at
-    )
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    del fields["last_activity_at"]
     for name, value in fields.items():
         setattr(conversation, name, value)
     conversation.last_activity_at = max(conversation.last_activity_at, turn.created_at)
@@ -323,6 +338,7 @@ def conversation_reply(
             body=body,
             channel=channel,
             message=message,
+            new_row=True,
             user=user,
         )
         if conversation.status != Status.HUMAN or conversation.assignee_id is None:

@@ -37,11 +37,14 @@ class InboundResult:
     duplicate: bool = False
 
 
-def sender_for_number(address: str) -> Sender | None:
-    """The sender of the one workspace that holds this number's claim; SMS before voice."""
+def sender_for_number(address: str, *, lock: bool = False) -> Sender | None:
+    """The sender of the one workspace that holds this number's claim; SMS before voice.
+    `lock`: in a transaction, its senders' rows stay locked until it ends (not the workspace's)."""
     senders = Sender.objects.filter(
         claim__number=address, channel__in=["sms", "voice"]
     ).select_related("workspace")
+    if lock:
+        senders = senders.select_for_update(of=("self",))
     return min(senders, key=lambda s: (s.channel != "sms", s.pk), default=None)
 
 
@@ -63,17 +66,20 @@ def inbound_receive(
     *, to_address: str, from_address: str, body: str, sid: str, opt_out_type: str = ""
 ) -> InboundResult:
     """Store one inbound SMS, apply its keyword once, then tell the apps above (the `inbound`
-    hook, which answers it); a replayed sid changes nothing."""
-    sender = sender_for_number(to_address)
-    if sender is None:
-        logger.warning("Inbound %s to %s: no workspace owns this number; ignored", sid, to_address)
-        return InboundResult(inbound=None)
-    if InboundMessage.objects.filter(provider_message_id=sid).exists():
-        return InboundResult(inbound=None, duplicate=True)
+    hook, which answers it); a replayed sid changes nothing (its insert fails on the unique
+    sid and everything the transaction did is undone)."""
     try:
         with transaction.atomic():
+            # One inbound at a time per receiving number: two first messages from the same
+            # unknown number must not create two contacts. Found and locked in one query.
+            sender = sender_for_number(to_address, lock=True)
+            if sender is None:
+                logger.warning(
+                    "Inbound %s to %s: no workspace owns this number; ignored", sid, to_address
+                )
+                return InboundResult(inbound=None)
             result = _receive(sender, from_address, body, sid, opt_out_type)
-    except IntegrityError:  # the same sid stored by a concurrent retry
+    except IntegrityError:  # the same sid stored before (a replay) or by a concurrent retry
         return InboundResult(inbound=None, duplicate=True)
     if result.inbound is not None:
         hooks.fire("inbound", inbound=result.inbound)
@@ -81,9 +87,6 @@ def inbound_receive(
 
 
 def _receive(sender, from_address, body, sid, opt_out_type) -> InboundResult:
-    # One inbound at a time per receiving number: two first messages from the same unknown
-    # number must not create two contacts.
-    Sender.objects.select_for_update().filter(pk=sender.pk).first()
     now = timezone.now()
     contact = _contact_for(sender, from_address)
     keyword = keyword_classify(body, opt_out_type)
