@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time as time_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -253,7 +255,8 @@ def _fan_out_batch(plan: _FanoutPlan, batch: int) -> bool:
         run = CampaignRun.objects.select_for_update().get(id=plan.run.id)
         if run.state != CampaignRun.State.FANNING_OUT:
             return True
-        rows = list(_members(plan, run.fanout_cursor, batch))
+        with in_id_order(plan):
+            rows = list(_members(plan, run.fanout_cursor, batch))
         if not rows:
             run.state = CampaignRun.State.RUNNING
             run.save(update_fields=["state"])
@@ -306,6 +309,26 @@ def _members(plan: _FanoutPlan, cursor: int, batch: int):
         .order_by("id")
         .values_list(*CONTACT_COLUMNS, "metadata_text")[:batch]
     )
+
+
+@contextmanager
+def in_id_order(plan: _FanoutPlan) -> Iterator[None]:
+    """A smart group's batch read in id order, not read whole and sorted (PostgreSQL; inside
+    the batch's transaction). The planner has no statistics for a condition such as a custom
+    field's value and guesses it matches 0.5% of contacts: it then scans and sorts every
+    contact after the cursor for each batch of 10,000 (a second each at a million contacts,
+    so the fan-out grew with the square of its size). Walking the primary key from the
+    cursor reads each contact once over the whole fan-out."""
+    if plan.audience is None or connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = DEFAULT")
 
 
 def _finish_fan_out(run_id: int) -> bool:
