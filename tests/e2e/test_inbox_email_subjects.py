@@ -2,6 +2,8 @@
 a hostile subject is text), a new email's subject appears on the thread's poll, and a
 person's reply is titled "Re: " and the contact's newest subject."""
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -71,4 +73,16 @@ def test_an_email_thread_shows_its_subjects(logged_in_page, settings):
     assert Message.objects.get(body="Monday works too.").subject == f"Re: {HOSTILE}"
     # Our Re: is the same subject: no new subject line above the reply.
     expect(subjects).to_have_count(2)
+    _shots(page, "email-thread")
     assert dialogs == []
+
+
+def _shots(page, name):
+    """HERALD_SCREENSHOTS=<folder>: the thread at desktop and phone widths, to look at."""
+    folder = os.environ.get("HERALD_SCREENSHOTS")
+    if not folder:
+        return
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 860})
+        page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 860})
