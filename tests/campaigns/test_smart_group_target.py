@@ -226,6 +226,9 @@ def test_fan_out_reads_a_smart_groups_batches_in_id_order_without_sorting_them(w
 
     assert "Sort" in by_itself  # what the planner chooses without the setting
     assert "contacts_contact_pkey" in ordered and "Sort" not in ordered
-    with connection.cursor() as cursor:  # the setting ends with the batch's read
+    assert "Gather" not in ordered  # no parallel workers to start for one batch
+    with connection.cursor() as cursor:  # the settings end with the batch's read
         cursor.execute("SHOW enable_sort")
         assert cursor.fetchone()[0] == "on"
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] != "0"
