@@ -1,13 +1,16 @@
 """Benchmark the contacts list at 1,000,000 contacts (C5) on PostgreSQL.
 
     .venv/bin/python bench/contacts_list.py [--contacts 1000000] [--runs 25] [--reset]
+        [--only list|smart-groups] [--match 'sort=']
         [--database-url postgres://postgres@127.0.0.1:5432/herald_bench_a]
 
 Seeds a dedicated database once (generate_series SQL: ~1 min for a million contacts in 20
 groups, custom fields on every contact; tags, messages and replies for the smart groups), then
 requests each page through Django's test client and reports median and p95 in milliseconds:
-the dashboard list (full page and the htmx fragment) and the JSON API list (target: every
-median <= 150 ms), and smart groups' counts and first pages, with and without candidate
+the dashboard list (full page and the htmx fragment; every sort of the table both ways on
+pages 1, 2 and 2000; sorts under filters) and the JSON API list (target: every median <= 150
+ms), with CPU ms per page of this process and of its PostgreSQL backend (not of parallel
+workers), and smart groups' counts and first pages, with and without candidate
 indexes (bench/audiences_cases.py; target: every count <= 300 ms).
 """
 
