@@ -195,3 +195,38 @@ def test_an_account_error_among_calls_in_flight_pauses_and_fails_nothing(
     assert {(m.status, m.attempts) for m in rows} == {(S.QUEUED, 0)}
     campaign = rows[0].campaign
     assert campaign.state == "paused" and "20003" in campaign.pause_reason
+
+
+def test_a_call_made_on_the_loop_costs_one_statement_its_fence(workspace, settings):
+    """The console's calls are made one at a time on the loop's thread, each right after its
+    own fence: the fence is one statement (BEGIN, SET LOCAL, UPDATE and COMMIT were four
+    round trips, most of such a send's CPU), and nothing else is paid per message."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HERALD_SMS_BACKEND = "console"
+    reset_backends()
+    ids = _claimed(workspace, 30)
+    with CaptureQueriesContext(connection) as few:
+        assert sending.outbox_send(message_ids=ids[:5]) == {"delivered": 5}
+    with CaptureQueriesContext(connection) as many:
+        assert sending.outbox_send(message_ids=ids[5:]) == {"delivered": 25}
+    # A message: its fence (and on SQLite its outcome's own UPDATE; one for all on PostgreSQL)
+    assert len(many) - len(few) == 20 * (1 if connection.vendor == "postgresql" else 2)
+    fences = [q["sql"] for q in many.captured_queries if "lease_expires_at" in q["sql"]]
+    assert not any("synchronous_commit = off" in sql for sql in fences)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fence_commits_without_waiting_for_the_flush_and_only_itself(workspace):
+    """On PostgreSQL the fence's commit does not wait for the WAL flush, and only its own:
+    the connection's setting is untouched for what comes after it (the outcomes)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    ids = _claimed(workspace, 3)
+    assert sending.outbox_send(message_ids=ids) == {"delivered": 3}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
