@@ -13,6 +13,9 @@ from conversations.answering import conversation_answer
 from conversations.models import Conversation
 from messaging.models import InboundMessage, Message
 from tests.fakes.openai import decision
+from tests.messaging.email_helpers import post_email, raw_email
+
+from .test_email_replies import mail_thread  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +86,33 @@ def test_a_replayed_inbound_changes_nothing(
     after = (conversation.generation, conversation.turns.count(), InboundMessage.objects.count())
     assert after == before == (1, 2, 1)
     assert queued == [(conversation.pk, 1)]
+
+
+def test_queries_of_an_inbound_email(
+    mail_thread,  # noqa: F811 (the fixture, imported)
+    queued,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    """The email webhook shares the thread's side with SMS (25 and 18 queries when pinned)."""
+    to = mail_thread["to"]
+    with (
+        django_assert_max_num_queries(24 + _bump()),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert (
+            post_email(mail_thread["ws"], raw_email(to=to, text="Which room?")).status_code == 200
+        )
+    body = raw_email(to=to, text="And parking?", message_id="<reply-2@mail.example.com>")
+    with (
+        django_assert_max_num_queries(17 + _bump()),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert post_email(mail_thread["ws"], body).status_code == 200
+    conversation = Conversation.objects.get(contact=mail_thread["ann"])
+    assert conversation.generation == 2 and queued == [(conversation.pk, 1), (conversation.pk, 2)]
+    assert list(conversation.turns.values_list("author", flat=True)) == [
+        "campaign",
+        "contact",
+        "contact",
+    ]
