@@ -54,3 +54,15 @@ def test_the_list_examples_work(api_client, workspace):
             path, json.dumps(body), content_type="application/json"
         )
         assert response.status_code in (200, 201), (call, response.json())
+
+
+def test_the_schema_is_built_once(api_client, monkeypatch):
+    import ninja.main
+
+    api_client.get("/api/v1/openapi.json")  # built by this or an earlier test
+    built = []
+    real = ninja.main.get_schema
+    monkeypatch.setattr(ninja.main, "get_schema", lambda **kw: built.append(1) or real(**kw))
+    first = api_client.get("/api/v1/openapi.json").json()
+    second = api_client.get("/api/v1/openapi.json").json()
+    assert built == [] and first == second and "/api/v1/smart-groups" in first["paths"]
